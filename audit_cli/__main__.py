@@ -1,0 +1,3 @@
+from audit_cli.cli import main
+
+main()

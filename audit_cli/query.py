@@ -1,0 +1,224 @@
+"""Activity filters (flags and Directus filter rules) as an SQL where-clause with parameters.
+
+Nothing a user typed is pasted into SQL: field names are checked against the known columns and every value is bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import timeparse
+from .errors import UsageError
+from .models import ACTIVITY_FIELDS, TEXT_SEARCH_FIELDS, TIME_FIELDS, LogQuery
+
+Clause = tuple[str, list[Any]]
+
+_COMPARE = {"_eq": "=", "_gt": ">", "_gte": ">=", "_lt": "<", "_lte": "<="}
+OPERATORS = (
+    "_eq _neq _in _nin _gt _gte _lt _lte _contains _ncontains _icontains _starts_with _nstarts_with "
+    "_istarts_with _ends_with _nends_with _null _nnull _empty _nempty _between _nbetween _and _or"
+).split()
+
+
+def check_field(name: str, *, flag: str) -> str:
+    if name not in ACTIVITY_FIELDS:
+        raise UsageError(f"unknown field {name!r} in {flag}: use one of {', '.join(ACTIVITY_FIELDS)}")
+    return name
+
+
+def parse_fields(text: str, *, flag: str = "--fields") -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise UsageError(f"{flag} is empty: give a comma list such as id,action,user")
+    return [check_field(name, flag=flag) for name in names]
+
+
+def parse_sort(text: str) -> list[str]:
+    keys = [part.strip() for part in text.split(",") if part.strip()]
+    if not keys:
+        raise UsageError("--sort is empty: give a field such as timestamp, or -timestamp for newest first")
+    for key in keys:
+        check_field(key.lstrip("-"), flag="--sort")
+    return keys
+
+
+def order_by(sort: list[str]) -> str:
+    terms = []
+    for key in sort:
+        name = key.lstrip("-")
+        terms.append(f"{name} {'DESC' if key.startswith('-') else 'ASC'}")
+    if not any(key.lstrip("-") == "id" for key in sort):
+        # Ties (same timestamp) keep insertion order, in the direction of the first key.
+        terms.append("id DESC" if sort and sort[0].startswith("-") else "id ASC")
+    return ", ".join(terms)
+
+
+def _like_pattern(text: str, *, prefix: bool = False) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%" if prefix else f"%{escaped}%"
+
+
+def _in(column: str, values: list[Any], *, negate: bool = False) -> Clause:
+    if not values:
+        return ("1" if negate else "0", [])
+    marks = ", ".join("?" * len(values))
+    return (f"{column} {'NOT IN' if negate else 'IN'} ({marks})", list(values))
+
+
+def where(query: LogQuery) -> Clause:
+    """The where-clause for a query's flags and filter rules ("1" when there are none)."""
+    parts: list[Clause] = []
+    for column, values in (
+        ("action", query.actions),
+        ("user", query.users),
+        ("collection", query.collections),
+        ("item", query.items),
+    ):
+        if len(values) == 1:
+            parts.append((f"{column} = ?", [values[0]]))
+        elif values:
+            parts.append(_in(column, values))
+    if query.since:
+        parts.append(("timestamp >= ?", [query.since]))
+    if query.until:
+        parts.append(("timestamp <= ?", [query.until]))
+    if query.after_id is not None:
+        parts.append(("id > ?", [query.after_id]))
+    if query.max_id is not None:
+        parts.append(("id <= ?", [query.max_id]))
+    if not query.include_deleted:
+        parts.append(("comment_deleted_on IS NULL", []))
+    if query.search:
+        pattern = _like_pattern(query.search)
+        ors = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in TEXT_SEARCH_FIELDS)
+        parts.append((f"({ors})", [pattern] * len(TEXT_SEARCH_FIELDS)))
+    if query.field_path:
+        parts.append(_touches(query.field_path))
+    if query.filter:
+        parts.append(filter_clause(query.filter))
+    return _join(parts, "AND")
+
+
+def _touches(path: str) -> Clause:
+    # An op touches /a/b when its path is /a/b, lies below it, or replaces a parent of it.
+    sql = (
+        "id IN (SELECT r.activity FROM revisions r, json_each(r.delta) op WHERE "
+        "op.value ->> '$.path' = ? OR op.value ->> '$.path' LIKE ? ESCAPE '\\' "
+        "OR ? LIKE replace(replace(replace(op.value ->> '$.path', '\\', '\\\\'), '%', '\\%'), '_', '\\_') "
+        "|| '/%' ESCAPE '\\')"
+    )
+    return (sql, [path, _like_pattern(path + "/", prefix=True), path])
+
+
+def _join(parts: list[Clause], glue: str) -> Clause:
+    if not parts:
+        return ("1", [])
+    sql = f" {glue} ".join(f"({text})" for text, _ in parts) if len(parts) > 1 else parts[0][0]
+    return (sql, [param for _, params in parts for param in params])
+
+
+def filter_clause(rules: Any) -> Clause:
+    """Directus filter rules, such as {"action": {"_in": ["create", "update"]}, "_or": [...]}."""
+    if not isinstance(rules, dict):
+        raise UsageError('--filter must be a JSON object such as {"action": {"_eq": "update"}}')
+    parts: list[Clause] = []
+    for key, value in rules.items():
+        if key in ("_and", "_or"):
+            if not isinstance(value, list) or not value:
+                raise UsageError(f"--filter {key} takes a non-empty array of filter objects")
+            parts.append(_join([filter_clause(rule) for rule in value], key[1:].upper()))
+        elif key.startswith("_"):
+            raise UsageError(f"--filter: {key} is not allowed at the top level: use a field name, _and or _or")
+        elif key == "details" and isinstance(value, dict) and not any(k.startswith("_") for k in value):
+            parts.append(_details_rules(value, "$"))
+        else:
+            parts.append(_field_rules(check_field(key, flag="--filter"), key, value))
+    return _join(parts, "AND")
+
+
+Column = tuple[str, list[Any]]  # an SQL expression with the parameters it binds
+
+
+def _details_rules(rules: dict[str, Any], path: str) -> Clause:
+    # {"details": {"reason": {"_eq": "x"}}} looks inside the details JSON; the path is a bound parameter.
+    parts = []
+    for key, value in rules.items():
+        if '"' in key:
+            raise UsageError(f"--filter: details key {key!r} may not contain a double quote")
+        sub = f'{path}."{key}"'
+        if isinstance(value, dict) and value and not any(k.startswith("_") for k in value):
+            parts.append(_details_rules(value, sub))
+        else:
+            parts.append(_field_rules(("json_extract(details, ?)", [sub]), "details", value))
+    return _join(parts, "AND")
+
+
+def _field_rules(column: Column | str, name: str, rules: Any) -> Clause:
+    if isinstance(column, str):
+        column = (column, [])
+    if not isinstance(rules, dict) or not rules:
+        raise UsageError(f'--filter: {name} needs operators, such as {{"{name}": {{"_eq": "value"}}}}')
+    parts = []
+    for op, value in rules.items():
+        if op not in OPERATORS or op in ("_and", "_or"):
+            raise UsageError(f"--filter: unknown operator {op!r} on {name}: use one of {', '.join(OPERATORS[:-2])}")
+        parts.append(_operator(column, name, op, value))
+    return _join(parts, "AND")
+
+
+def _value(name: str, op: str, value: Any) -> Any:
+    if name == "id":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UsageError(f"--filter: id {op} takes an integer, not {value!r}")
+        return value
+    if name in TIME_FIELDS:
+        if not isinstance(value, str):
+            raise UsageError(f'--filter: {name} {op} takes a time such as "7d" or "2026-11-20", not {value!r}')
+        return timeparse.normalize(value)
+    if name == "details" and not isinstance(value, (dict, list)):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise UsageError(f"--filter: {name} {op} takes a string, not {value!r}")
+    return str(value)
+
+
+def _operator(column: Column, name: str, op: str, value: Any) -> Clause:
+    c, cp = column
+    if op in ("_null", "_nnull", "_empty", "_nempty"):
+        if not isinstance(value, bool):
+            raise UsageError(f"--filter: {name} {op} takes true or false")
+        positive = value if op in ("_null", "_empty") else not value
+        if op in ("_null", "_nnull"):
+            return (f"{c} IS {'' if positive else 'NOT '}NULL", cp)
+        if positive:
+            return (f"({c} IS NULL OR {c} = '')", cp + cp)
+        return (f"({c} IS NOT NULL AND {c} != '')", cp + cp)
+    if op in ("_in", "_nin"):
+        if not isinstance(value, list):
+            raise UsageError(f'--filter: {name} {op} takes an array, such as ["create", "update"]')
+        sql, params = _in(c, [_value(name, op, v) for v in value], negate=op == "_nin")
+        return (sql, cp + params) if value else (sql, params)
+    if op in ("_between", "_nbetween"):
+        if not isinstance(value, list) or len(value) != 2:
+            raise UsageError(f'--filter: {name} {op} takes an array of two values, such as ["7d", "now"]')
+        low, high = (_value(name, op, v) for v in value)
+        return (f"{c} {'NOT ' if op == '_nbetween' else ''}BETWEEN ? AND ?", cp + [low, high])
+    if value is None and op in ("_eq", "_neq"):
+        return (f"{c} IS {'NOT ' if op == '_neq' else ''}NULL", cp)
+    bound = _value(name, op, value)
+    if op in _COMPARE:
+        return (f"{c} {_COMPARE[op]} ?", cp + [bound])
+    if op == "_neq":
+        return (f"{c} IS NOT ?", cp + [bound])
+    text = str(bound)
+    if op in ("_contains", "_ncontains"):
+        return (f"instr({c}, ?) {'= 0' if op == '_ncontains' else '> 0'}", cp + [text])
+    if op == "_icontains":
+        return (f"{c} LIKE ? ESCAPE '\\'", cp + [_like_pattern(text)])
+    if op == "_istarts_with":
+        return (f"{c} LIKE ? ESCAPE '\\'", cp + [_like_pattern(text, prefix=True)])
+    if op in ("_starts_with", "_nstarts_with"):
+        return (f"substr({c}, 1, ?) {'!=' if op == '_nstarts_with' else '='} ?", cp + [len(text), text])
+    if not text:  # every string ends with ""
+        return ("1" if op == "_ends_with" else "0", [])
+    return (f"substr({c}, ?) {'!=' if op == '_nends_with' else '='} ?", cp + [-len(text), text])

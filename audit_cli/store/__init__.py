@@ -1,0 +1,35 @@
+"""AuditStore: the one SQLite file that holds activity, revisions and versions. No printing, no CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .activity import ActivityOps
+from .connection import SCHEMA_VERSION, connect
+from .revisions import RevisionOps
+from .versions import VersionOps
+
+__all__ = ["AuditStore", "SCHEMA_VERSION"]
+
+
+class AuditStore(ActivityOps, RevisionOps, VersionOps):
+    """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done."""
+
+    def __init__(self, conn, path: Path):
+        self.conn = conn
+        self.path = path
+        self._bases: dict[int, bytes] = {}
+
+    @classmethod
+    def open(cls, path: str | Path, *, create: bool = False) -> AuditStore:
+        path = Path(path).expanduser()
+        return cls(connect(path, create=create), path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

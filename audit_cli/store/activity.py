@@ -1,0 +1,133 @@
+"""Recording activity and reading it back: the log, one activity, counts, the store's own facts."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from typing import Any
+
+from .. import jsontext, query
+from ..errors import NotFound, UsageError
+from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, Activity, LogQuery, Page, Recorded
+from ..timeparse import format_ts, utcnow
+from .connection import SCHEMA_VERSION, writing
+
+_COLUMNS = ", ".join(ACTIVITY_FIELDS)
+_INSERT = f"INSERT INTO activity ({', '.join(ACTIVITY_FIELDS[1:])}) VALUES ({', '.join('?' * (len(ACTIVITY_FIELDS) - 1))})"
+# Recorded only through their own commands, which know what to write.
+_OWN_COMMAND = {"revert": "audit revert", "promote": "audit version promote", "version-save": "audit version save",
+                "prune": "audit prune"}
+STATS_GROUPS = {"action": "action", "user": "user", "collection": "collection", "day": "substr(timestamp, 1, 10)"}
+
+
+def row_to_dict(row: sqlite3.Row | tuple, fields: tuple[str, ...] = ACTIVITY_FIELDS) -> dict[str, Any]:
+    record = dict(zip(fields, row))
+    if record.get("details") is not None:
+        record["details"] = jsontext.loads(record["details"])
+    return record
+
+
+def check_action(action: str) -> str:
+    if not ACTION_PATTERN.fullmatch(action):
+        raise UsageError(
+            f"invalid action {action!r}: use a lowercase slug ([a-z][a-z0-9._-]*), such as update or entry.update"
+        )
+    return action
+
+
+class ActivityOps:
+    conn: sqlite3.Connection
+
+    # writing
+
+    def record(
+        self,
+        activity: Activity,
+        *,
+        data: dict[str, Any] | None = None,
+        replace: bool = False,
+        patch: list[dict[str, Any]] | None = None,
+    ) -> Recorded:
+        """Record one activity and, for data actions, the item's revision, in one transaction.
+
+        `data` is merged shallowly onto the current state (or is the whole state with `replace`); `patch` is an RFC
+        6902 patch applied to the current state instead.
+        """
+        check_action(activity.action)
+        if activity.action in _OWN_COMMAND:
+            raise UsageError(f"{activity.action} activities are recorded by `{_OWN_COMMAND[activity.action]}`")
+        if activity.action not in DATA_ACTIONS and (data is not None or patch is not None):
+            raise UsageError(
+                f"--data and --patch go with the data actions ({', '.join(DATA_ACTIONS[:4])}); "
+                f"put other context in --details"
+            )
+        if activity.action == "comment" and not activity.comment:
+            raise UsageError("a comment activity needs its text: --comment TEXT (or use `audit comment add`)")
+        if activity.action in ("create", "delete") and patch is not None:
+            raise UsageError(f"--patch goes with update and soft-delete, not {activity.action}")
+        with writing(self.conn):
+            if activity.action in DATA_ACTIONS:
+                return self._record_change(activity, data=data, replace=replace, patch=patch)
+            return Recorded(self._insert_activity(activity))
+
+    def _insert_activity(self, activity: Activity) -> dict[str, Any]:
+        if not activity.timestamp:
+            activity.timestamp = format_ts(utcnow())
+        values = activity.to_dict()
+        details = values["details"]
+        values["details"] = None if details is None else jsontext.dumps(details)
+        cursor = self.conn.execute(_INSERT, [values[name] for name in ACTIVITY_FIELDS[1:]])
+        activity.id = cursor.lastrowid
+        return activity.to_dict()
+
+    # reading
+
+    def get_activity(self, activity_id: int) -> dict[str, Any]:
+        row = self.conn.execute(f"SELECT {_COLUMNS} FROM activity WHERE id = ?", [activity_id]).fetchone()
+        if row is None:
+            raise NotFound(f"no activity with id {activity_id}: see `audit log` for ids")
+        return row_to_dict(row)
+
+    def log(self, q: LogQuery, *, meta: bool = False, fields: list[str] | None = None) -> Page:
+        """A page of activity matching `q`, in `q.sort` order, with total and filtered counts when `meta`."""
+        clause, params = query.where(q)
+        sql = f"SELECT {_COLUMNS} FROM activity WHERE {clause} ORDER BY {query.order_by(q.sort)} LIMIT ? OFFSET ?"
+        limit = -1 if q.limit is None else q.limit
+        rows = [row_to_dict(row) for row in self.conn.execute(sql, [*params, limit, q.offset])]
+        if fields:
+            rows = [{name: row[name] for name in fields} for row in rows]
+        page = Page(rows)
+        if meta:
+            page.total_count = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0]
+            page.filter_count = self.conn.execute(f"SELECT count(*) FROM activity WHERE {clause}", params).fetchone()[0]
+        return page
+
+    def stats(self, q: LogQuery, *, by: str) -> list[dict[str, Any]]:
+        """Counts of matching activity grouped by action, user, collection or day, largest first (days in order)."""
+        if by not in STATS_GROUPS:
+            raise UsageError(f"invalid --by {by!r}: use one of {', '.join(STATS_GROUPS)}")
+        clause, params = query.where(q)
+        order = "key" if by == "day" else "count DESC, key"
+        sql = f"SELECT {STATS_GROUPS[by]} AS key, count(*) AS count FROM activity WHERE {clause} GROUP BY key ORDER BY {order}"
+        return [{by: key, "count": count} for key, count in self.conn.execute(sql, params)]
+
+    def info(self) -> dict[str, Any]:
+        """The store's path, size, schema version and counts."""
+        one = lambda sql: self.conn.execute(sql).fetchone()  # noqa: E731
+        first, last, activities = one("SELECT min(timestamp), max(timestamp), count(*) FROM activity")
+        size = sum(os.path.getsize(p) for p in (self.path, f"{self.path}-wal") if os.path.exists(p))
+        mode = os.stat(self.path).st_mode & 0o777
+        return {
+            "path": str(self.path),
+            "size_bytes": size,
+            "schema_version": SCHEMA_VERSION,
+            "activities": activities,
+            "revisions": one("SELECT count(*) FROM revisions")[0],
+            "items": one("SELECT count(*) FROM (SELECT DISTINCT collection, item FROM revisions)")[0],
+            "versions": one("SELECT count(*) FROM versions")[0],
+            "first_activity": first,
+            "last_activity": last,
+            "last_id": one("SELECT max(id) FROM activity")[0],
+            "mode": oct(mode),
+            "readable_by_others": bool(mode & 0o044),
+        }

@@ -1,0 +1,37 @@
+"""How revision snapshots are packed: zlib, with a recent snapshot of the same item as the preset dictionary.
+
+Small edits to a large document then cost tens of bytes, and any revision unpacks in two decompressions (its base and
+itself), with no chain of deltas to replay. A revision starts a new base when packing against the old one stops
+paying off, so the scheme adapts to documents that drift.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+LEVEL = 6
+# Re-base when a packed revision is larger than this share of its base's own packed size.
+REBASE_RATIO = 0.35
+_WINDOW = 32 * 1024  # zlib uses at most the last 32 KiB of a dictionary
+
+
+def pack_base(text: bytes) -> bytes:
+    return zlib.compress(text, LEVEL)
+
+
+def unpack_base(body: bytes) -> bytes:
+    return zlib.decompress(body)
+
+
+def pack(text: bytes, base: bytes | None) -> bytes:
+    packer = zlib.compressobj(LEVEL, zdict=base[-_WINDOW:]) if base else zlib.compressobj(LEVEL)
+    return packer.compress(text) + packer.flush()
+
+
+def unpack(data: bytes, base: bytes | None) -> bytes:
+    unpacker = zlib.decompressobj(zdict=base[-_WINDOW:]) if base else zlib.decompressobj()
+    return unpacker.decompress(data) + unpacker.flush()
+
+
+def worth_rebasing(packed: bytes, base_packed_size: int) -> bool:
+    return len(packed) > 64 + REBASE_RATIO * base_packed_size

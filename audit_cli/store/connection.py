@@ -1,0 +1,139 @@
+"""Opening a store file: identity, permissions, pragmas, migrations, and write transactions."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import StoreError
+
+# "audt": marks the file as an audit store, so that another SQLite file is never written into by mistake.
+APPLICATION_ID = 0x61756474
+# The number of migrations in migrations.py; a test keeps the two equal. Kept here so that opening an up-to-date
+# store does not import sqlite-utils.
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 15_000
+
+
+def connect(path: Path, *, create: bool) -> sqlite3.Connection:
+    """A connection to an audit store at `path`, migrated to this version's schema.
+
+    Reading commands pass create=False: a missing store is an error, and nothing is created.
+    """
+    if not path.exists():
+        if not create:
+            raise StoreError(f"no audit store at {path}: record an activity first, or pass --db PATH / set AUDIT_DB")
+        _create_file(path)
+    elif path.is_dir():
+        raise StoreError(f"{path} is a directory: --db takes the path of a store file")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from None
+    try:
+        _prepare(conn, path)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(_describe(path, exc)) from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _create_file(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only from the first byte: an audit trail names people and addresses. SQLite gives its -wal and -shm
+        # files the same mode.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise StoreError(f"cannot create a store at {path}: {exc.strerror}") from None
+
+
+def _describe(path: Path, exc: sqlite3.DatabaseError) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return f"{path} is not an audit store, or is corrupt ({text}): point --db at an audit store file"
+    if "readonly" in text or "read-only" in text:
+        return f"{path} is read-only: this command needs to write to it ({text})"
+    if "disk" in text and "full" in text:
+        return f"the disk holding {path} is full: free space and try again ({text})"
+    if "locked" in text or "busy" in text:
+        return f"{path} is locked by another process: try again when it is done ({text})"
+    return f"cannot use {path}: {text}"
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    app_id, version = _identity(conn)
+    if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
+        # The common case, kept to a few pragmas.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return
+    if app_id != APPLICATION_ID:
+        has_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if has_tables or app_id != 0:
+            raise StoreError(f"{path} is an SQLite database but not an audit store: point --db at an audit store file")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer audit (schema {version}; this version reads up to {SCHEMA_VERSION}): "
+            "upgrade audit to use it"
+        )
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated while this one waited for the lock.
+        app_id, version = _identity(conn)
+        if version < SCHEMA_VERSION:
+            from .. import migrations
+
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            migrations.apply(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("PRAGMA optimize = 0x10002")
+
+
+def _identity(conn: sqlite3.Connection) -> tuple[int, int]:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    return app_id, version
+
+
+@contextmanager
+def writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction. IMMEDIATE takes the write lock up front, so a read-then-write (the current state, then
+    the new revision) can never interleave with another writer's or fail half-way on a lock upgrade."""
+    if conn.in_transaction:  # nested: a savepoint inside the caller's transaction
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+            raise
+        conn.execute("RELEASE nested")
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"the store is busy or read-only: {exc}") from None
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise StoreError(f"could not write to the store: {exc}") from None

@@ -1,0 +1,292 @@
+"""Revisions: recording item changes, and reading history, snapshots, diffs, reverts and blame."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from .. import jsontext, patches, timeparse
+from ..errors import Conflict, NotFound, UsageError
+from ..models import Activity, Recorded, Revision
+from . import codec
+from .connection import writing
+
+_HEAD = """SELECT r.activity, a.action, r.base, r.data FROM revisions r JOIN activity a ON a.id = r.activity
+           WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity DESC LIMIT 1"""
+_MAIN = """SELECT r.activity, a.action, a.user, a.timestamp, r.delta FROM revisions r JOIN activity a ON a.id = r.activity
+           WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity"""
+
+
+@dataclass
+class Head:
+    """The newest main-line revision of an item."""
+
+    activity: int
+    action: str
+    base: int | None
+    data: Any
+
+    @property
+    def deleted(self) -> bool:
+        return self.action == "delete"
+
+
+class RevisionOps:
+    conn: sqlite3.Connection
+    _bases: dict[int, bytes]
+
+    # packing
+
+    def _base_text(self, base_id: int) -> bytes:
+        text = self._bases.get(base_id)
+        if text is None:
+            body = self.conn.execute("SELECT body FROM bases WHERE id = ?", [base_id]).fetchone()[0]
+            text = self._bases[base_id] = codec.unpack_base(body)
+        return text
+
+    def _unpack(self, base: int | None, data: bytes) -> Any:
+        return jsontext.loads(codec.unpack(data, self._base_text(base) if base is not None else None))
+
+    def _write_revision(
+        self, activity_id: int, collection: str, item: str, data: Any, delta: list, *, base: int | None,
+        version: str | None = None,
+    ) -> None:
+        text = jsontext.dumps(data).encode()
+        packed = None
+        if base is not None:
+            base_text = self._base_text(base)
+            packed = codec.pack(text, base_text)
+            base_size = len(self.conn.execute("SELECT body FROM bases WHERE id = ?", [base]).fetchone()[0])
+            if codec.worth_rebasing(packed, base_size):
+                packed = None
+        if packed is None:
+            base = self.conn.execute("INSERT INTO bases (body) VALUES (?)", [codec.pack_base(text)]).lastrowid
+            self._bases[base] = text
+            packed = codec.pack(text, text)
+        self.conn.execute(
+            "INSERT INTO revisions (activity, collection, item, version, base, data, delta) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [activity_id, collection, item, version, base, packed, jsontext.dumps(delta)],
+        )
+
+    def _head(self, collection: str, item: str) -> Head | None:
+        row = self.conn.execute(_HEAD, [collection, item]).fetchone()
+        if row is None:
+            return None
+        activity, action, base, data = row
+        return Head(activity, action, base, self._unpack(base, data))
+
+    # recording
+
+    def _record_change(
+        self, activity: Activity, *, data: dict | None, replace: bool, patch: list | None
+    ) -> Recorded:
+        head = self._head(activity.collection, activity.item)
+        live = head is not None and not head.deleted
+        action = activity.action
+        where = f"{activity.collection} {activity.item}"
+        if action == "create":
+            if live:
+                raise Conflict(f"{where} already exists (created or changed in activity {head.activity}): use update")
+            before, after = {}, ({} if data is None else data)
+        else:
+            if head is None:
+                raise NotFound(f"{where} has no recorded state: record a create first")
+            if head.deleted:
+                raise Conflict(f"{where} was deleted in activity {head.activity}: use `audit revert` to restore it")
+            before = head.data
+            if action == "delete":
+                after = head.data  # a delete keeps the last state, so that a revert can restore it
+            elif patch is not None:
+                after = patches.apply(before, patch)
+            elif data is None:
+                after = before
+            elif replace:
+                after = data
+            else:
+                if not isinstance(before, dict):
+                    raise Conflict(f"{where} is not a JSON object, so --data cannot be merged: use --replace")
+                after = patches.merge(before, data)
+        delta = patches.diff(before, after)
+        if not delta and action not in ("create", "delete"):
+            return Recorded(self._insert_activity(activity), note=f"nothing changed on {where}: no revision recorded")
+        saved = self._insert_activity(activity)
+        self._write_revision(saved["id"], activity.collection, activity.item, after, delta,
+                             base=head.base if head else None)
+        return Recorded(saved, Revision(saved["id"], activity.collection, activity.item, after, delta, action,
+                                        activity.user, activity.timestamp))
+
+    # reading
+
+    def _main(self, collection: str, item: str) -> list[tuple[int, str, str | None, str, str]]:
+        rows = self.conn.execute(_MAIN, [collection, item]).fetchall()
+        if not rows:
+            raise NotFound(f"{collection} {item} has no revisions: check the collection and item (`audit log --item`)")
+        return rows
+
+    def _resolve(self, rows: list, index: int, *, flag: str = "--rev") -> int:
+        count = len(rows)
+        resolved = index + count if index < 0 else index
+        if not 0 <= resolved < count:
+            raise NotFound(f"no revision {index}: {flag} takes 0 to {count - 1}, or -1 to -{count} counting back")
+        return resolved
+
+    def _revision(self, rows: list, index: int, collection: str, item: str) -> Revision:
+        activity, action, user, timestamp, delta = rows[index]
+        base, data = self.conn.execute("SELECT base, data FROM revisions WHERE activity = ?", [activity]).fetchone()
+        return Revision(activity, collection, item, self._unpack(base, data), jsontext.loads(delta), action, user,
+                        timestamp, index)
+
+    def history(self, collection: str, item: str) -> list[dict[str, Any]]:
+        """The item's revisions, oldest first, with what each changed."""
+        rows = self._main(collection, item)
+        return [
+            {"index": n, "activity": activity, "action": action, "user": user, "timestamp": timestamp,
+             "changed": patches.changed_paths(jsontext.loads(delta))}
+            for n, (activity, action, user, timestamp, delta) in enumerate(rows)
+        ]
+
+    def revision(self, collection: str, item: str, index: int) -> Revision:
+        rows = self._main(collection, item)
+        return self._revision(rows, self._resolve(rows, index), collection, item)
+
+    def revision_of(self, activity_id: int) -> Revision | None:
+        """The revision an activity made, if any (main line or version)."""
+        row = self.conn.execute(
+            "SELECT collection, item, version, base, data, delta FROM revisions WHERE activity = ?", [activity_id]
+        ).fetchone()
+        if row is None:
+            return None
+        collection, item, version, base, data, delta = row
+        return Revision(activity_id, collection, item, self._unpack(base, data), jsontext.loads(delta),
+                        version=version)
+
+    def snapshot(self, collection: str, item: str, *, rev: int | None = None, at: str | None = None) -> Any:
+        """The item's state at revision `rev` (default: now) or at the moment `at`."""
+        rows = self._main(collection, item)
+        where = f"{collection} {item}"
+        if at is not None:
+            before = [n for n, row in enumerate(rows) if row[3] <= at]
+            if not before:
+                raise NotFound(f"{where} did not exist yet at {at}: its first revision is at {rows[0][3]}")
+            index = before[-1]
+        else:
+            index = self._resolve(rows, -1 if rev is None else rev)
+        if rows[index][1] == "delete":
+            raise Conflict(
+                f"{where} was deleted at revision {index} (activity {rows[index][0]}): "
+                f"its last state is revision {index - 1}, and `audit revert` restores it"
+            )
+        return self._revision(rows, index, collection, item).data
+
+    def diff(self, collection: str, item: str, *, start: int | None = None, end: int | None = None) -> dict[str, Any]:
+        """The patch that turns revision `start` into revision `end` (default: the last change)."""
+        rows = self._main(collection, item)
+        to = self._resolve(rows, -1 if end is None else end, flag="--to")
+        frm = self._resolve(rows, start, flag="--from") if start is not None else to - 1
+        before = self._revision(rows, frm, collection, item).data if frm >= 0 else {}
+        after = self._revision(rows, to, collection, item).data
+        return {"collection": collection, "item": item, "from": frm if frm >= 0 else None, "to": to,
+                "before": before, "after": after, "patch": patches.diff(before, after)}
+
+    def diff_activity(self, activity_id: int) -> dict[str, Any]:
+        """The change one activity made: its stored delta, with the state before and after it."""
+        revision = self.revision_of(activity_id)
+        if revision is None:
+            self.get_activity(activity_id)  # NotFound when there is no such activity at all
+            raise NotFound(f"activity {activity_id} changed no data (it has no revision): pick a create or update")
+        row = self.conn.execute(
+            "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version IS ? AND activity < ? "
+            "ORDER BY activity DESC LIMIT 1",
+            [revision.collection, revision.item, revision.version, activity_id],
+        ).fetchone()
+        before = self._unpack(*row) if row else {}
+        return {"collection": revision.collection, "item": revision.item, "activity": activity_id,
+                "version": revision.version, "before": before, "after": revision.data, "patch": revision.delta}
+
+    def revert(
+        self, collection: str, item: str, *, to: int, activity: Activity | None = None, dry_run: bool = False
+    ) -> Recorded | dict[str, Any]:
+        """Make revision `to` the current state again, recorded as a `revert`; restores deleted items."""
+        with writing(self.conn):
+            rows = self._main(collection, item)
+            index = self._resolve(rows, to, flag="--to")
+            where = f"{collection} {item}"
+            target = self._revision(rows, index, collection, item)
+            if target.action == "delete":
+                raise UsageError(f"revision {index} of {where} is its delete: --to {index - 1} restores the state it removed")
+            head = self._head(collection, item)
+            assert head is not None
+            delta = patches.diff(head.data, target.data)
+            if not head.deleted and not delta:
+                raise Conflict(f"{where} is already as it was at revision {index}: nothing to revert")
+            if dry_run:
+                return {"collection": collection, "item": item, "to": index, "restores": head.deleted,
+                        "patch": delta, "after": target.data}
+            activity = activity or Activity("revert", collection, item, "")
+            activity.action, activity.collection, activity.item = "revert", collection, item
+            details = dict(activity.details or {})
+            details["reverted_to"] = {"index": index, "activity": target.activity}
+            if head.deleted:
+                details["restored"] = True
+            activity.details = details
+            saved = self._insert_activity(activity)
+            self._write_revision(saved["id"], collection, item, target.data, delta, base=head.base)
+            return Recorded(saved, Revision(saved["id"], collection, item, target.data, delta, "revert",
+                                            activity.user, activity.timestamp))
+
+    def blame(self, collection: str, item: str) -> list[dict[str, Any]]:
+        """For each field of the current state, the activity that last changed it."""
+        rows = self._main(collection, item)
+        current = self._revision(rows, len(rows) - 1, collection, item)
+        if current.action == "delete":
+            raise Conflict(f"{collection} {item} is deleted (activity {current.activity}): blame shows live items")
+        history = [({"activity": a, "action": act, "user": u, "timestamp": ts}, jsontext.loads(d))
+                   for a, act, u, ts, d in rows]
+        found = patches.blame(current.data, history)
+        out = []
+        for path, revision in found.items():
+            value = _at(current.data, path)
+            out.append({"path": path or "/", **(revision or {"activity": None, "action": None, "user": None,
+                                                              "timestamp": None}), "value": value})
+        return out
+
+    # comments
+
+    def add_comment(self, activity: Activity) -> dict[str, Any]:
+        activity.action = "comment"
+        if not activity.comment or not activity.comment.strip():
+            raise UsageError("a comment needs text: audit comment add COLLECTION ITEM TEXT")
+        with writing(self.conn):
+            return self._insert_activity(activity)
+
+    def _comment(self, activity_id: int) -> dict[str, Any]:
+        record = self.get_activity(activity_id)
+        if record["action"] != "comment":
+            raise UsageError(f"activity {activity_id} is a {record['action']}, not a comment: only comments can change")
+        if record["comment_deleted_on"]:
+            raise Conflict(f"comment {activity_id} was deleted on {record['comment_deleted_on']}")
+        return record
+
+    def edit_comment(self, activity_id: int, text: str) -> dict[str, Any]:
+        if not text.strip():
+            raise UsageError("a comment needs text: to remove it, use `audit comment delete ID`")
+        with writing(self.conn):
+            self._comment(activity_id)
+            now = timeparse.format_ts(timeparse.utcnow())
+            self.conn.execute("UPDATE activity SET comment = ?, edited_on = ? WHERE id = ?", [text, now, activity_id])
+            return self.get_activity(activity_id)
+
+    def delete_comment(self, activity_id: int) -> dict[str, Any]:
+        with writing(self.conn):
+            self._comment(activity_id)
+            now = timeparse.format_ts(timeparse.utcnow())
+            self.conn.execute("UPDATE activity SET comment_deleted_on = ? WHERE id = ?", [now, activity_id])
+            return self.get_activity(activity_id)
+
+
+def _at(doc: Any, path: str) -> Any:
+    for key in patches.split_pointer(path):
+        doc = doc[int(key)] if isinstance(doc, list) else doc[key]
+    return doc
+

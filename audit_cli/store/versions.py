@@ -1,0 +1,148 @@
+"""Detached versions: staged changes to an item, kept apart from its main line until promoted."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+from .. import jsontext, patches, timeparse
+from ..errors import Conflict, NotFound, UsageError
+from ..models import Activity, Recorded, Revision
+from .connection import writing
+
+KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_COLUMNS = "id, collection, item, key, name, base_activity, staged, created_at, created_by"
+
+
+class VersionOps:
+    conn: sqlite3.Connection
+
+    def _version(self, collection: str, item: str, key: str) -> dict[str, Any]:
+        row = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM versions WHERE collection = ? AND item = ? AND key = ?", [collection, item, key]
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"{collection} {item} has no version {key!r}: see `audit version list {collection} {item}`")
+        return _version_dict(row)
+
+    def _live_head(self, collection: str, item: str):
+        head = self._head(collection, item)
+        if head is None:
+            raise NotFound(f"{collection} {item} has no recorded state: versions start from an existing item")
+        if head.deleted:
+            raise Conflict(f"{collection} {item} was deleted in activity {head.activity}: restore it first")
+        return head
+
+    def _note(self, activity: Activity, action: str, collection: str, item: str, details: dict[str, Any]):
+        activity.action, activity.collection, activity.item = action, collection, item
+        activity.details = {**(activity.details or {}), **details}
+        return self._insert_activity(activity)
+
+    def create_version(self, collection: str, item: str, key: str, *, name: str | None, activity: Activity):
+        """Start a version of an item from its current main state."""
+        if not KEY_PATTERN.fullmatch(key):
+            raise UsageError(f"invalid version key {key!r}: use letters, digits, '.', '_' or '-', such as draft")
+        with writing(self.conn):
+            head = self._live_head(collection, item)
+            exists = self.conn.execute(
+                "SELECT 1 FROM versions WHERE collection = ? AND item = ? AND key = ?", [collection, item, key]
+            ).fetchone()
+            if exists:
+                raise Conflict(f"{collection} {item} already has a version {key!r}: save into it or delete it first")
+            saved = self._note(activity, "version-create", collection, item, {"version": key, "name": name})
+            self.conn.execute(
+                "INSERT INTO versions (collection, item, key, name, base_activity, staged, created_at, created_by) "
+                "VALUES (?, ?, ?, ?, ?, '{}', ?, ?)",
+                [collection, item, key, name, head.activity, saved["timestamp"], saved["user"]],
+            )
+            return self._version(collection, item, key)
+
+    def save_version(self, collection: str, item: str, key: str, data: dict[str, Any], *, activity: Activity):
+        """Stage a partial object into the version; saves accumulate. Recorded as `version-save`."""
+        with writing(self.conn):
+            version = self._version(collection, item, key)
+            before = version["staged"]
+            after = patches.merge(before, data)
+            delta = patches.diff(before, after)
+            saved = self._note(activity, "version-save", collection, item, {"version": key})
+            if not delta:
+                return Recorded(saved, note=f"version {key!r} already holds these values: no revision recorded")
+            self.conn.execute("UPDATE versions SET staged = ? WHERE id = ?", [jsontext.dumps(after), version["id"]])
+            self._write_revision(saved["id"], collection, item, after, delta, base=None, version=key)
+            return Recorded(saved, Revision(saved["id"], collection, item, after, delta, "version-save",
+                                            saved["user"], saved["timestamp"], version=key))
+
+    def list_versions(self, collection: str | None = None, item: str | None = None) -> list[dict[str, Any]]:
+        sql, params = f"SELECT {_COLUMNS} FROM versions", []
+        if collection is not None:
+            sql, params = sql + " WHERE collection = ?", [collection]
+            if item is not None:
+                sql, params = sql + " AND item = ?", params + [item]
+        rows = [_version_dict(row) for row in self.conn.execute(sql + " ORDER BY collection, item, key", params)]
+        for row in rows:
+            head = self._head(row["collection"], row["item"])
+            row["outdated"] = head is None or head.activity != row["base_activity"]
+            row["fields"] = sorted(row.pop("staged"))
+        return rows
+
+    def compare_version(self, collection: str, item: str, key: str) -> dict[str, Any]:
+        """Main as it is, the staged fields, the result of promoting them, and the patch between main and result."""
+        version = self._version(collection, item, key)
+        head = self._live_head(collection, item)
+        result = patches.merge(head.data, version["staged"])
+        return {"collection": collection, "item": item, "key": key, "outdated": head.activity != version["base_activity"],
+                "main": head.data, "staged": version["staged"], "result": result,
+                "patch": patches.diff(head.data, result)}
+
+    def promote_version(
+        self, collection: str, item: str, key: str, *, fields: list[str] | None, force: bool, activity: Activity
+    ) -> Recorded:
+        """Merge the staged fields (all, or `fields`) onto main as a `promote` activity with its revision.
+
+        Refuses when main has moved since the version was made, unless `force`. A version fully promoted is removed;
+        one promoted in part keeps the fields not yet promoted, now based on the new main.
+        """
+        with writing(self.conn):
+            version = self._version(collection, item, key)
+            head = self._live_head(collection, item)
+            if head.activity != version["base_activity"] and not force:
+                raise Conflict(
+                    f"main of {collection} {item} changed since version {key!r} was made (activity "
+                    f"{version['base_activity']} -> {head.activity}): compare it, then promote with --force"
+                )
+            staged = version["staged"]
+            if fields:
+                unknown = [name for name in fields if name not in staged]
+                if unknown:
+                    raise UsageError(f"version {key!r} stages no {', '.join(unknown)}: --fields takes {', '.join(staged) or 'nothing yet'}")
+                staged = {name: staged[name] for name in fields}
+            after = patches.merge(head.data, staged)
+            delta = patches.diff(head.data, after)
+            saved = self._note(activity, "promote", collection, item,
+                               {"version": key, "fields": sorted(staged)})
+            revision = None
+            if delta:
+                self._write_revision(saved["id"], collection, item, after, delta, base=head.base)
+                revision = Revision(saved["id"], collection, item, after, delta, "promote", saved["user"],
+                                    saved["timestamp"])
+            remaining = {k: v for k, v in version["staged"].items() if k not in staged}
+            if remaining:
+                self.conn.execute("UPDATE versions SET staged = ?, base_activity = ? WHERE id = ?",
+                                  [jsontext.dumps(remaining), saved["id"] if delta else head.activity, version["id"]])
+            else:
+                self.conn.execute("DELETE FROM versions WHERE id = ?", [version["id"]])
+            note = None if delta else f"main already held the staged values: no revision recorded"
+            return Recorded(saved, revision, note)
+
+    def delete_version(self, collection: str, item: str, key: str, *, activity: Activity) -> dict[str, Any]:
+        with writing(self.conn):
+            version = self._version(collection, item, key)
+            self.conn.execute("DELETE FROM versions WHERE id = ?", [version["id"]])
+            return self._note(activity, "version-delete", collection, item, {"version": key})
+
+
+def _version_dict(row: tuple) -> dict[str, Any]:
+    record = dict(zip(_COLUMNS.split(", "), row))
+    record["staged"] = jsontext.loads(record["staged"])
+    return record
