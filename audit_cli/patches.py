@@ -38,6 +38,13 @@ def split_pointer(path: str) -> list[str]:
     return [unescape(token) for token in path[1:].split("/")]
 
 
+def resolve(doc: Any, path: str) -> Any:
+    """The value at a JSON Pointer; KeyError, IndexError or ValueError when there is none."""
+    for key in split_pointer(path):
+        doc = doc[int(key)] if isinstance(doc, list) else doc[key]
+    return doc
+
+
 def same(a: Any, b: Any) -> bool:
     """JSON equality: unlike Python's ==, true is not 1 and 1 is not 1.0."""
     if type(a) is not type(b):

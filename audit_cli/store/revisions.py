@@ -246,7 +246,7 @@ class RevisionOps:
         found = patches.blame(current.data, history)
         out = []
         for path, revision in found.items():
-            value = _at(current.data, path)
+            value = patches.resolve(current.data, path)
             out.append({"path": path or "/", **(revision or {"activity": None, "action": None, "user": None,
                                                               "timestamp": None}), "value": value})
         return out
@@ -284,9 +284,4 @@ class RevisionOps:
             self.conn.execute("UPDATE activity SET comment_deleted_on = ? WHERE id = ?", [now, activity_id])
             return self.get_activity(activity_id)
 
-
-def _at(doc: Any, path: str) -> Any:
-    for key in patches.split_pointer(path):
-        doc = doc[int(key)] if isinstance(doc, list) else doc[key]
-    return doc
 

@@ -1,0 +1,155 @@
+"""The Typer app, its global options, and the one place where errors turn into messages and exit codes."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+import typer
+
+from .. import __version__
+from ..errors import AuditError, ExitCode, UsageError
+
+Format = Literal["table", "json", "jsonl", "csv"]
+
+app = typer.Typer(
+    name="audit",
+    help="An accountable history of every change to your data: who did what, when, from where, to which item, "
+    "and what it looked like before and after. One SQLite file, no server.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Plain help and errors: one-line error messages, and half the start-up time of rich's panels.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
+)
+
+
+def default_db() -> Path:
+    """Where the store lives when neither --db nor AUDIT_DB says: the XDG data folder."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "audit" / "audit.db"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"audit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    db: Annotated[
+        Optional[Path],
+        typer.Option("--db", envvar="AUDIT_DB", help="The store file. [default: $XDG_DATA_HOME/audit/audit.db]",
+                     show_default=False, dir_okay=False),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = {"db": db or default_db()}
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"audit: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any) -> Callable:
+    """Register a command whose domain errors become one line on stderr and the documented exit code."""
+
+    def register(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def run(*args: Any, **kw: Any) -> Any:
+            try:
+                return func(*args, **kw)
+            except AuditError as exc:
+                raise fail(str(exc), exc.exit_code) from None
+            except sqlite3.DatabaseError as exc:
+                raise fail(f"the store could not complete this ({exc}): check the file, its disk and permissions",
+                           ExitCode.RUNTIME) from None
+            except BrokenPipeError:
+                # The reader (head, less) went away: not an error of ours.
+                sys.stderr.close()
+                raise typer.Exit(ExitCode.OK) from None
+
+        return parent.command(name, **kwargs)(run)
+
+    return register
+
+
+def open_store(ctx: typer.Context, *, create: bool = False):
+    from ..store import AuditStore
+
+    store = AuditStore.open(ctx.obj["db"], create=create)
+    ctx.call_on_close(store.close)
+    return store
+
+
+def current_user(user: str | None) -> str | None:
+    if user is not None:
+        return user
+    if os.environ.get("AUDIT_USER"):
+        return os.environ["AUDIT_USER"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in containers without a passwd entry
+        return None
+
+
+def read_arg(value: str, *, flag: str) -> bytes:
+    """The text of an argument that may be inline, `@FILE`, or `-` for standard input."""
+    if value == "-":
+        return sys.stdin.buffer.read()
+    if value.startswith("@"):
+        path = Path(value[1:]).expanduser()
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise AuditError(f"cannot read {flag} file {path}: {exc.strerror}") from None
+    return value.encode("utf-8", "surrogateescape")
+
+
+def parse_json_arg(value: str, *, flag: str, obj: bool = True) -> Any:
+    from .. import jsontext
+
+    text = read_arg(value, flag=flag)
+    if obj:
+        return jsontext.parse_object(text, what=flag)
+    return jsontext.parse(text, what=flag)
+
+
+def out() -> Any:
+    return sys.stdout
+
+
+def note(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def main() -> None:
+    """The console script."""
+    try:
+        app(prog_name="audit")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def check_positive(value: int | None, flag: str, *, allow_all: bool = False) -> int | None:
+    if value is None:
+        return None
+    if allow_all and value == -1:
+        return None
+    if value < 0:
+        raise UsageError(f"{flag} must be 0 or more{' (or -1 for all)' if allow_all else ''}, not {value}")
+    return value
+
+

@@ -1,0 +1,216 @@
+"""Commands over an item's revisions and comments: history, snapshot, diff, revert, blame, comment."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional
+
+import typer
+
+from .activity import At, FormatOpt, User, make_activity, print_recorded
+from .app import app, command, note, open_store, out
+
+Collection = Annotated[str, typer.Argument(metavar="COLLECTION", help="The item's collection.", show_default=False)]
+Item = Annotated[str, typer.Argument(metavar="ITEM", help="The item's id.", show_default=False)]
+
+
+@command(
+    "history",
+    help="""List an item's revisions, oldest first: index, activity, action, user, time and changed paths.
+
+Indexes run from 0 (oldest); negative ones count back from the newest (-1 is the current state).
+
+\b
+Example:
+  audit history articles 42
+  audit history articles 42 --format json
+""",
+)
+def history(ctx: typer.Context, collection: Collection, item: Item, fmt: FormatOpt = "table") -> None:
+    from .. import render
+
+    rows = open_store(ctx).history(collection, item)
+    if fmt in ("table", "csv"):
+        rows = [{**row, "changed": " ".join(p or "/" for p in row["changed"])} for row in rows]
+    render.records(rows, fmt, out(), columns=["index", "activity", "action", "user", "timestamp", "changed"])
+
+
+@command(
+    "snapshot",
+    help="""Print an item's JSON state: now, at a revision, or at a moment.
+
+\b
+Example:
+  audit snapshot articles 42
+  audit snapshot articles 42 --rev 0
+  audit snapshot articles 42 --at 2026-11-20T10:00:00Z
+""",
+)
+def snapshot(
+    ctx: typer.Context,
+    collection: Collection,
+    item: Item,
+    rev: Annotated[Optional[int], typer.Option("--rev", "-r", help="Revision index (negative counts back).", show_default=False)] = None,
+    at: Annotated[Optional[str], typer.Option("--at", help="The state at this time: ISO 8601, 2h, yesterday...", show_default=False)] = None,
+) -> None:
+    from .. import render, timeparse
+    from ..errors import UsageError
+
+    if rev is not None and at is not None:
+        raise UsageError("give --rev or --at, not both")
+    moment = timeparse.normalize(at) if at is not None else None
+    out().write(render.pretty(open_store(ctx).snapshot(collection, item, rev=rev, at=moment)) + "\n")
+
+
+@command(
+    "diff",
+    help="""Show the change between two revisions of an item (default: its last change), or made by one activity.
+
+--format patch prints the RFC 6902 patch that turns --from into --to; text prints each changed field with
+its old and new value (coloured on a terminal).
+
+\b
+Example:
+  audit diff articles 42
+  audit diff articles 42 --from 0 --to -1 --format patch
+  audit diff --activity 17
+""",
+)
+def diff(
+    ctx: typer.Context,
+    collection: Annotated[Optional[str], typer.Argument(metavar="[COLLECTION]", help="The item's collection.", show_default=False)] = None,
+    item: Annotated[Optional[str], typer.Argument(metavar="[ITEM]", help="The item's id.", show_default=False)] = None,
+    start: Annotated[Optional[int], typer.Option("--from", help="From this revision. [default: the one before --to]", show_default=False)] = None,
+    end: Annotated[Optional[int], typer.Option("--to", help="To this revision. [default: -1, the current one]", show_default=False)] = None,
+    activity: Annotated[Optional[int], typer.Option("--activity", help="The change this activity made, instead of COLLECTION ITEM.", show_default=False)] = None,
+    fmt: Annotated[Literal["text", "patch", "json"], typer.Option("--format", "-f", help="text, patch (RFC 6902), or json (patch with both states).")] = "text",
+) -> None:
+    from .. import render
+    from ..errors import UsageError
+
+    if activity is not None:
+        if collection is not None or start is not None or end is not None:
+            raise UsageError("--activity takes the place of COLLECTION ITEM --from --to: give one or the other")
+        result = open_store(ctx).diff_activity(activity)
+    elif collection is None or item is None:
+        raise UsageError("diff needs COLLECTION ITEM, or --activity ID")
+    else:
+        result = open_store(ctx).diff(collection, item, start=start, end=end)
+    if fmt == "patch":
+        out().write(render.pretty(result["patch"]) + "\n")
+    elif fmt == "json":
+        out().write(render.pretty(result) + "\n")
+    else:
+        render.patch_text(result, out(), color=render.use_color(out()))
+
+
+@command(
+    "revert",
+    help="""Make revision N an item's current state again, recorded as a revert activity; restores deleted items.
+
+Prints the new state. --dry-run prints the patch it would apply and writes nothing.
+
+\b
+Example:
+  audit revert articles 42 --to 0
+  audit revert articles 42 --to -2 --dry-run
+""",
+)
+def revert(
+    ctx: typer.Context,
+    collection: Collection,
+    item: Item,
+    to: Annotated[int, typer.Option("--to", help="The revision index to go back to (negative counts back).", show_default=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the patch it would apply; write nothing.")] = False,
+    user: User = None,
+    comment: Annotated[Optional[str], typer.Option("--comment", help="Why: kept with the revert activity.", show_default=False)] = None,
+    at: At = None,
+    fmt: Annotated[Literal["text", "json"], typer.Option("--format", "-f", help="text: the new state; json: the activity with its revision.")] = "text",
+) -> None:
+    from .. import render
+
+    store = open_store(ctx)
+    if dry_run:
+        plan = store.revert(collection, item, to=to, dry_run=True)
+        note(f"dry run: would {'restore' if plan['restores'] else 'revert'} {collection} {item} to revision {plan['to']}")
+        out().write(render.pretty(plan["patch"] if fmt == "text" else plan) + "\n")
+        return
+    activity = make_activity("revert", collection, item, user=user, at=at, comment=comment)
+    recorded = store.revert(collection, item, to=to, activity=activity)
+    note(f"recorded revert as activity {recorded.activity['id']}")
+    if fmt == "json":
+        print_recorded(recorded, "json")
+    else:
+        out().write(render.pretty(recorded.revision.data) + "\n")
+
+
+@command(
+    "blame",
+    help="""For each field of an item's current state: who last changed it, when, and in which activity.
+
+\b
+Example:
+  audit blame articles 42
+  audit blame articles 42 --format json
+""",
+)
+def blame(ctx: typer.Context, collection: Collection, item: Item, fmt: FormatOpt = "table") -> None:
+    from .. import render
+
+    rows = open_store(ctx).blame(collection, item)
+    render.records(rows, fmt, out(), columns=["path", "activity", "action", "user", "timestamp", "value"])
+
+
+comment_app = typer.Typer(help="Comments on items: add, edit (keeps edited_on), delete (soft).", no_args_is_help=True)
+app.add_typer(comment_app, name="comment")
+Text = Annotated[str, typer.Argument(metavar="TEXT", help="The comment's text.", show_default=False)]
+CommentId = Annotated[int, typer.Argument(metavar="ID", help="The comment's activity id.", show_default=False)]
+
+
+@command(
+    "add",
+    parent=comment_app,
+    help="""Comment on an item. Prints the comment's activity id.
+
+\b
+Example:
+  audit comment add articles 42 "Checked the figures with finance"
+""",
+)
+def comment_add(ctx: typer.Context, collection: Collection, item: Item, text: Text, user: User = None,
+                at: At = None, fmt: FormatOpt = "table") -> None:
+    from ..models import Recorded
+
+    activity = make_activity("comment", collection, item, user=user, at=at, comment=text)
+    print_recorded(Recorded(open_store(ctx, create=True).add_comment(activity)), fmt)
+
+
+@command(
+    "edit",
+    parent=comment_app,
+    help="""Change a comment's text; edited_on records when.
+
+\b
+Example:
+  audit comment edit 17 "Checked the figures with finance and legal"
+""",
+)
+def comment_edit(ctx: typer.Context, activity_id: CommentId, text: Text, fmt: FormatOpt = "table") -> None:
+    from .. import render
+
+    render.mapping(open_store(ctx).edit_comment(activity_id, text), fmt, out())
+
+
+@command(
+    "delete",
+    parent=comment_app,
+    help="""Soft-delete a comment: it is hidden from `audit log` unless --include-deleted, and kept in exports.
+
+\b
+Example:
+  audit comment delete 17
+""",
+)
+def comment_delete(ctx: typer.Context, activity_id: CommentId, fmt: FormatOpt = "table") -> None:
+    from .. import render
+
+    render.mapping(open_store(ctx).delete_comment(activity_id), fmt, out())

@@ -1,0 +1,143 @@
+"""`audit version ...`: detached versions of an item, staged apart from its main line and promoted into it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .activity import FormatOpt, User, make_activity, print_recorded
+from .app import app, command, note, open_store, out, parse_json_arg
+from .revisions import Collection, Item
+
+version_app = typer.Typer(help="Detached versions of an item: create, save, list, compare, promote, delete.",
+                          no_args_is_help=True)
+app.add_typer(version_app, name="version")
+Key = Annotated[str, typer.Argument(metavar="KEY", help="The version's key, such as draft.", show_default=False)]
+
+
+@command(
+    "create",
+    parent=version_app,
+    help="""Start a version of an item from its current state.
+
+\b
+Example:
+  audit version create articles 42 draft --name "Spring rewrite"
+""",
+)
+def create(ctx: typer.Context, collection: Collection, item: Item, key: Key,
+           name: Annotated[Optional[str], typer.Option("--name", help="A readable name.", show_default=False)] = None,
+           user: User = None, fmt: FormatOpt = "table") -> None:
+    from .. import render
+
+    activity = make_activity("version-create", collection, item, user=user)
+    render.mapping(open_store(ctx).create_version(collection, item, key, name=name, activity=activity), fmt, out())
+
+
+@command(
+    "save",
+    parent=version_app,
+    help="""Stage changes into a version: a partial object merged onto what it already holds (recorded as version-save).
+
+\b
+Example:
+  audit version save articles 42 draft --data '{"title": "Spring, rewritten"}'
+""",
+)
+def save(ctx: typer.Context, collection: Collection, item: Item, key: Key,
+         data: Annotated[str, typer.Option("--data", "-d", help="JSON object, @FILE or -: the fields to stage.", show_default=False)],
+         user: User = None, fmt: FormatOpt = "table") -> None:
+    activity = make_activity("version-save", collection, item, user=user)
+    payload = parse_json_arg(data, flag="--data")
+    print_recorded(open_store(ctx).save_version(collection, item, key, payload, activity=activity), fmt)
+
+
+@command(
+    "list",
+    parent=version_app,
+    help="""List versions, of one item or of all; outdated means main changed since the version was made.
+
+\b
+Example:
+  audit version list
+  audit version list articles 42 --format json
+""",
+)
+def list_(ctx: typer.Context,
+          collection: Annotated[Optional[str], typer.Argument(metavar="[COLLECTION]", show_default=False)] = None,
+          item: Annotated[Optional[str], typer.Argument(metavar="[ITEM]", show_default=False)] = None,
+          fmt: FormatOpt = "table") -> None:
+    from .. import render
+
+    rows = open_store(ctx).list_versions(collection, item)
+    columns = ["collection", "item", "key", "name", "fields", "outdated", "created_at", "created_by"]
+    if fmt in ("table", "csv"):
+        rows = [{**row, "fields": ",".join(row["fields"])} for row in rows]
+    render.records(rows, fmt, out(), columns=columns if fmt in ("table", "csv") else None)
+
+
+@command(
+    "compare",
+    parent=version_app,
+    help="""Compare a version with main: outdated?, main, staged fields, the promoted result, the patch between.
+
+\b
+Example:
+  audit version compare articles 42 draft
+""",
+)
+def compare(ctx: typer.Context, collection: Collection, item: Item, key: Key,
+            fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text") -> None:
+    from .. import render
+    from ..errors import UsageError
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"invalid --format {fmt!r}: use text or json")
+    result = open_store(ctx).compare_version(collection, item, key)
+    if fmt == "json":
+        out().write(render.pretty(result) + "\n")
+        return
+    if result["outdated"]:
+        note(f"version {key!r} is outdated: main changed since it was made")
+    render.patch_text({"collection": collection, "item": item, "from": None, "to": None, "before": result["main"],
+                       "patch": result["patch"], "version": key}, out(), color=render.use_color(out()))
+
+
+@command(
+    "promote",
+    parent=version_app,
+    help="""Merge a version's staged fields onto main, recorded as a promote activity with its revision.
+
+Refuses when main changed since the version was made, unless --force. --fields promotes only those fields.
+
+\b
+Example:
+  audit version promote articles 42 draft
+  audit version promote articles 42 draft --fields title --force
+""",
+)
+def promote(ctx: typer.Context, collection: Collection, item: Item, key: Key,
+            fields: Annotated[Optional[str], typer.Option("--fields", help="Only these staged fields, comma separated.", show_default=False)] = None,
+            force: Annotated[bool, typer.Option("--force", help="Promote even if main changed since the version was made.")] = False,
+            user: User = None, fmt: FormatOpt = "table") -> None:
+    names = [name.strip() for name in fields.split(",") if name.strip()] if fields else None
+    activity = make_activity("promote", collection, item, user=user)
+    print_recorded(open_store(ctx).promote_version(collection, item, key, fields=names, force=force,
+                                                   activity=activity), fmt)
+
+
+@command(
+    "delete",
+    parent=version_app,
+    help="""Delete a version and what it staged (recorded as version-delete; main is untouched).
+
+\b
+Example:
+  audit version delete articles 42 draft
+""",
+)
+def delete(ctx: typer.Context, collection: Collection, item: Item, key: Key, user: User = None) -> None:
+    activity = make_activity("version-delete", collection, item, user=user)
+    saved = open_store(ctx).delete_version(collection, item, key, activity=activity)
+    note(f"deleted version {key!r} of {collection} {item} (activity {saved['id']})")

@@ -1,0 +1,68 @@
+"""Shared fixtures: real store files in tmp_path, the CLI through Typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from audit_cli.cli import app
+from audit_cli.models import Activity
+from audit_cli.store import AuditStore
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "audit.db"
+
+
+@pytest.fixture
+def store(db_path: Path):
+    with AuditStore.open(db_path, create=True) as opened:
+        yield opened
+
+
+class Cli:
+    """Runs `audit --db PATH ...` in-process; `json()` runs with --format json and parses stdout."""
+
+    def __init__(self, db_path: Path):
+        self.db_path = db_path
+        self.runner = CliRunner(env={"AUDIT_USER": "tester", "NO_COLOR": "1", "AUDIT_DB": None})
+
+    def __call__(self, *args: str, input: str | None = None, ok: bool = True):
+        result = self.runner.invoke(app, ["--db", str(self.db_path), *map(str, args)], input=input)
+        if ok and result.exit_code != 0:
+            raise AssertionError(f"audit {' '.join(map(str, args))} exited {result.exit_code}:\n{result.output}")
+        return result
+
+    def json(self, *args: str, **kw):
+        return json.loads(self(*args, "--format", "json", **kw).stdout)
+
+    def fails(self, *args: str, code: int, input: str | None = None) -> str:
+        """Run a command that must fail with `code`; return its stderr, checked to end in one error line."""
+        result = self(*args, input=input, ok=False)
+        assert result.exit_code == code, f"expected exit {code}, got {result.exit_code}:\n{result.output}"
+        assert "Traceback" not in result.output
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith(("audit: error: ", "Error: ")), result.stderr
+        return result.stderr
+
+
+@pytest.fixture
+def cli(db_path: Path) -> Cli:
+    return Cli(db_path)
+
+
+@pytest.fixture
+def record(store: AuditStore) -> Callable:
+    """record("update", "articles", "1", data={...}, user=..., timestamp=...) through the core."""
+
+    def write(action: str, collection: str = "articles", item: str = "1", *, data=None, patch=None,
+              replace: bool = False, **fields):
+        fields.setdefault("timestamp", "")
+        return store.record(Activity(action, collection, item, **fields), data=data, patch=patch, replace=replace)
+
+    return write
