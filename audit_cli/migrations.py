@@ -7,6 +7,7 @@ that opening an up-to-date store costs one pragma read and never imports sqlite-
 from __future__ import annotations
 
 import sqlite3
+import uuid
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -79,6 +80,16 @@ def m001_initial(db: Database) -> None:
         )"""
     )
     db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migrations(name="m002_activity_key")
+def m002_activity_key(db: Database) -> None:
+    # A stable identity for each activity, independent of local ids, so that importing the same trail twice adds
+    # nothing the second time. Activities recorded here leave it null and are known as "<store id>/<id>"; imported
+    # ones keep the identity they came with.
+    db.execute("ALTER TABLE activity ADD COLUMN key TEXT")
+    db.execute("CREATE UNIQUE INDEX activity_key ON activity (key)")
+    db.execute("INSERT INTO settings (key, value) VALUES ('store_id', ?)", [str(uuid.uuid4())])
 
 
 def count() -> int:

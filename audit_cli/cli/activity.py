@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..models import DATA_ACTIONS, DEFAULT_LIST_FIELDS, WELL_KNOWN_ACTIONS, Activity
+from ..models import ACTIVITY_FIELDS, DATA_ACTIONS, DEFAULT_LIST_FIELDS, WELL_KNOWN_ACTIONS, Activity
 from . import filters as f
 from .app import Format, check_positive, command, current_user, note, open_store, out, parse_json_arg
 
@@ -140,8 +140,11 @@ def log(
         for row in rows:
             revision = store.revision_of(row["id"]) if "id" in row else None
             row["delta"] = revision.delta if revision else None
-    if fmt == "table" and columns is None:
-        columns = list(DEFAULT_LIST_FIELDS) + (["delta"] if show_patch else [])
+    if columns is None and fmt in ("table", "csv"):
+        # csv names every column even when no row matched; the table keeps to the ones people scan.
+        columns = list(DEFAULT_LIST_FIELDS if fmt == "table" else ACTIVITY_FIELDS) + (["delta"] if show_patch else [])
+    elif show_patch and columns is not None:
+        columns.append("delta")
     info = None
     if meta:
         info = {"total_count": page.total_count, "filter_count": page.filter_count, "shown": len(rows)}

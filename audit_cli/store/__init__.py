@@ -7,12 +7,13 @@ from pathlib import Path
 from .activity import ActivityOps
 from .connection import SCHEMA_VERSION, connect
 from .revisions import RevisionOps
+from .transfer import TransferOps
 from .versions import VersionOps
 
 __all__ = ["AuditStore", "SCHEMA_VERSION"]
 
 
-class AuditStore(ActivityOps, RevisionOps, VersionOps):
+class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps):
     """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done."""
 
     def __init__(self, conn, path: Path):

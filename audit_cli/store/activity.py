@@ -13,7 +13,8 @@ from ..timeparse import format_ts, utcnow
 from .connection import SCHEMA_VERSION, writing
 
 _COLUMNS = ", ".join(ACTIVITY_FIELDS)
-_INSERT = f"INSERT INTO activity ({', '.join(ACTIVITY_FIELDS[1:])}) VALUES ({', '.join('?' * (len(ACTIVITY_FIELDS) - 1))})"
+# id may be null (the next one) or given (an import into an empty store keeps its ids).
+_INSERT = f"INSERT INTO activity ({_COLUMNS}, key) VALUES ({', '.join('?' * (len(ACTIVITY_FIELDS) + 1))})"
 # Recorded only through their own commands, which know what to write.
 _OWN_COMMAND = {"revert": "audit revert", "promote": "audit version promote", "version-save": "audit version save",
                 "prune": "audit prune"}
@@ -70,13 +71,13 @@ class ActivityOps:
                 return self._record_change(activity, data=data, replace=replace, patch=patch)
             return Recorded(self._insert_activity(activity))
 
-    def _insert_activity(self, activity: Activity) -> dict[str, Any]:
+    def _insert_activity(self, activity: Activity, *, key: str | None = None) -> dict[str, Any]:
         if not activity.timestamp:
             activity.timestamp = format_ts(utcnow())
         values = activity.to_dict()
         details = values["details"]
         values["details"] = None if details is None else jsontext.dumps(details)
-        cursor = self.conn.execute(_INSERT, [values[name] for name in ACTIVITY_FIELDS[1:]])
+        cursor = self.conn.execute(_INSERT, [values[name] for name in ACTIVITY_FIELDS] + [key])
         activity.id = cursor.lastrowid
         return activity.to_dict()
 
@@ -107,9 +108,10 @@ class ActivityOps:
         if by not in STATS_GROUPS:
             raise UsageError(f"invalid --by {by!r}: use one of {', '.join(STATS_GROUPS)}")
         clause, params = query.where(q)
-        order = "key" if by == "day" else "count DESC, key"
-        sql = f"SELECT {STATS_GROUPS[by]} AS key, count(*) AS count FROM activity WHERE {clause} GROUP BY key ORDER BY {order}"
-        return [{by: key, "count": count} for key, count in self.conn.execute(sql, params)]
+        # The alias must not be a column name, or GROUP BY would pick the column.
+        order = "grp" if by == "day" else "n DESC, grp"
+        sql = f"SELECT {STATS_GROUPS[by]} AS grp, count(*) AS n FROM activity WHERE {clause} GROUP BY grp ORDER BY {order}"
+        return [{by: group, "count": count} for group, count in self.conn.execute(sql, params)]
 
     def info(self) -> dict[str, Any]:
         """The store's path, size, schema version and counts."""

@@ -18,6 +18,9 @@ _MAIN = """SELECT r.activity, a.action, a.user, a.timestamp, r.delta FROM revisi
            WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity"""
 
 
+_BASE_CACHE = 4096
+
+
 @dataclass
 class Head:
     """The newest main-line revision of an item."""
@@ -42,6 +45,8 @@ class RevisionOps:
         text = self._bases.get(base_id)
         if text is None:
             body = self.conn.execute("SELECT body FROM bases WHERE id = ?", [base_id]).fetchone()[0]
+            if len(self._bases) >= _BASE_CACHE:  # bounded, so that exporting any number of items stays flat
+                del self._bases[next(iter(self._bases))]
             text = self._bases[base_id] = codec.unpack_base(body)
         return text
 
