@@ -24,8 +24,10 @@ SHELLS = ("bash", "zsh", "fish")
 FILES = {"bash": "audit.bash", "zsh": "_audit", "fish": "audit.fish"}
 COMMAND = "python -m audit_cli.completions"
 
-# Options whose value is a path even where their type says plain text.
+# Values that are paths even where their type says plain text (e.g. `-o/--output` typed `str` to allow `-`):
+# options by name, positional arguments by metavar.
 FILE_OPTIONS = frozenset({"--db", "--output", "-o", "--input", "--file"})
+FILE_METAVARS = frozenset({"FILE", "PATH"})
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -91,12 +93,16 @@ def _summary(text: str | None, limit: int = 80) -> str:
     if not words:
         return ""
     out: list[str] = []
-    for word in words:
+    for index, word in enumerate(words):
+        if out and word.lower() in ("e.g.", "i.e.", "such", "like"):
+            if word.lower() in ("e.g.", "i.e.") or words[index - 1].endswith(","):
+                return " ".join(out).rstrip(",;:")  # the examples do not fit on one line
         if out and len(" ".join([*out, word])) > limit:
             return " ".join(out).rstrip(",;:") + "..."
         out.append(word)
-        if word.endswith("."):
-            break
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if word.endswith(".") and not following[:1].islower():
+            break  # a sentence's end, not "etc. and so on"
     return " ".join(out)
 
 
@@ -122,9 +128,16 @@ def _value_of(param: Any) -> Value:
         args = [a for a in get_args(annotation) if a is not Ellipsis]
         if args and all(isinstance(a, type) and issubclass(a, Path) for a in args):
             return _path_value(desc.parameter_info)
-    if any(name in FILE_OPTIONS for name in param.opts) and param.param_type_name == "option":
+    if param.param_type_name == "option" and any(name in FILE_OPTIONS for name in param.opts):
+        return Value("file")
+    if param.param_type_name == "argument" and _metavar(param) in FILE_METAVARS:
         return Value("file")
     return TEXT
+
+
+def _metavar(param: Any) -> str:
+    """An argument's name as its help shows it, without the brackets and dots: FILE, COLLECTION."""
+    return re.sub(r"[^A-Za-z0-9_-]", "", param.metavar or param.name or "arg").upper()
 
 
 def _sort_names(names: list[str]) -> tuple[str, ...]:
@@ -157,7 +170,7 @@ def _node(command: Any, ctx: Any, path: tuple[str, ...]) -> Node:
         if isinstance(param, TyperOption):
             node.options.append(_option(param))
         else:
-            node.arguments.append(Argument(name=(param.metavar or param.name or "arg").lower(),
+            node.arguments.append(Argument(name=_metavar(param).lower(),
                                            variadic=param.nargs < 0, value=_value_of(param)))
     node.options.sort(key=lambda o: (o.names[0].lstrip("-").lower(), o.names))
     list_commands = getattr(command, "list_commands", None)
@@ -226,7 +239,8 @@ def _bash_value(value: Value) -> str:
 def _bash(root: Node) -> str:
     nodes = list(root.walk())
     out = ["# bash completion for audit                                   -*- shell-script -*-"]
-    out += _header("#", ["Use: source this file from ~/.bashrc, or copy it to ~/.local/share/bash-completion/completions/audit"])
+    out += _header("#", ["Use: source this file from ~/.bashrc, or copy it to",
+                         "~/.local/share/bash-completion/completions/audit"])
     out.append("")
 
     out += ["# The sub-commands of each group.", "_audit_commands() {", '    case "$1" in']
@@ -284,7 +298,7 @@ def _bash(root: Node) -> str:
         "# Fill COMPREPLY from the value spec in reply, for the word in cur.",
         "_audit_complete_value() {",
         "    local word",
-        '    case "${reply[0]}" in',
+        '    case "${reply[0]-}" in',
         "        choice)",
         '            for word in "${reply[@]:1}"; do',
         '                [[ $word == "$cur"* ]] && COMPREPLY+=("$word")',
@@ -415,9 +429,14 @@ def _zsh_option_specs(option: Option) -> list[str]:
 
 
 def _zsh(root: Node) -> str:
+    functions = [_zsh_function(node) for node in root.walk()]
+    clashes = sorted({f for f in functions if functions.count(f) > 1})
+    if clashes:
+        raise ValueError(f"commands whose zsh function names clash: {', '.join(clashes)}")
     out = ["#compdef audit"]
-    out += _header("#", ["Use: put this file in a directory on $fpath before compinit runs, or source it after compinit."])
-    for node in reversed(list(root.walk())):
+    out += _header("#", ["Use: put this file in a directory on $fpath before compinit runs,",
+                         "or source it after compinit."])
+    for node in root.walk():
         function = _zsh_function(node)
         specs = [s for option in node.options for s in _zsh_option_specs(option)]
         out += ["", f"# {node.key}" + (f": {node.help}" if node.help else "")]
@@ -477,20 +496,25 @@ def _fish(root: Node) -> str:
     ]
     for node in nodes:
         if node.commands:
-            out += [f"        case {_fq(node.key)}", f"            printf '%s\\n' {' '.join(_fq(c.name) for c in node.commands)}"]
+            names = " ".join(_fq(c.name) for c in node.commands)
+            out += [f"        case {_fq(node.key)}", f"            printf '%s\\n' {names}"]
     out += ["    end", "end", ""]
 
     out += ["# How many values follow an option (0 for flags and for words that are no option).",
-            "function __audit_arity", '    switch "$argv[1]|$argv[2]"']
-    by_arity: dict[int, list[str]] = {}
+            "function __audit_arity", "    switch $argv[1]"]
     for node in nodes:
+        by_arity: dict[int, list[str]] = {}
         for option in node.options:
             if option.arity:
-                by_arity.setdefault(option.arity, []).extend(f"{node.key}|{n}" for n in option.names)
-    for arity, keys in sorted(by_arity.items()):
-        out.append("        case " + " \\\n            ".join(_fish_pattern(k) for k in keys))
-        out.append(f"            echo {arity}")
-    out += ["        case '*'", "            echo 0", "    end", "end", ""]
+                by_arity.setdefault(option.arity, []).extend(option.names)
+        if not by_arity:
+            continue
+        out += [f"        case {_fish_pattern(node.key)}", "            switch $argv[2]"]
+        for arity, names in sorted(by_arity.items()):
+            out += [f"                case {' '.join(_fish_pattern(n) for n in names)}",
+                    f"                    echo {arity}", "                    return"]
+        out.append("            end")
+    out += ["    end", "    echo 0", "end", ""]
 
     out += [
         "# The command path at the cursor (e.g. `audit log`) and how many positional arguments it has so far.",
@@ -544,7 +568,7 @@ def _fish(root: Node) -> str:
         at = f"__audit_at {words}"
         out += ["", f"# {node.key}"]
         for sub in node.commands:
-            out.append(f"complete -c audit -n {_fq(at)} -a {_fq(sub.name)} -d {_fq(sub.help)}")
+            out.append(f"complete -c audit -n {_fq(at)} -a {_fq(_fish_word(sub.name))} -d {_fq(sub.help)}")
         for option in node.options:
             parts = [f"complete -c audit -n {_fq(at)}"]
             for name in option.names:
@@ -571,6 +595,11 @@ def _fish(root: Node) -> str:
     return "\n".join(out) + "\n"
 
 
+def _fish_word(word: str) -> str:
+    """A word for `complete -a`, which fish splits and expands again: escape what that would change."""
+    return re.sub(r"([^A-Za-z0-9_@%+=:,./-])", r"\\\1", word)
+
+
 def _fish_pattern(key: str) -> str:
     # switch patterns treat * and ? as wildcards even in quotes.
     return _fq(key.replace("*", "\\*").replace("?", "\\?"))
@@ -578,7 +607,7 @@ def _fish_pattern(key: str) -> str:
 
 def _fish_value(value: Value) -> str:
     if value.kind == "choice":
-        return "-x -a " + _fq(" ".join(value.choices))
+        return "-x -a " + _fq(" ".join(_fish_word(c) for c in value.choices))
     if value.kind == "file":
         return "-r -F"
     if value.kind == "dir":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -88,12 +88,9 @@ Example:
 """,
 )
 def compare(ctx: typer.Context, collection: Collection, item: Item, key: Key,
-            fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text") -> None:
+            fmt: Annotated[Literal["text", "json"], typer.Option("--format", "-f", help="text: the patch per field; json: everything.")] = "text") -> None:
     from .. import render
-    from ..errors import UsageError
 
-    if fmt not in ("text", "json"):
-        raise UsageError(f"invalid --format {fmt!r}: use text or json")
     result = open_store(ctx).compare_version(collection, item, key)
     if fmt == "json":
         out().write(render.pretty(result) + "\n")
