@@ -45,10 +45,11 @@ def m001_initial(db: Database) -> None:
         db.execute(f"CREATE INDEX {name} ON activity ({columns})")
     # A revision's snapshot is zlib-compressed with a shared base snapshot of the same item as the dictionary, so
     # near-identical revisions cost tens of bytes, and any revision reads in two decompressions without replaying
-    # deltas. `delta` stays plain JSON text for `log --field` and export.
+    # deltas. `delta` stays plain JSON text for `log --field` and export. Base ids are never reused once committed,
+    # so a cached base can never go stale.
     db.execute(
         """CREATE TABLE bases (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             body BLOB NOT NULL
         )"""
     )

@@ -89,14 +89,22 @@ def where(query: LogQuery) -> Clause:
     if not query.include_deleted:
         parts.append(("comment_deleted_on IS NULL", []))
     if query.search:
-        pattern = _like_pattern(query.search)
-        ors = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in TEXT_SEARCH_FIELDS)
-        parts.append((f"({ors})", [pattern] * len(TEXT_SEARCH_FIELDS)))
+        parts.append(_search(query.search))
     if query.field_path:
         parts.append(_touches(query.field_path))
     if query.filter:
         parts.append(filter_clause(query.filter))
     return _join(parts, "AND")
+
+
+def _search(text: str) -> Clause:
+    if text.isascii():
+        # SQLite's LIKE folds ASCII case only, which is all an ASCII needle needs, and it is fast.
+        ors = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in TEXT_SEARCH_FIELDS)
+        return (f"({ors})", [_like_pattern(text)] * len(TEXT_SEARCH_FIELDS))
+    # Beyond ASCII: Python's casefold, registered on the connection as fold() (store/connection.py).
+    ors = " OR ".join(f"instr(fold({column}), ?) > 0" for column in TEXT_SEARCH_FIELDS)
+    return (f"({ors})", [text.casefold()] * len(TEXT_SEARCH_FIELDS))
 
 
 def _touches(path: str) -> Clause:
@@ -197,7 +205,11 @@ def _operator(column: Column, name: str, op: str, value: Any) -> Clause:
         if not isinstance(value, list):
             raise UsageError(f'--filter: {name} {op} takes an array, such as ["create", "update"]')
         sql, params = _in(c, [_value(name, op, v) for v in value], negate=op == "_nin")
-        return (sql, cp + params) if value else (sql, params)
+        if not value:
+            return (sql, params)
+        if op == "_nin":  # like _neq: a row without a value is not in the list
+            return (f"({c} IS NULL OR {sql})", cp + cp + params)
+        return (sql, cp + params)
     if op in ("_between", "_nbetween"):
         if not isinstance(value, list) or len(value) != 2:
             raise UsageError(f'--filter: {name} {op} takes an array of two values, such as ["7d", "now"]')

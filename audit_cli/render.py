@@ -139,10 +139,11 @@ def patch_text(result: dict[str, Any], out: IO[str], *, color: bool) -> None:
     from . import patches
 
     label = lambda n: "(nothing)" if n is None else f"revision {n}"  # noqa: E731
-    if "version" in result:
+    if "activity" in result:
+        on = f" (version {result['version']!r})" if result.get("version") else ""
+        out.write(f"activity {result['activity']} on {result['collection']} {result['item']}{on}\n")
+    elif "version" in result:
         out.write(f"{result['collection']} {result['item']}: main -> main with version {result['version']!r} promoted\n")
-    elif "activity" in result:
-        out.write(f"activity {result['activity']} on {result['collection']} {result['item']}\n")
     else:
         out.write(f"{result['collection']} {result['item']}: {label(result['from'])} -> {label(result['to'])}\n")
     if not result["patch"]:

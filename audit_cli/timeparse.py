@@ -35,8 +35,11 @@ def parse_duration(text: str) -> timedelta:
     if not _DURATION.fullmatch(value):
         raise UsageError(f"invalid duration {text!r}: use a number and a unit s, m, h, d or w, such as 30s, 12h, 7d, 2w")
     total = timedelta()
-    for amount, unit in _PART.findall(value):
-        total += timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        for amount, unit in _PART.findall(value):
+            total += timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:
+        raise UsageError(f"duration {text!r} is too long: durations reach back at most to year 1") from None
     return total
 
 
@@ -53,8 +56,9 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     if word == "yesterday":
         return midnight - timedelta(days=1)
     if _DURATION.fullmatch(word):
+        duration = parse_duration(word)
         try:
-            return now - parse_duration(word)
+            return now - duration
         except OverflowError:
             raise UsageError(f"duration {text!r} reaches before year 1: use a smaller one") from None
     iso = value[:-1] + "+00:00" if value[-1:] in ("Z", "z") else value

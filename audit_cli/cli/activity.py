@@ -84,6 +84,9 @@ def record(
                              origin=origin, comment=comment, details=details)
     payload = parse_json_arg(data, flag="--data") if data is not None else None
     operations = check_patch(parse_json_arg(patch, flag="--patch", obj=False)) if patch is not None else None
+    from ..store.activity import check_request
+
+    check_request(activity, data=payload, patch=operations)  # a usage error must not create the store
     store = open_store(ctx, create=True)
     print_recorded(store.record(activity, data=payload, replace=replace, patch=operations), fmt)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .activity import ActivityOps
-from .connection import SCHEMA_VERSION, connect
+from .connection import SCHEMA_VERSION, connect, writing
 from .revisions import RevisionOps
 from .transfer import TransferOps
 from .versions import VersionOps
@@ -19,12 +19,15 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps):
     def __init__(self, conn, path: Path):
         self.conn = conn
         self.path = path
-        self._bases: dict[int, bytes] = {}
+        self._bases = conn.bases  # unpacked revision bases, dropped on rollback (connection.py)
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False) -> AuditStore:
         path = Path(path).expanduser()
         return cls(connect(path, create=create), path)
+
+    def _writing(self):
+        return writing(self.conn)
 
     def close(self) -> None:
         self.conn.close()

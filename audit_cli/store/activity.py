@@ -10,7 +10,7 @@ from .. import jsontext, query
 from ..errors import NotFound, UsageError
 from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, Activity, LogQuery, Page, Recorded
 from ..timeparse import format_ts, utcnow
-from .connection import SCHEMA_VERSION, writing
+from .connection import SCHEMA_VERSION
 
 _COLUMNS = ", ".join(ACTIVITY_FIELDS)
 # id may be null (the next one) or given (an import into an empty store keeps its ids).
@@ -36,6 +36,22 @@ def check_action(action: str) -> str:
     return action
 
 
+def check_request(activity: Activity, *, data: Any = None, patch: Any = None) -> None:
+    """Refuse a record request that can never succeed, before anything is opened or written."""
+    check_action(activity.action)
+    if activity.action in _OWN_COMMAND:
+        raise UsageError(f"{activity.action} activities are recorded by `{_OWN_COMMAND[activity.action]}`")
+    if activity.action not in DATA_ACTIONS and (data is not None or patch is not None):
+        raise UsageError(
+            f"--data and --patch go with the data actions ({', '.join(DATA_ACTIONS[:4])}); "
+            f"put other context in --details"
+        )
+    if activity.action == "comment" and not activity.comment:
+        raise UsageError("a comment activity needs its text: --comment TEXT (or use `audit comment add`)")
+    if activity.action in ("create", "delete") and patch is not None:
+        raise UsageError(f"--patch goes with update and soft-delete, not {activity.action}")
+
+
 class ActivityOps:
     conn: sqlite3.Connection
 
@@ -54,19 +70,8 @@ class ActivityOps:
         `data` is merged shallowly onto the current state (or is the whole state with `replace`); `patch` is an RFC
         6902 patch applied to the current state instead.
         """
-        check_action(activity.action)
-        if activity.action in _OWN_COMMAND:
-            raise UsageError(f"{activity.action} activities are recorded by `{_OWN_COMMAND[activity.action]}`")
-        if activity.action not in DATA_ACTIONS and (data is not None or patch is not None):
-            raise UsageError(
-                f"--data and --patch go with the data actions ({', '.join(DATA_ACTIONS[:4])}); "
-                f"put other context in --details"
-            )
-        if activity.action == "comment" and not activity.comment:
-            raise UsageError("a comment activity needs its text: --comment TEXT (or use `audit comment add`)")
-        if activity.action in ("create", "delete") and patch is not None:
-            raise UsageError(f"--patch goes with update and soft-delete, not {activity.action}")
-        with writing(self.conn):
+        check_request(activity, data=data, patch=patch)
+        with self._writing():
             if activity.action in DATA_ACTIONS:
                 return self._record_change(activity, data=data, replace=replace, patch=patch)
             return Recorded(self._insert_activity(activity))

@@ -18,7 +18,16 @@ SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 15_000
 
 
-def connect(path: Path, *, create: bool) -> sqlite3.Connection:
+class StoreConnection(sqlite3.Connection):
+    """A connection that carries the cache of unpacked revision bases, so that a rollback can drop it: a base
+    written in a rolled-back transaction leaves an id that other content may take."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bases: dict[int, bytes] = {}
+
+
+def connect(path: Path, *, create: bool) -> StoreConnection:
     """A connection to an audit store at `path`, migrated to this version's schema.
 
     Reading commands pass create=False: a missing store is an error, and nothing is created.
@@ -30,7 +39,8 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
     elif path.is_dir():
         raise StoreError(f"{path} is a directory: --db takes the path of a store file")
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                               factory=StoreConnection)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {path}: {exc}") from None
     try:
@@ -67,8 +77,13 @@ def _describe(path: Path, exc: sqlite3.DatabaseError) -> str:
     return f"cannot use {path}: {text}"
 
 
+def _fold(value: object) -> str | None:
+    return value.casefold() if isinstance(value, str) else None
+
+
 def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.create_function("fold", 1, _fold, deterministic=True)
     app_id, version = _identity(conn)
     if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
         # The common case, kept to a few pragmas.
@@ -116,6 +131,7 @@ def writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         try:
             yield conn
         except BaseException:
+            _forget_bases(conn)
             conn.execute("ROLLBACK TO nested")
             conn.execute("RELEASE nested")
             raise
@@ -128,12 +144,20 @@ def writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
+        _forget_bases(conn)
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
     try:
         conn.execute("COMMIT")
     except sqlite3.OperationalError as exc:
+        _forget_bases(conn)
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise StoreError(f"could not write to the store: {exc}") from None
+
+
+def _forget_bases(conn: sqlite3.Connection) -> None:
+    bases = getattr(conn, "bases", None)
+    if bases is not None:
+        bases.clear()

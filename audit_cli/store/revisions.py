@@ -10,7 +10,6 @@ from .. import jsontext, patches, timeparse
 from ..errors import Conflict, NotFound, UsageError
 from ..models import Activity, Recorded, Revision
 from . import codec
-from .connection import writing
 
 _HEAD = """SELECT r.activity, a.action, r.base, r.data FROM revisions r JOIN activity a ON a.id = r.activity
            WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity DESC LIMIT 1"""
@@ -188,7 +187,10 @@ class RevisionOps:
         """The patch that turns revision `start` into revision `end` (default: the last change)."""
         rows = self._main(collection, item)
         to = self._resolve(rows, -1 if end is None else end, flag="--to")
-        frm = self._resolve(rows, start, flag="--from") if start is not None else to - 1
+        if start is not None:
+            frm = self._resolve(rows, start, flag="--from")
+        else:  # the last change: a create's is from nothing, even after an earlier delete
+            frm = -1 if rows[to][1] == "create" else to - 1
         before = self._revision(rows, frm, collection, item).data if frm >= 0 else {}
         after = self._revision(rows, to, collection, item).data
         return {"collection": collection, "item": item, "from": frm if frm >= 0 else None, "to": to,
@@ -200,7 +202,8 @@ class RevisionOps:
         if revision is None:
             self.get_activity(activity_id)  # NotFound when there is no such activity at all
             raise NotFound(f"activity {activity_id} changed no data (it has no revision): pick a create or update")
-        row = self.conn.execute(
+        action = self.conn.execute("SELECT action FROM activity WHERE id = ?", [activity_id]).fetchone()[0]
+        row = None if action == "create" else self.conn.execute(
             "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version IS ? AND activity < ? "
             "ORDER BY activity DESC LIMIT 1",
             [revision.collection, revision.item, revision.version, activity_id],
@@ -213,7 +216,7 @@ class RevisionOps:
         self, collection: str, item: str, *, to: int, activity: Activity | None = None, dry_run: bool = False
     ) -> Recorded | dict[str, Any]:
         """Make revision `to` the current state again, recorded as a `revert`; restores deleted items."""
-        with writing(self.conn):
+        with self._writing():
             rows = self._main(collection, item)
             index = self._resolve(rows, to, flag="--to")
             where = f"{collection} {item}"
@@ -262,7 +265,7 @@ class RevisionOps:
         activity.action = "comment"
         if not activity.comment or not activity.comment.strip():
             raise UsageError("a comment needs text: audit comment add COLLECTION ITEM TEXT")
-        with writing(self.conn):
+        with self._writing():
             return self._insert_activity(activity)
 
     def _comment(self, activity_id: int) -> dict[str, Any]:
@@ -276,14 +279,14 @@ class RevisionOps:
     def edit_comment(self, activity_id: int, text: str) -> dict[str, Any]:
         if not text.strip():
             raise UsageError("a comment needs text: to remove it, use `audit comment delete ID`")
-        with writing(self.conn):
+        with self._writing():
             self._comment(activity_id)
             now = timeparse.format_ts(timeparse.utcnow())
             self.conn.execute("UPDATE activity SET comment = ?, edited_on = ? WHERE id = ?", [text, now, activity_id])
             return self.get_activity(activity_id)
 
     def delete_comment(self, activity_id: int) -> dict[str, Any]:
-        with writing(self.conn):
+        with self._writing():
             self._comment(activity_id)
             now = timeparse.format_ts(timeparse.utcnow())
             self.conn.execute("UPDATE activity SET comment_deleted_on = ? WHERE id = ?", [now, activity_id])

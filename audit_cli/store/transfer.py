@@ -11,7 +11,6 @@ from .. import jsontext, patches, query, timeparse
 from ..errors import AuditError, UsageError
 from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, SCHEMA, Activity, LogQuery
 from . import codec
-from .connection import writing
 
 _EXPORT = """SELECT {columns}, a.key, r.version, r.base, r.data, r.delta
              FROM (SELECT * FROM activity WHERE {where}) a LEFT JOIN revisions r ON r.activity = a.id ORDER BY a.id"""
@@ -63,14 +62,14 @@ class TransferOps:
         """
         added = duplicates = 0
         skipped: list[str] = []
-        with writing(self.conn):
+        with self._writing():
             keep_ids = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
             own = self.store_id() + "/"
             for number, raw in lines:
                 if not raw.strip():
                     continue
                 try:
-                    with writing(self.conn):  # a savepoint: a bad line leaves nothing behind
+                    with self._writing():  # a savepoint: a bad line leaves nothing behind
                         if self._import_one(raw, keep_ids=keep_ids, own=own):
                             added += 1
                         else:

@@ -9,7 +9,6 @@ from typing import Any
 from .. import jsontext, patches, timeparse
 from ..errors import Conflict, NotFound, UsageError
 from ..models import Activity, Recorded, Revision
-from .connection import writing
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _COLUMNS = "id, collection, item, key, name, base_activity, staged, created_at, created_by"
@@ -43,7 +42,7 @@ class VersionOps:
         """Start a version of an item from its current main state."""
         if not KEY_PATTERN.fullmatch(key):
             raise UsageError(f"invalid version key {key!r}: use letters, digits, '.', '_' or '-', such as draft")
-        with writing(self.conn):
+        with self._writing():
             head = self._live_head(collection, item)
             exists = self.conn.execute(
                 "SELECT 1 FROM versions WHERE collection = ? AND item = ? AND key = ?", [collection, item, key]
@@ -60,7 +59,7 @@ class VersionOps:
 
     def save_version(self, collection: str, item: str, key: str, data: dict[str, Any], *, activity: Activity):
         """Stage a partial object into the version; saves accumulate. Recorded as `version-save`."""
-        with writing(self.conn):
+        with self._writing():
             version = self._version(collection, item, key)
             before = version["staged"]
             after = patches.merge(before, data)
@@ -103,7 +102,7 @@ class VersionOps:
         Refuses when main has moved since the version was made, unless `force`. A version fully promoted is removed;
         one promoted in part keeps the fields not yet promoted, now based on the new main.
         """
-        with writing(self.conn):
+        with self._writing():
             version = self._version(collection, item, key)
             head = self._live_head(collection, item)
             if head.activity != version["base_activity"] and not force:
@@ -136,7 +135,7 @@ class VersionOps:
             return Recorded(saved, revision, note)
 
     def delete_version(self, collection: str, item: str, key: str, *, activity: Activity) -> dict[str, Any]:
-        with writing(self.conn):
+        with self._writing():
             version = self._version(collection, item, key)
             self.conn.execute("DELETE FROM versions WHERE id = ?", [version["id"]])
             return self._note(activity, "version-delete", collection, item, {"version": key})

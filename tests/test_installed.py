@@ -1,0 +1,105 @@
+"""A few real runs of the installed `audit` console script and of `python -m audit_cli`, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import audit_cli
+
+SCRIPT = Path(sys.executable).parent / "audit"
+needs_script = pytest.mark.skipif(not SCRIPT.exists(), reason=f"no console script at {SCRIPT}: install the package")
+
+ENTRY_POINTS = {
+    "script": [str(SCRIPT)],
+    "module": [sys.executable, "-m", "audit_cli"],
+}
+
+
+@pytest.fixture(params=list(ENTRY_POINTS))
+def audit(request, tmp_path):
+    if request.param == "script" and not SCRIPT.exists():
+        pytest.skip(f"no console script at {SCRIPT}: install the package")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIT_", "XDG_"))}
+    env.update(AUDIT_DB=str(tmp_path / "audit.db"), AUDIT_USER="ci-bot", NO_COLOR="1", XDG_DATA_HOME=str(tmp_path / "xdg"))
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([*ENTRY_POINTS[request.param], *args], input=input, capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=60)
+
+    run.db = tmp_path / "audit.db"
+    return run
+
+
+def test_record_then_log(audit):
+    first = audit("record", "create", "-c", "articles", "-i", "42", "--data", '{"title": "Hello"}',
+                  "--at", "2026-11-20T10:00:00+01:00")
+    assert (first.returncode, first.stdout, first.stderr) == (0, "1\n", "")
+    second = audit("record", "update", "-c", "articles", "-i", "42", "--data", "-", "--user", "alice",
+                   input='{"title": "Hello, world"}')
+    assert (second.returncode, second.stdout) == (0, "2\n")
+
+    listed = audit("log", "--format", "jsonl")
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["id"], r["action"], r["user"]) for r in rows] == [(2, "update", "alice"), (1, "create", "ci-bot")]
+    assert rows[1]["timestamp"] == "2026-11-20T09:00:00.000000Z"
+    assert audit.db.exists()
+    assert audit.db.stat().st_mode & 0o777 == 0o600
+
+    table = audit("log", "--action", "create")
+    assert table.returncode == 0
+    assert "articles" in table.stdout and "update" not in table.stdout
+
+
+ERRORS = [
+    (["log", "--sort", "nope"], 2, "unknown field 'nope'"),
+    (["log", "--filter", '{"user": {"_like": "x"}}'], 2, "unknown operator '_like'"),
+    (["record", "update", "-c", "a", "-i", "1", "--data", "[1]"], 2, "--data must be a JSON object"),
+    (["show", "1"], 1, "no audit store"),
+]
+
+
+def test_an_error_is_one_line_without_a_traceback(audit):
+    for args, code, says in ERRORS:
+        result = audit(*args)
+        assert result.returncode == code, (args, result.stderr)
+        assert result.stdout == ""
+        assert "Traceback" not in result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("audit: error: ") and says in lines[0]
+    assert not audit.db.exists()  # and nothing was created on the way
+
+
+def test_version(audit):
+    result = audit("--version")
+    assert (result.returncode, result.stdout) == (0, f"audit {audit_cli.__version__}\n")
+
+
+@needs_script
+def test_help():
+    result = subprocess.run([str(SCRIPT), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.startswith("Usage: audit ")
+    for name in ("record", "log", "show", "stats", "info"):
+        assert name in result.stdout
+
+
+@needs_script
+def test_closed_stdout_is_not_an_error(tmp_path):
+    # `audit log | head`: the reader goes away before a 300 kB line is written; no traceback, no error exit.
+    env = {**os.environ, "AUDIT_DB": str(tmp_path / "audit.db"), "NO_COLOR": "1"}
+    (tmp_path / "big.json").write_text(json.dumps({"blob": "x" * 300_000}))
+    subprocess.run([str(SCRIPT), "record", "upload", "-c", "files", "-i", "1", "--details", f"@{tmp_path / 'big.json'}"],
+                   env=env, check=True, capture_output=True)
+    pipeline = subprocess.run(f"'{SCRIPT}' log --format jsonl | head -c 10; exit ${{PIPESTATUS[0]}}", shell=True,
+                              executable="/bin/bash", env=env, capture_output=True, text=True, timeout=60)
+    assert pipeline.stdout == '{"id":1,"a'
+    assert pipeline.stderr == ""
+    assert pipeline.returncode == 0
