@@ -53,9 +53,12 @@ class TransferOps:
         finally:
             self.conn.execute("COMMIT")
 
-    def import_lines(self, lines: Iterable[tuple[int, bytes]], *, source: str,
+    def import_lines(self, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, source: str,
                      skip_invalid: bool = False) -> dict[str, Any]:
         """Import audit/1 lines in one transaction; lines already present (by key) are skipped.
+
+        Each line is raw JSONL bytes, or an already parsed record in the same shape (what the adapters for other
+        sources produce), numbered for error messages.
 
         Into an empty store the ids are kept; otherwise lines get new ids in file order. A bad line stops the import
         and nothing from the file is kept, unless `skip_invalid`, which reports it and goes on.
@@ -66,7 +69,7 @@ class TransferOps:
             keep_ids = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
             own = self.store_id() + "/"
             for number, raw in lines:
-                if not raw.strip():
+                if isinstance(raw, bytes) and not raw.strip():
                     continue
                 try:
                     with self._writing():  # a savepoint: a bad line leaves nothing behind
@@ -81,8 +84,8 @@ class TransferOps:
                     skipped.append(message)
         return {"added": added, "duplicates": duplicates, "skipped": len(skipped), "skipped_lines": skipped}
 
-    def _import_one(self, raw: bytes, *, keep_ids: bool, own: str) -> bool:
-        line = jsontext.parse_object(raw, what="the line")
+    def _import_one(self, raw: bytes | dict[str, Any], *, keep_ids: bool, own: str) -> bool:
+        line = raw if isinstance(raw, dict) else jsontext.parse_object(raw, what="the line")
         activity, key, revision = _activity_from_line(line)
         if key.startswith(own):
             local = key[len(own):]
