@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import typer.testing
 from typer.testing import CliRunner
 
 from audit_cli.cli import app
 from audit_cli.models import Activity
 from audit_cli.store import AuditStore
+
+
+_command_once = functools.lru_cache(maxsize=None)(typer.testing._get_command)
+
+
+@pytest.fixture(autouse=True)
+def _build_the_command_once(monkeypatch):
+    # CliRunner rebuilds the whole command tree on every call (~50 ms); the tree never changes within a run.
+    monkeypatch.setattr(typer.testing, "_get_command", _command_once)
 
 
 @pytest.fixture
@@ -45,6 +56,8 @@ class Cli:
         """Run a command that must fail with `code`; return its stderr, checked to end in one error line."""
         result = self(*args, input=input, ok=False)
         assert result.exit_code == code, f"expected exit {code}, got {result.exit_code}:\n{result.output}"
+        # CliRunner swallows a crash without printing it: an unexpected exception must fail the test.
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
         assert "Traceback" not in result.output
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith(("audit: error: ", "Error: ")), result.stderr
