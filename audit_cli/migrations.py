@@ -32,9 +32,16 @@ def m001_initial(db: Database) -> None:
             comment TEXT,
             details TEXT,
             edited_on TEXT,
-            comment_deleted_on TEXT
+            comment_deleted_on TEXT,
+            key TEXT,
+            hash TEXT NOT NULL,
+            prev_hash TEXT NOT NULL
         )"""
     )
+    # A stable identity for each activity, independent of local ids, so that importing the same trail twice adds
+    # nothing the second time. Activities recorded here leave it null and are known as "<store id>/<id>"; imported
+    # ones keep the identity they came with.
+    db.execute("CREATE UNIQUE INDEX activity_key ON activity (key)")
     # One index per query shape served: each filter with time order, so "latest N updates since T" is a range scan.
     for name, columns in (
         ("activity_timestamp", "timestamp"),
@@ -81,15 +88,6 @@ def m001_initial(db: Database) -> None:
         )"""
     )
     db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-
-
-@migrations(name="m002_activity_key")
-def m002_activity_key(db: Database) -> None:
-    # A stable identity for each activity, independent of local ids, so that importing the same trail twice adds
-    # nothing the second time. Activities recorded here leave it null and are known as "<store id>/<id>"; imported
-    # ones keep the identity they came with.
-    db.execute("ALTER TABLE activity ADD COLUMN key TEXT")
-    db.execute("CREATE UNIQUE INDEX activity_key ON activity (key)")
     db.execute("INSERT INTO settings (key, value) VALUES ('store_id', ?)", [str(uuid.uuid4())])
 
 

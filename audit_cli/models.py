@@ -42,6 +42,8 @@ WELL_KNOWN_ACTIONS = DATA_ACTIONS + (
     "status-update",
     "prune",
 )
+# Chained records of a comment's edits and soft deletes (store/integrity.py); not listed unless asked for.
+COMMENT_CHANGES = ("comment-edit", "comment-delete")
 ACTION_PATTERN = re.compile(r"[a-z][a-z0-9._-]*")
 
 
@@ -100,6 +102,7 @@ class LogQuery:
     filter: dict[str, Any] | None = None
     field_path: str | None = None
     include_deleted: bool = False
+    comment_changes: bool = False
     sort: list[str] = field(default_factory=lambda: ["-timestamp"])
     limit: int | None = 100
     offset: int = 0

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import timeparse
 from .errors import UsageError
-from .models import ACTIVITY_FIELDS, TEXT_SEARCH_FIELDS, TIME_FIELDS, LogQuery
+from .models import ACTIVITY_FIELDS, COMMENT_CHANGES, TEXT_SEARCH_FIELDS, TIME_FIELDS, LogQuery
 
 Clause = tuple[str, list[Any]]
 
@@ -88,6 +88,10 @@ def where(query: LogQuery) -> Clause:
         parts.append(("id <= ?", [query.max_id]))
     if not query.include_deleted:
         parts.append(("comment_deleted_on IS NULL", []))
+    if not query.comment_changes and not set(query.actions) & set(COMMENT_CHANGES):
+        # The chained records of comment edits and deletes are bookkeeping of the comment's state (and hold its
+        # earlier text): listed when asked for by action, and always exported.
+        parts.append((f"action NOT IN ({', '.join('?' * len(COMMENT_CHANGES))})", list(COMMENT_CHANGES)))
     if query.search:
         parts.append(_search(query.search))
     if query.field_path:

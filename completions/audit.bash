@@ -8,7 +8,7 @@
 # The sub-commands of each group.
 _audit_commands() {
     case "$1" in
-        audit) reply=(blame comment diff export history import info log record revert show snapshot stats version) ;;
+        audit) reply=(blame checkpoint comment diff export history import info log record revert show snapshot stats verify version) ;;
         'audit comment') reply=(add delete edit) ;;
         'audit version') reply=(compare create delete list promote save) ;;
         *) reply=() ;;
@@ -20,10 +20,11 @@ _audit_options() {
     case "$1" in
         audit) reply=(--db --help --version -h) ;;
         'audit blame') reply=(--format --help -f -h) ;;
+        'audit checkpoint') reply=(--help --output -h -o) ;;
         'audit comment') reply=(--help -h) ;;
         'audit comment add') reply=(--at --format --help --user -f -h) ;;
-        'audit comment delete') reply=(--format --help -f -h) ;;
-        'audit comment edit') reply=(--format --help -f -h) ;;
+        'audit comment delete') reply=(--format --help --user -f -h) ;;
+        'audit comment edit') reply=(--format --help --user -f -h) ;;
         'audit diff') reply=(--activity --format --from --help --to -f -h) ;;
         'audit export') reply=(--action --collection --filter --help --item --output --search --since --until --user -a -c -h -i -o -q -u) ;;
         'audit history') reply=(--format --help -f -h) ;;
@@ -35,6 +36,7 @@ _audit_options() {
         'audit show') reply=(--format --help -f -h) ;;
         'audit snapshot') reply=(--at --help --rev -h -r) ;;
         'audit stats') reply=(--action --by --collection --filter --format --help --include-deleted --item --search --since --until --user -a -c -f -h -i -q -u) ;;
+        'audit verify') reply=(--anchor --format --help -f -h) ;;
         'audit version') reply=(--help -h) ;;
         'audit version compare') reply=(--format --help -f -h) ;;
         'audit version create') reply=(--format --help --name --user -f -h) ;;
@@ -52,9 +54,10 @@ _audit_arity() {
     case "$1" in
         audit) case "$2" in --db) reply=(1) ;; esac ;;
         'audit blame') case "$2" in --format|-f) reply=(1) ;; esac ;;
+        'audit checkpoint') case "$2" in --output|-o) reply=(1) ;; esac ;;
         'audit comment add') case "$2" in --at|--format|-f|--user) reply=(1) ;; esac ;;
-        'audit comment delete') case "$2" in --format|-f) reply=(1) ;; esac ;;
-        'audit comment edit') case "$2" in --format|-f) reply=(1) ;; esac ;;
+        'audit comment delete') case "$2" in --format|-f|--user) reply=(1) ;; esac ;;
+        'audit comment edit') case "$2" in --format|-f|--user) reply=(1) ;; esac ;;
         'audit diff') case "$2" in --activity|--format|-f|--from|--to) reply=(1) ;; esac ;;
         'audit export') case "$2" in --action|-a|--collection|-c|--filter|--item|-i|--output|-o|--search|-q|--since|--until|--user|-u) reply=(1) ;; esac ;;
         'audit history') case "$2" in --format|-f) reply=(1) ;; esac ;;
@@ -65,6 +68,7 @@ _audit_arity() {
         'audit show') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit snapshot') case "$2" in --at|--rev|-r) reply=(1) ;; esac ;;
         'audit stats') case "$2" in --action|-a|--by|--collection|-c|--filter|--format|-f|--item|-i|--search|-q|--since|--until|--user|-u) reply=(1) ;; esac ;;
+        'audit verify') case "$2" in --anchor|--format|-f) reply=(1) ;; esac ;;
         'audit version compare') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit version create') case "$2" in --format|-f|--name|--user) reply=(1) ;; esac ;;
         'audit version delete') case "$2" in --user) reply=(1) ;; esac ;;
@@ -85,6 +89,10 @@ _audit_option_value() {
         'audit blame')
             case "$2" in
                 --format|-f) reply=(choice table json jsonl csv) ;;
+            esac ;;
+        'audit checkpoint')
+            case "$2" in
+                --output|-o) reply=(file) ;;
             esac ;;
         'audit comment add')
             case "$2" in
@@ -135,6 +143,10 @@ _audit_option_value() {
                 --by) reply=(choice action user collection day) ;;
                 --format|-f) reply=(choice table json jsonl csv) ;;
             esac ;;
+        'audit verify')
+            case "$2" in
+                --format|-f) reply=(choice text json) ;;
+            esac ;;
         'audit version compare')
             case "$2" in
                 --format|-f) reply=(choice text json) ;;
@@ -163,6 +175,7 @@ _audit_argument() {
     reply=()
     case "$1" in
         'audit import') case "$2" in 0) reply=(file) ;; esac ;;
+        'audit verify') case "$2" in 0) reply=(file) ;; esac ;;
     esac
 }
 

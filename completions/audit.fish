@@ -7,7 +7,7 @@
 function __audit_commands
     switch $argv[1]
         case audit
-            printf '%s\n' blame comment diff export history import info log record revert show snapshot stats version
+            printf '%s\n' blame checkpoint comment diff export history import info log record revert show snapshot stats verify version
         case 'audit comment'
             printf '%s\n' add delete edit
         case 'audit version'
@@ -30,6 +30,12 @@ function __audit_arity
                     echo 1
                     return
             end
+        case 'audit checkpoint'
+            switch $argv[2]
+                case --output -o
+                    echo 1
+                    return
+            end
         case 'audit comment add'
             switch $argv[2]
                 case --at --format -f --user
@@ -38,13 +44,13 @@ function __audit_arity
             end
         case 'audit comment delete'
             switch $argv[2]
-                case --format -f
+                case --format -f --user
                     echo 1
                     return
             end
         case 'audit comment edit'
             switch $argv[2]
-                case --format -f
+                case --format -f --user
                     echo 1
                     return
             end
@@ -105,6 +111,12 @@ function __audit_arity
         case 'audit stats'
             switch $argv[2]
                 case --action -a --by --collection -c --filter --format -f --item -i --search -q --since --until --user -u
+                    echo 1
+                    return
+            end
+        case 'audit verify'
+            switch $argv[2]
+                case --anchor --format -f
                     echo 1
                     return
             end
@@ -196,6 +208,7 @@ complete -c audit -f
 
 # audit
 complete -c audit -n '__audit_at audit' -a blame -d 'For each field of an item\'s current state: who last changed it, when, and in...'
+complete -c audit -n '__audit_at audit' -a checkpoint -d 'Write an anchor (store, count, head id and hash, time) to keep elsewhere,...'
 complete -c audit -n '__audit_at audit' -a comment -d 'Comments on items: add, edit (keeps edited_on), delete (soft).'
 complete -c audit -n '__audit_at audit' -a diff -d 'Show the change between two revisions of an item (default: its last change),...'
 complete -c audit -n '__audit_at audit' -a export -d 'Write activity as JSONL (audit/1): one activity per line with its revision,...'
@@ -208,6 +221,7 @@ complete -c audit -n '__audit_at audit' -a revert -d 'Make revision N an item\'s
 complete -c audit -n '__audit_at audit' -a show -d 'Show one activity with its details and revision (data and delta).'
 complete -c audit -n '__audit_at audit' -a snapshot -d 'Print an item\'s JSON state: now, at a revision, or at a moment.'
 complete -c audit -n '__audit_at audit' -a stats -d 'Count activity by action, user, collection or day, with a bar per row.'
+complete -c audit -n '__audit_at audit' -a verify -d 'Check the tamper-evident chain: OK with the count and head, or the first...'
 complete -c audit -n '__audit_at audit' -a version -d 'Detached versions of an item: create, save, list, compare, promote, delete.'
 complete -c audit -n '__audit_at audit' -l db -r -F -d 'The store file.'
 complete -c audit -n '__audit_at audit' -l help -s h -d 'Show this message and exit.'
@@ -216,6 +230,10 @@ complete -c audit -n '__audit_at audit' -l version -d 'Print the version and exi
 # audit blame
 complete -c audit -n '__audit_at audit blame' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit blame' -l help -s h -d 'Show this message and exit.'
+
+# audit checkpoint
+complete -c audit -n '__audit_at audit checkpoint' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit checkpoint' -l output -s o -r -F -d 'The anchor file, or - for stdout.'
 
 # audit comment
 complete -c audit -n '__audit_at audit comment' -a add -d 'Comment on an item.'
@@ -232,10 +250,12 @@ complete -c audit -n '__audit_at audit comment add' -l user -x -d 'Who did it.'
 # audit comment delete
 complete -c audit -n '__audit_at audit comment delete' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit comment delete' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit comment delete' -l user -x -d 'Who did it.'
 
 # audit comment edit
 complete -c audit -n '__audit_at audit comment edit' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit comment edit' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit comment edit' -l user -x -d 'Who did it.'
 
 # audit diff
 complete -c audit -n '__audit_at audit diff' -l activity -x -d 'The change this activity made, instead of COLLECTION ITEM.'
@@ -336,6 +356,12 @@ complete -c audit -n '__audit_at audit stats' -l search -s q -x -d 'Case-insensi
 complete -c audit -n '__audit_at audit stats' -l since -x -d 'From this time on: 7d, 12h, 2026-11-20, yesterday...'
 complete -c audit -n '__audit_at audit stats' -l until -x -d 'Up to this time (inclusive), in the same forms.'
 complete -c audit -n '__audit_at audit stats' -l user -s u -x -d 'Only these users (repeat, or a comma list).'
+
+# audit verify
+complete -c audit -n '__audit_at audit verify' -l anchor -x -d 'An anchor from `audit checkpoint` that the store must extend.'
+complete -c audit -n '__audit_at audit verify' -l format -s f -x -a 'text json' -d 'text or json.'
+complete -c audit -n '__audit_at audit verify' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at_argument 0 audit verify' -F
 
 # audit version
 complete -c audit -n '__audit_at audit version' -a compare -d 'Compare a version with main: outdated?, main, staged fields, the promoted...'

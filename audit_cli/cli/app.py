@@ -89,7 +89,8 @@ def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any
 def open_store(ctx: typer.Context, *, create: bool = False):
     from ..store import AuditStore
 
-    store = AuditStore.open(ctx.obj["db"], create=create)
+    key = os.environ.get("AUDIT_CHAIN_KEY")
+    store = AuditStore.open(ctx.obj["db"], create=create, chain_key=key.encode() if key else None)
     ctx.call_on_close(store.close)
     return store
 

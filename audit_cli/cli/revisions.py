@@ -194,10 +194,12 @@ Example:
   audit comment edit 17 "Checked the figures with finance and legal"
 """,
 )
-def comment_edit(ctx: typer.Context, activity_id: CommentId, text: Text, fmt: FormatOpt = "table") -> None:
+def comment_edit(ctx: typer.Context, activity_id: CommentId, text: Text, user: User = None,
+                 fmt: FormatOpt = "table") -> None:
     from .. import render
 
-    render.mapping(open_store(ctx).edit_comment(activity_id, text), fmt, out())
+    change = make_activity("comment-edit", "", "", user=user)
+    render.mapping(open_store(ctx).edit_comment(activity_id, text, activity=change), fmt, out())
 
 
 @command(
@@ -210,7 +212,8 @@ Example:
   audit comment delete 17
 """,
 )
-def comment_delete(ctx: typer.Context, activity_id: CommentId, fmt: FormatOpt = "table") -> None:
+def comment_delete(ctx: typer.Context, activity_id: CommentId, user: User = None, fmt: FormatOpt = "table") -> None:
     from .. import render
 
-    render.mapping(open_store(ctx).delete_comment(activity_id), fmt, out())
+    change = make_activity("comment-delete", "", "", user=user)
+    render.mapping(open_store(ctx).delete_comment(activity_id, activity=change), fmt, out())

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .activity import ActivityOps
 from .connection import SCHEMA_VERSION, connect, writing
+from .integrity import IntegrityOps
 from .revisions import RevisionOps
 from .transfer import TransferOps
 from .versions import VersionOps
@@ -13,18 +14,20 @@ from .versions import VersionOps
 __all__ = ["AuditStore", "SCHEMA_VERSION"]
 
 
-class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps):
+class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps):
     """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done."""
 
-    def __init__(self, conn, path: Path):
+    def __init__(self, conn, path: Path, chain_key: bytes | None = None):
         self.conn = conn
         self.path = path
+        self.chain_key = chain_key
         self._bases = conn.bases  # unpacked revision bases, dropped on rollback (connection.py)
 
     @classmethod
-    def open(cls, path: str | Path, *, create: bool = False) -> AuditStore:
+    def open(cls, path: str | Path, *, create: bool = False, chain_key: bytes | None = None) -> AuditStore:
+        """Open (or with `create`, make) the store at `path`. `chain_key` keys its hash chain (HMAC)."""
         path = Path(path).expanduser()
-        return cls(connect(path, create=create), path)
+        return cls(connect(path, create=create), path, chain_key)
 
     def _writing(self):
         return writing(self.conn)

@@ -6,15 +6,17 @@ import os
 import sqlite3
 from typing import Any
 
-from .. import jsontext, query
+from .. import chain, jsontext, query
 from ..errors import NotFound, UsageError
 from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, Activity, LogQuery, Page, Recorded
 from ..timeparse import format_ts, utcnow
 from .connection import SCHEMA_VERSION
+from .revisions import NewRevision
 
 _COLUMNS = ", ".join(ACTIVITY_FIELDS)
 # id may be null (the next one) or given (an import into an empty store keeps its ids).
-_INSERT = f"INSERT INTO activity ({_COLUMNS}, key) VALUES ({', '.join('?' * (len(ACTIVITY_FIELDS) + 1))})"
+_INSERT = (f"INSERT INTO activity ({_COLUMNS}, key, prev_hash, hash) "
+           f"VALUES ({', '.join('?' * (len(ACTIVITY_FIELDS) + 3))})")
 # Recorded only through their own commands, which know what to write.
 _OWN_COMMAND = {"revert": "audit revert", "promote": "audit version promote", "version-save": "audit version save",
                 "prune": "audit prune"}
@@ -76,14 +78,35 @@ class ActivityOps:
                 return self._record_change(activity, data=data, replace=replace, patch=patch)
             return Recorded(self._insert_activity(activity))
 
-    def _insert_activity(self, activity: Activity, *, key: str | None = None) -> dict[str, Any]:
+    def _insert_activity(
+        self,
+        activity: Activity,
+        *,
+        key: str | None = None,
+        revision: NewRevision | None = None,
+        link: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Insert an activity, chained to the newest one, and its revision if any.
+
+        `link` gives (prev_hash, hash) as they came with an import; ("", "") defers chaining to the importer.
+        """
         if not activity.timestamp:
             activity.timestamp = format_ts(utcnow())
         values = activity.to_dict()
         details = values["details"]
         values["details"] = None if details is None else jsontext.dumps(details)
-        cursor = self.conn.execute(_INSERT, [values[name] for name in ACTIVITY_FIELDS] + [key])
+        texts = digest = None
+        if revision is not None:
+            texts = (jsontext.dumps(revision.data), jsontext.dumps(revision.delta))
+            digest = chain.revision_digest(*texts, revision.version)
+        if link is None:
+            prev = self._chain_head()
+            link = (prev, chain.link(prev, chain.record_bytes(values, values["details"], digest), self._chain_key()))
+        cursor = self.conn.execute(_INSERT, [values[name] for name in ACTIVITY_FIELDS] + [key, *link])
         activity.id = cursor.lastrowid
+        if revision is not None:
+            self._write_revision(activity.id, activity.collection, activity.item, *texts, base=revision.base,
+                                 version=revision.version)
         return activity.to_dict()
 
     # reading

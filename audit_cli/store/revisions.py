@@ -21,6 +21,17 @@ _BASE_CACHE = 4096
 
 
 @dataclass
+class NewRevision:
+    """A revision to write with its activity: the state after, the patch from the state before, and the base to
+    pack against (the item's current one, or None to start a new one)."""
+
+    data: Any
+    delta: list
+    base: int | None = None
+    version: str | None = None
+
+
+@dataclass
 class Head:
     """The newest main-line revision of an item."""
 
@@ -53,10 +64,10 @@ class RevisionOps:
         return jsontext.loads(codec.unpack(data, self._base_text(base) if base is not None else None))
 
     def _write_revision(
-        self, activity_id: int, collection: str, item: str, data: Any, delta: list, *, base: int | None,
+        self, activity_id: int, collection: str, item: str, data_text: str, delta_text: str, *, base: int | None,
         version: str | None = None,
     ) -> None:
-        text = jsontext.dumps(data).encode()
+        text = data_text.encode()
         packed = None
         if base is not None:
             base_text = self._base_text(base)
@@ -70,7 +81,7 @@ class RevisionOps:
             packed = codec.pack(text, text)
         self.conn.execute(
             "INSERT INTO revisions (activity, collection, item, version, base, data, delta) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [activity_id, collection, item, version, base, packed, jsontext.dumps(delta)],
+            [activity_id, collection, item, version, base, packed, delta_text],
         )
 
     def _head(self, collection: str, item: str) -> Head | None:
@@ -114,9 +125,7 @@ class RevisionOps:
         delta = patches.diff(before, after)
         if not delta and action not in ("create", "delete"):
             return Recorded(self._insert_activity(activity), note=f"nothing changed on {where}: no revision recorded")
-        saved = self._insert_activity(activity)
-        self._write_revision(saved["id"], activity.collection, activity.item, after, delta,
-                             base=head.base if head else None)
+        saved = self._insert_activity(activity, revision=NewRevision(after, delta, head.base if head else None))
         return Recorded(saved, Revision(saved["id"], activity.collection, activity.item, after, delta, action,
                                         activity.user, activity.timestamp))
 
@@ -238,8 +247,7 @@ class RevisionOps:
             if head.deleted:
                 details["restored"] = True
             activity.details = details
-            saved = self._insert_activity(activity)
-            self._write_revision(saved["id"], collection, item, target.data, delta, base=head.base)
+            saved = self._insert_activity(activity, revision=NewRevision(target.data, delta, head.base))
             return Recorded(saved, Revision(saved["id"], collection, item, target.data, delta, "revert",
                                             activity.user, activity.timestamp))
 
@@ -268,6 +276,24 @@ class RevisionOps:
         with self._writing():
             return self._insert_activity(activity)
 
+    def _change_comment(self, activity_id: int, after: dict[str, Any], action: str,
+                        activity: Activity | None) -> dict[str, Any]:
+        """Change a comment's state, chained as a comment-edit or comment-delete record holding before and after,
+        so that the original text stays provable and verify tells the change from tampering."""
+        with self._writing():
+            record = self._comment(activity_id)
+            before = {name: record[name] for name in ("comment", "edited_on", "comment_deleted_on")}
+            after = {**before, **after}
+            change = activity or Activity(action, "", "", "")
+            change.action, change.collection, change.item = action, record["collection"], record["item"]
+            record["key"] = self.conn.execute("SELECT key FROM activity WHERE id = ?", [activity_id]).fetchone()[0]
+            change.details = {"comment": self._effective_key(record), "before": before, "after": after}
+            change.timestamp = change.timestamp or after.get("edited_on") or after.get("comment_deleted_on") or ""
+            self._insert_activity(change)
+            self.conn.execute("UPDATE activity SET comment = ?, edited_on = ?, comment_deleted_on = ? WHERE id = ?",
+                              [after["comment"], after["edited_on"], after["comment_deleted_on"], activity_id])
+            return self.get_activity(activity_id)
+
     def _comment(self, activity_id: int) -> dict[str, Any]:
         record = self.get_activity(activity_id)
         if record["action"] != "comment":
@@ -276,20 +302,16 @@ class RevisionOps:
             raise Conflict(f"comment {activity_id} was deleted on {record['comment_deleted_on']}")
         return record
 
-    def edit_comment(self, activity_id: int, text: str) -> dict[str, Any]:
+    def edit_comment(self, activity_id: int, text: str, *, activity: Activity | None = None) -> dict[str, Any]:
+        """Change a comment's text (edited_on records when); chained as a comment-edit record."""
         if not text.strip():
             raise UsageError("a comment needs text: to remove it, use `audit comment delete ID`")
-        with self._writing():
-            self._comment(activity_id)
-            now = timeparse.format_ts(timeparse.utcnow())
-            self.conn.execute("UPDATE activity SET comment = ?, edited_on = ? WHERE id = ?", [text, now, activity_id])
-            return self.get_activity(activity_id)
+        now = (activity.timestamp if activity and activity.timestamp else "") or timeparse.format_ts(timeparse.utcnow())
+        return self._change_comment(activity_id, {"comment": text, "edited_on": now}, "comment-edit", activity)
 
-    def delete_comment(self, activity_id: int) -> dict[str, Any]:
-        with self._writing():
-            self._comment(activity_id)
-            now = timeparse.format_ts(timeparse.utcnow())
-            self.conn.execute("UPDATE activity SET comment_deleted_on = ? WHERE id = ?", [now, activity_id])
-            return self.get_activity(activity_id)
+    def delete_comment(self, activity_id: int, *, activity: Activity | None = None) -> dict[str, Any]:
+        """Soft-delete a comment (comment_deleted_on records when); chained as a comment-delete record."""
+        now = (activity.timestamp if activity and activity.timestamp else "") or timeparse.format_ts(timeparse.utcnow())
+        return self._change_comment(activity_id, {"comment_deleted_on": now}, "comment-delete", activity)
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from .. import jsontext, patches, query, timeparse
+from .. import chain, jsontext, patches, query, timeparse
 from ..errors import AuditError, UsageError
 from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, SCHEMA, Activity, LogQuery
 from . import codec
+from .integrity import Tampered
+from .revisions import NewRevision
 
-_EXPORT = """SELECT {columns}, a.key, r.version, r.base, r.data, r.delta
+_EXPORT = """SELECT {columns}, a.key, a.prev_hash, a.hash, r.version, r.base, r.data, r.delta
              FROM (SELECT * FROM activity WHERE {where}) a LEFT JOIN revisions r ON r.activity = a.id ORDER BY a.id"""
 _TEXT_FIELDS = ("user", "ip", "user_agent", "origin", "comment", "edited_on", "comment_deleted_on")
 
@@ -30,7 +33,7 @@ class TransferOps:
     def export_lines(self, q: LogQuery) -> Iterator[bytes]:
         """One JSONL line per matching activity, by id, up to the highest id when the export started."""
         q.max_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
-        q.sort, q.limit, q.include_deleted = ["id"], None, True
+        q.sort, q.limit, q.include_deleted, q.comment_changes = ["id"], None, True, True
         clause, params = query.where(q)
         columns = ", ".join(f"a.{name}" for name in ACTIVITY_FIELDS)
         store_id = self.store_id()
@@ -39,8 +42,9 @@ class TransferOps:
         try:
             for row in self.conn.execute(_EXPORT.format(columns=columns, where=clause), params):
                 record = dict(zip(ACTIVITY_FIELDS, row))
-                key, version, base, data, delta = row[len(ACTIVITY_FIELDS):]
-                head = {"schema": SCHEMA, **record, "key": key or f"{store_id}/{record['id']}"}
+                key, prev_hash, hash_, version, base, data, delta = row[len(ACTIVITY_FIELDS):]
+                head = {"schema": SCHEMA, **record, "key": key or f"{store_id}/{record['id']}",
+                        "prev_hash": prev_hash, "hash": hash_}
                 details = head.pop("details")
                 line = jsontext.dumps(head)[:-1] + ',"details":' + (details if details is not None else "null")
                 if data is None:
@@ -54,59 +58,110 @@ class TransferOps:
             self.conn.execute("COMMIT")
 
     def import_lines(self, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, source: str,
-                     skip_invalid: bool = False) -> dict[str, Any]:
+                     skip_invalid: bool = False, verify: bool = True) -> dict[str, Any]:
         """Import audit/1 lines in one transaction; lines already present (by key) are skipped.
 
         Each line is raw JSONL bytes, or an already parsed record in the same shape (what the adapters for other
         sources produce), numbered for error messages.
 
-        Into an empty store the ids are kept; otherwise lines get new ids in file order. A bad line stops the import
-        and nothing from the file is kept, unless `skip_invalid`, which reports it and goes on.
+        Into an empty store the ids are kept, and a complete chain that came with the lines is kept as it is, so an
+        export imported into an empty store verifies as the original did. Otherwise lines get new ids in file order
+        and are chained anew. Lines' own hashes are checked (unless not `verify`): a broken chain stops the import.
+        A bad line stops the import and nothing from the file is kept, unless `skip_invalid`, which reports it and
+        goes on.
         """
         added = duplicates = 0
         skipped: list[str] = []
+        links: list[_Link] = []
         with self._writing():
-            keep_ids = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
+            empty = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
+            start_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
+            head = self._chain_head()
             own = self.store_id() + "/"
             for number, raw in lines:
                 if isinstance(raw, bytes) and not raw.strip():
                     continue
                 try:
                     with self._writing():  # a savepoint: a bad line leaves nothing behind
-                        if self._import_one(raw, keep_ids=keep_ids, own=own):
-                            added += 1
-                        else:
-                            duplicates += 1
+                        link = self._import_one(raw, keep_ids=empty, own=own, number=number)
                 except AuditError as exc:
                     message = f"{source} line {number}: {exc}"
                     if not skip_invalid:
                         raise ImportError_(message + " (nothing was imported; --skip-invalid imports the rest)") from None
                     skipped.append(message)
+                    continue
+                if link.id is None:
+                    duplicates += 1
+                else:
+                    added += 1
+                if link.hash is not None:
+                    links.append(link)
+            if verify:
+                self._check_links(links, source)
+            keep = (verify and empty and added and len([x for x in links if x.id is not None]) == added
+                    and links[0].prev_hash == chain.GENESIS)
+            if keep:
+                self.conn.executemany("UPDATE activity SET prev_hash = ?, hash = ? WHERE id = ?",
+                                      [(x.prev_hash, x.hash, x.id) for x in links])
+            else:
+                self._rechain(start_id if not empty else 0, head)
         return {"added": added, "duplicates": duplicates, "skipped": len(skipped), "skipped_lines": skipped}
 
-    def _import_one(self, raw: bytes | dict[str, Any], *, keep_ids: bool, own: str) -> bool:
+    def _check_links(self, links: list[_Link], source: str) -> None:
+        """The lines' own chain: each continues the one before, and each hash covers what was imported."""
+        key = self.chain_key
+        by_id = {x.id: x for x in links if x.id is not None}
+        for before, after in zip(links, links[1:]):
+            if after.prev_hash != before.hash:
+                raise Tampered(f"{source} line {after.number}: the chain is broken (its prev_hash does not continue "
+                               f"line {before.number}): nothing was imported; --no-verify imports it anyway")
+        if not by_id:
+            return
+        for row, details_text, digest in self._rows(since=min(by_id) - 1):
+            line = by_id.get(row["id"])
+            if line is None:
+                continue
+            expected, _ = self._link_of(row, details_text, digest, line.prev_hash, key)
+            if expected != line.hash:
+                hint = " (a keyed trail needs its AUDIT_CHAIN_KEY)" if key is None else ""
+                raise Tampered(f"{source} line {line.number}: its hash does not match its content{hint}: nothing "
+                               f"was imported; --no-verify imports it anyway")
+
+    def _rechain(self, after_id: int, head: str) -> None:
+        """Chain every activity after `after_id` anew from `head`, in id order."""
+        key = self._chain_key()
+        prev = head
+        updates = []
+        for row, details_text, digest in self._rows(since=after_id):
+            new, _ = self._link_of(row, details_text, digest, prev, key)
+            updates.append((prev, new, row["id"]))
+            prev = new
+        self.conn.executemany("UPDATE activity SET prev_hash = ?, hash = ? WHERE id = ?", updates)
+
+    def _import_one(self, raw: bytes | dict[str, Any], *, keep_ids: bool, own: str, number: int) -> _Link:
         line = raw if isinstance(raw, dict) else jsontext.parse_object(raw, what="the line")
         activity, key, revision = _activity_from_line(line)
+        link = _Link(number, None, *_given_link(line))
         if key.startswith(own):
             local = key[len(own):]
             if local.isdigit() and self.conn.execute("SELECT 1 FROM activity WHERE id = ?", [int(local)]).fetchone():
-                return False
+                return link
         if self.conn.execute("SELECT 1 FROM activity WHERE key = ?", [key]).fetchone():
-            return False
+            return link
         if keep_ids and isinstance(line.get("id"), int) and not isinstance(line.get("id"), bool):
             taken = self.conn.execute("SELECT 1 FROM activity WHERE id = ?", [line["id"]]).fetchone()
             activity.id = None if taken else line["id"]
-        saved = self._insert_activity(activity, key=key)
-        if revision is not None:
-            self._import_revision(saved, revision)
-        return True
+        new = self._import_revision(activity, revision) if revision is not None else None
+        link.id = self._insert_activity(activity, key=key, revision=new, link=("", ""))["id"]
+        return link
 
-    def _import_revision(self, saved: dict[str, Any], revision: dict[str, Any]) -> None:
-        collection, item = saved["collection"], saved["item"]
+    def _import_revision(self, activity: Activity, revision: dict[str, Any]) -> NewRevision:
+        collection, item = activity.collection, activity.item
         version = revision.get("version")
         if version is None:
             head = self._head(collection, item)
-            before, base = (head.data, head.base) if head and saved["action"] != "create" else ({}, head.base if head else None)
+            before = head.data if head and activity.action != "create" else {}
+            base = head.base if head else None
         else:
             row = self.conn.execute(
                 "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version = ? "
@@ -123,7 +178,27 @@ class TransferOps:
             delta = patches.diff(before, data)
         elif not patches.same(patches.apply(before, delta), data):
             raise UsageError("revision data and delta disagree: applying delta to the previous snapshot does not give data")
-        self._write_revision(saved["id"], collection, item, data, delta, base=base, version=version)
+        return NewRevision(data, delta, base, version)
+
+
+@dataclass
+class _Link:
+    """Where an imported line landed (id None: already here) and the chain link it came with."""
+
+    number: int
+    id: int | None
+    prev_hash: str | None
+    hash: str | None
+
+
+def _given_link(line: dict[str, Any]) -> tuple[str | None, str | None]:
+    prev, own = line.get("prev_hash"), line.get("hash")
+    if prev is None and own is None:
+        return None, None
+    for name, value in (("prev_hash", prev), ("hash", own)):
+        if not isinstance(value, str) or len(value) != 64:
+            raise UsageError(f"{name} must be a 64-character hex SHA-256, or both hash fields left out")
+    return prev, own
 
 
 _MISSING = object()

@@ -9,6 +9,7 @@ from typing import Any
 from .. import jsontext, patches, timeparse
 from ..errors import Conflict, NotFound, UsageError
 from ..models import Activity, Recorded, Revision
+from .revisions import NewRevision
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _COLUMNS = "id, collection, item, key, name, base_activity, staged, created_at, created_by"
@@ -33,10 +34,11 @@ class VersionOps:
             raise Conflict(f"{collection} {item} was deleted in activity {head.activity}: restore it first")
         return head
 
-    def _note(self, activity: Activity, action: str, collection: str, item: str, details: dict[str, Any]):
+    def _note(self, activity: Activity, action: str, collection: str, item: str, details: dict[str, Any],
+              revision: NewRevision | None = None):
         activity.action, activity.collection, activity.item = action, collection, item
         activity.details = {**(activity.details or {}), **details}
-        return self._insert_activity(activity)
+        return self._insert_activity(activity, revision=revision)
 
     def create_version(self, collection: str, item: str, key: str, *, name: str | None, activity: Activity):
         """Start a version of an item from its current main state."""
@@ -64,11 +66,11 @@ class VersionOps:
             before = version["staged"]
             after = patches.merge(before, data)
             delta = patches.diff(before, after)
-            saved = self._note(activity, "version-save", collection, item, {"version": key})
+            revision = NewRevision(after, delta, version=key) if delta else None
+            saved = self._note(activity, "version-save", collection, item, {"version": key}, revision)
             if not delta:
                 return Recorded(saved, note=f"version {key!r} already holds these values: no revision recorded")
             self.conn.execute("UPDATE versions SET staged = ? WHERE id = ?", [jsontext.dumps(after), version["id"]])
-            self._write_revision(saved["id"], collection, item, after, delta, base=None, version=key)
             return Recorded(saved, Revision(saved["id"], collection, item, after, delta, "version-save",
                                             saved["user"], saved["timestamp"], version=key))
 
@@ -118,11 +120,10 @@ class VersionOps:
                 staged = {name: staged[name] for name in fields}
             after = patches.merge(head.data, staged)
             delta = patches.diff(head.data, after)
-            saved = self._note(activity, "promote", collection, item,
-                               {"version": key, "fields": sorted(staged)})
+            saved = self._note(activity, "promote", collection, item, {"version": key, "fields": sorted(staged)},
+                               NewRevision(after, delta, head.base) if delta else None)
             revision = None
             if delta:
-                self._write_revision(saved["id"], collection, item, after, delta, base=head.base)
                 revision = Revision(saved["id"], collection, item, after, delta, "promote", saved["user"],
                                     saved["timestamp"])
             remaining = {k: v for k, v in version["staged"].items() if k not in staged}

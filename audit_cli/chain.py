@@ -1,0 +1,49 @@
+"""The hash chain: what each activity's hash covers, and how links are made.
+
+    hash = SHA-256(prev_hash + canonical(record))            (HMAC-SHA-256 with the key, for a keyed store)
+
+`record` is the activity as it was written: action, user, timestamp, ip, user_agent, origin, collection, item,
+comment (its original text), details (the stored JSON text) and revision (a digest of its data and delta texts, or
+null), in canonical JSON (jsontext.canonical: sorted keys, no spaces, UTF-8). The local id is not part of it: ids
+change when a trail is imported into a store that has activity, and leaving them out lets verify tell a reordering
+from an edit. The first activity links to GENESIS, or to the boundary a prune attests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from . import jsontext
+
+GENESIS = "0" * 64
+RECORD_FIELDS = ("action", "user", "timestamp", "ip", "user_agent", "origin", "collection", "item", "comment")
+# What a keyed store keeps so that a wrong key is reported as such, not as every record modified.
+_KEY_CHECK = b"audit chain key check"
+
+
+def revision_digest(data_text: str, delta_text: str, version: str | None = None) -> str:
+    digest = hashlib.sha256(data_text.encode())
+    digest.update(b"\n")
+    digest.update(delta_text.encode())
+    if version is not None:
+        digest.update(b"\n" + version.encode())
+    return digest.hexdigest()
+
+
+def record_bytes(fields: dict[str, Any], details_text: str | None, revision: str | None) -> bytes:
+    record = {name: fields.get(name) for name in RECORD_FIELDS}
+    record["details"] = details_text
+    record["revision"] = revision
+    return jsontext.canonical(record).encode()
+
+
+def link(prev_hash: str, record: bytes, key: bytes | None = None) -> str:
+    if key is None:
+        return hashlib.sha256(prev_hash.encode() + record).hexdigest()
+    return hmac.new(key, prev_hash.encode() + record, hashlib.sha256).hexdigest()
+
+
+def key_check(key: bytes) -> str:
+    return hmac.new(key, _KEY_CHECK, hashlib.sha256).hexdigest()

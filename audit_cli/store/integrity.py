@@ -1,0 +1,185 @@
+"""Tamper evidence: the chain's head and key, the record each hash covers, verify and checkpoint."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from .. import chain, jsontext, timeparse
+from ..errors import AuditError, StoreError
+from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
+from . import codec
+
+ANCHOR_SCHEMA = "audit-anchor/1"
+_VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.prev_hash, a.hash, "
+           "r.version, r.base, r.data, r.delta FROM activity a LEFT JOIN revisions r ON r.activity = a.id "
+           "WHERE a.id > ? ORDER BY a.id")
+
+
+class CannotCheck(StoreError):
+    """The chain cannot be checked (a keyed store without its key, a wrong key, an anchor of another store)."""
+
+
+class Tampered(AuditError):
+    """Not raised for verify (which reports); raised where a broken chain stops work, such as an import."""
+
+
+class IntegrityOps:
+    conn: sqlite3.Connection
+    chain_key: bytes | None
+
+    # writing side
+
+    def _setting(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", [name]).fetchone()
+        return row[0] if row else None
+
+    def _chain_head(self) -> str:
+        row = self.conn.execute("SELECT hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else chain.GENESIS
+
+    def _chain_key(self) -> bytes | None:
+        """The key new links are made with; a store is keyed, or not, from its first activity on."""
+        check = self._setting("chain_key_check")
+        if check is None:
+            if self.chain_key is None:
+                return None
+            if self.conn.execute("SELECT 1 FROM activity LIMIT 1").fetchone():
+                raise StoreError("AUDIT_CHAIN_KEY is set, but this store's chain was started without a key: unset it")
+            self.conn.execute("INSERT INTO settings (key, value) VALUES ('chain_key_check', ?)",
+                              [chain.key_check(self.chain_key)])
+            return self.chain_key
+        if self.chain_key is None:
+            raise CannotCheck("this store's chain is keyed: set AUDIT_CHAIN_KEY to the store's key")
+        if chain.key_check(self.chain_key) != check:
+            raise CannotCheck("AUDIT_CHAIN_KEY is not this store's key: set it to the key the store was made with")
+        return self.chain_key
+
+    def _effective_key(self, row: dict[str, Any]) -> str:
+        return row.get("key") or f"{self.store_id()}/{row['id']}"
+
+    def _comment_changes(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """The chained edits and deletes of a comment, oldest first (their details hold before and after)."""
+        target = self._effective_key(row)
+        found = []
+        for (details,) in self.conn.execute(
+            "SELECT details FROM activity WHERE collection = ? AND item = ? AND action IN (?, ?) AND id > ? ORDER BY id",
+            [row["collection"], row["item"], *COMMENT_CHANGES, row["id"]],
+        ):
+            change = jsontext.loads(details) if details else None
+            if isinstance(change, dict) and change.get("comment") == target:
+                found.append(change)
+        return found
+
+    def _original(self, row: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The row as it was written (a comment's first text), and why its current state is wrong, if it is."""
+        if row["action"] != "comment" or not (row["edited_on"] or row["comment_deleted_on"]):
+            return row, None
+        changes = self._comment_changes(row)
+        if not changes:
+            return row, f"comment {row['id']} was changed with no chained edit"
+        state = dict(changes[0].get("before") or {})
+        original = {**row, "comment": state.get("comment")}
+        for change in changes:
+            if change.get("before") != state:
+                return original, f"the edits of comment {row['id']} do not follow each other"
+            state = change.get("after") or {}
+        current = {name: row[name] for name in ("comment", "edited_on", "comment_deleted_on")}
+        if state != current:
+            return original, f"comment {row['id']} differs from its last chained edit"
+        return original, None
+
+    def _link_of(self, row: dict[str, Any], details_text: str | None, digest: str | None, prev: str,
+                 key: bytes | None) -> tuple[str, str | None]:
+        original, problem = self._original(row)
+        return chain.link(prev, chain.record_bytes(original, details_text, digest), key), problem
+
+    # verify
+
+    def _rows(self, since: int = 0) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
+        """(row, details text, revision digest) in id order, for ids after `since`."""
+        for values in self.conn.execute(_VERIFY, [since]):
+            row = dict(zip((*ACTIVITY_FIELDS, "key", "prev_hash", "hash"), values))
+            version, base, data, delta = values[len(ACTIVITY_FIELDS) + 3:]
+            digest = None
+            if data is not None:
+                text = codec.unpack(data, self._base_text(base) if base is not None else None).decode()
+                digest = chain.revision_digest(text, delta, version)
+            yield row, row["details"], digest
+
+    def verify(self, *, anchor: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Recompute the chain; report OK with the count and head, or the first failure with its id and kind."""
+        self.conn.execute("BEGIN")  # one snapshot, however long the check takes
+        try:
+            return self._verify(anchor)
+        finally:
+            self.conn.execute("COMMIT")
+
+    def _verify(self, anchor: dict[str, Any] | None) -> dict[str, Any]:
+        keyed = self._setting("chain_key_check") is not None
+        key = self._chain_key() if keyed else None
+        count, prev, prev_id = 0, chain.GENESIS, None
+        for row, details_text, digest in self._rows():
+            count += 1
+            if row["prev_hash"] != prev:
+                return self._report(count - 1, prev_id, prev, self._link_failure(row, prev_id))
+            expected, problem = self._link_of(row, details_text, digest, row["prev_hash"], key)
+            if expected != row["hash"]:
+                return self._report(count - 1, prev_id, prev, ("modified", row["id"],
+                                    f"activity {row['id']} is not as it was written"))
+            if problem:
+                return self._report(count - 1, prev_id, prev, ("modified", row["id"], problem))
+            prev, prev_id = row["hash"], row["id"]
+        sequence = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'activity'").fetchone()
+        if sequence and sequence[0] > (prev_id or 0):
+            return self._report(count, prev_id, prev, ("truncated", (prev_id or 0) + 1,
+                                f"activity {(prev_id or 0) + 1} to {sequence[0]} was removed from the end"))
+        if anchor is not None:
+            failure = self._check_anchor(anchor, prev_id)
+            if failure:
+                return self._report(count, prev_id, prev, failure)
+        return self._report(count, prev_id, prev, None, keyed=keyed, anchored=anchor is not None)
+
+    def _link_failure(self, row: dict[str, Any], prev_id: int | None) -> tuple[str, int, str]:
+        found = self.conn.execute("SELECT id FROM activity WHERE hash = ?", [row["prev_hash"]]).fetchone()
+        if found and found[0] > row["id"]:
+            return ("reordered", row["id"], f"activity {row['id']} comes before {found[0]}, which it follows")
+        if found:
+            first = self.conn.execute("SELECT min(id) FROM activity WHERE id > ?", [found[0]]).fetchone()[0]
+            return ("inserted", first, f"activity {first} was inserted after {found[0]}")
+        after = f" after {prev_id}" if prev_id is not None else " at the start"
+        return ("deleted", row["id"], f"activity before {row['id']} is missing{after}")
+
+    def _check_anchor(self, anchor: dict[str, Any], head_id: int | None) -> tuple[str, int, str] | None:
+        if anchor.get("schema") != ANCHOR_SCHEMA or not isinstance(anchor.get("head_id"), int):
+            raise CannotCheck(f"the anchor is not an {ANCHOR_SCHEMA} file: make one with `audit checkpoint`")
+        if anchor.get("store") != self.store_id():
+            raise CannotCheck("the anchor was written for another store")
+        if head_id is None or head_id < anchor["head_id"]:
+            return ("truncated", anchor["head_id"],
+                    f"the store ends at {head_id} but the anchor, made {anchor.get('created_at')}, saw {anchor['head_id']}")
+        row = self.conn.execute("SELECT hash FROM activity WHERE id = ?", [anchor["head_id"]]).fetchone()
+        if row is None:
+            return ("deleted", anchor["head_id"], f"activity {anchor['head_id']}, the anchor's head, is missing")
+        if row[0] != anchor.get("head_hash"):
+            return ("head mismatch", anchor["head_id"],
+                    f"activity {anchor['head_id']} does not have the hash the anchor recorded: the chain was rewritten")
+        return None
+
+    def _report(self, count: int, head_id: int | None, head: str, failure: tuple | None, **extra: Any):
+        report: dict[str, Any] = {"ok": failure is None, "checked": count, "head_id": head_id, "head": head}
+        if failure:
+            kind, at, message = failure
+            report["failure"] = {"kind": kind, "id": at, "message": message}
+        report.update(extra)
+        return report
+
+    def checkpoint(self) -> dict[str, Any]:
+        """An anchor to keep elsewhere: this store, its count, its head id and hash, and when."""
+        head = self.conn.execute("SELECT id, hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
+        count = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0]
+        return {"schema": ANCHOR_SCHEMA, "store": self.store_id(), "count": count,
+                "head_id": head[0] if head else 0, "head_hash": head[1] if head else chain.GENESIS,
+                "created_at": timeparse.format_ts(timeparse.utcnow()),
+                "keyed": self._setting("chain_key_check") is not None}
