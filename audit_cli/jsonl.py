@@ -43,6 +43,18 @@ def read_lines(source: str) -> Iterator[tuple[int, bytes]]:
             raw.close()
 
 
+def check_writable(target: str) -> None:
+    """Fail now, before any work, if `target` cannot be written (a missing folder, no permission)."""
+    if target == "-":
+        return
+    path = Path(target).expanduser()
+    if path.is_dir():
+        raise AuditError(f"{path} is a directory: give a file path")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise AuditError(f"cannot write {path}: its folder is missing or not writable")
+
+
 @contextmanager
 def writer(target: str) -> Iterator[IO[bytes]]:
     """A binary stream to `target` (`-` is stdout; `.gz` is gzipped) that appears only if the block completes."""

@@ -91,6 +91,15 @@ def m001_initial(db: Database) -> None:
     db.execute("INSERT INTO settings (key, value) VALUES ('store_id', ?)", [str(uuid.uuid4())])
 
 
+@migrations(name="m002_prune")
+def m002_prune(db: Database) -> None:
+    # The revision digests that prunes removed or rewrote: an activity's hash still covers its revision as written,
+    # so verify needs the former digest; the latest prune record attests this table as a whole.
+    db.execute("CREATE TABLE attested (activity INTEGER PRIMARY KEY, revision TEXT NOT NULL)")
+    # What a prune still has to delete, so that one killed between batches is finished by the next.
+    db.execute("CREATE TABLE prune_plan (activity INTEGER PRIMARY KEY, what TEXT NOT NULL)")
+
+
 def count() -> int:
     return len(migrations._migrations)
 

@@ -8,8 +8,10 @@
 # The sub-commands of each group.
 _audit_commands() {
     case "$1" in
-        audit) reply=(blame checkpoint comment diff export history import info log record revert show snapshot stats verify version) ;;
+        audit) reply=(blame checkpoint comment diff export history import info log prune record retention revert scope show snapshot stats verify version) ;;
         'audit comment') reply=(add delete edit) ;;
+        'audit retention') reply=(clear set show) ;;
+        'audit scope') reply=(clear set show) ;;
         'audit version') reply=(compare create delete list promote save) ;;
         *) reply=() ;;
     esac
@@ -31,8 +33,17 @@ _audit_options() {
         'audit import') reply=(--help --skip-invalid -h) ;;
         'audit info') reply=(--format --help -f -h) ;;
         'audit log') reply=(--action --collection --field --fields --filter --format --help --include-deleted --item --limit --meta --offset --patch --search --since --sort --until --user -a -c -f -h -i -n -p -q -s -u) ;;
+        'audit prune') reply=(--apply-scopes --archive --collection --dry-run --format --help --keep-revisions --older-than --user --vacuum --yes -c -f -h -y) ;;
         'audit record') reply=(--at --collection --comment --data --details --format --help --ip --item --origin --patch --replace --user --user-agent -c -d -f -h -i) ;;
+        'audit retention') reply=(--help -h) ;;
+        'audit retention clear') reply=(--help -h) ;;
+        'audit retention set') reply=(--activity --format --help --keep-revisions --revisions -f -h) ;;
+        'audit retention show') reply=(--format --help -f -h) ;;
         'audit revert') reply=(--at --comment --dry-run --format --help --to --user -f -h) ;;
+        'audit scope') reply=(--help -h) ;;
+        'audit scope clear') reply=(--help -h) ;;
+        'audit scope set') reply=(--exclude-fields --fields --format --help --keep-revisions --track -f -h) ;;
+        'audit scope show') reply=(--format --help -f -h) ;;
         'audit show') reply=(--format --help -f -h) ;;
         'audit snapshot') reply=(--at --help --rev -h -r) ;;
         'audit stats') reply=(--action --by --collection --filter --format --help --include-deleted --item --search --since --until --user -a -c -f -h -i -q -u) ;;
@@ -63,8 +74,13 @@ _audit_arity() {
         'audit history') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit info') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit log') case "$2" in --action|-a|--collection|-c|--field|--fields|--filter|--format|-f|--item|-i|--limit|-n|--offset|--search|-q|--since|--sort|-s|--until|--user|-u) reply=(1) ;; esac ;;
+        'audit prune') case "$2" in --archive|--collection|-c|--format|-f|--keep-revisions|--older-than|--user) reply=(1) ;; esac ;;
         'audit record') case "$2" in --at|--collection|-c|--comment|--data|-d|--details|--format|-f|--ip|--item|-i|--origin|--patch|--user|--user-agent) reply=(1) ;; esac ;;
+        'audit retention set') case "$2" in --activity|--format|-f|--keep-revisions|--revisions) reply=(1) ;; esac ;;
+        'audit retention show') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit revert') case "$2" in --at|--comment|--format|-f|--to|--user) reply=(1) ;; esac ;;
+        'audit scope set') case "$2" in --exclude-fields|--fields|--format|-f|--keep-revisions|--track) reply=(1) ;; esac ;;
+        'audit scope show') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit show') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit snapshot') case "$2" in --at|--rev|-r) reply=(1) ;; esac ;;
         'audit stats') case "$2" in --action|-a|--by|--collection|-c|--filter|--format|-f|--item|-i|--search|-q|--since|--until|--user|-u) reply=(1) ;; esac ;;
@@ -126,13 +142,34 @@ _audit_option_value() {
             case "$2" in
                 --format|-f) reply=(choice table json jsonl csv) ;;
             esac ;;
+        'audit prune')
+            case "$2" in
+                --format|-f) reply=(choice table json) ;;
+            esac ;;
         'audit record')
+            case "$2" in
+                --format|-f) reply=(choice table json jsonl csv) ;;
+            esac ;;
+        'audit retention set')
+            case "$2" in
+                --format|-f) reply=(choice table json jsonl csv) ;;
+            esac ;;
+        'audit retention show')
             case "$2" in
                 --format|-f) reply=(choice table json jsonl csv) ;;
             esac ;;
         'audit revert')
             case "$2" in
                 --format|-f) reply=(choice text json) ;;
+            esac ;;
+        'audit scope set')
+            case "$2" in
+                --format|-f) reply=(choice table json jsonl csv) ;;
+                --track) reply=(choice all activity none) ;;
+            esac ;;
+        'audit scope show')
+            case "$2" in
+                --format|-f) reply=(choice table json jsonl csv) ;;
             esac ;;
         'audit show')
             case "$2" in

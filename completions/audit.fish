@@ -7,9 +7,13 @@
 function __audit_commands
     switch $argv[1]
         case audit
-            printf '%s\n' blame checkpoint comment diff export history import info log record revert show snapshot stats verify version
+            printf '%s\n' blame checkpoint comment diff export history import info log prune record retention revert scope show snapshot stats verify version
         case 'audit comment'
             printf '%s\n' add delete edit
+        case 'audit retention'
+            printf '%s\n' clear set show
+        case 'audit scope'
+            printf '%s\n' clear set show
         case 'audit version'
             printf '%s\n' compare create delete list promote save
     end
@@ -84,15 +88,45 @@ function __audit_arity
                     echo 1
                     return
             end
+        case 'audit prune'
+            switch $argv[2]
+                case --archive --collection -c --format -f --keep-revisions --older-than --user
+                    echo 1
+                    return
+            end
         case 'audit record'
             switch $argv[2]
                 case --at --collection -c --comment --data -d --details --format -f --ip --item -i --origin --patch --user --user-agent
                     echo 1
                     return
             end
+        case 'audit retention set'
+            switch $argv[2]
+                case --activity --format -f --keep-revisions --revisions
+                    echo 1
+                    return
+            end
+        case 'audit retention show'
+            switch $argv[2]
+                case --format -f
+                    echo 1
+                    return
+            end
         case 'audit revert'
             switch $argv[2]
                 case --at --comment --format -f --to --user
+                    echo 1
+                    return
+            end
+        case 'audit scope set'
+            switch $argv[2]
+                case --exclude-fields --fields --format -f --keep-revisions --track
+                    echo 1
+                    return
+            end
+        case 'audit scope show'
+            switch $argv[2]
+                case --format -f
                     echo 1
                     return
             end
@@ -216,8 +250,11 @@ complete -c audit -n '__audit_at audit' -a history -d 'List an item\'s revisions
 complete -c audit -n '__audit_at audit' -a import -d 'Load a JSONL trail (audit/1, plain or gzipped; - for stdin).'
 complete -c audit -n '__audit_at audit' -a info -d 'Show the store: its path, size, schema version, counts and newest activity.'
 complete -c audit -n '__audit_at audit' -a log -d 'List activity, newest first.'
+complete -c audit -n '__audit_at audit' -a prune -d 'Remove activity and revisions past the limits; with no limits, apply the...'
 complete -c audit -n '__audit_at audit' -a record -d 'Record one activity (and, for data actions, the item\'s new revision).'
+complete -c audit -n '__audit_at audit' -a retention -d 'The retention policy that a bare `audit prune` applies: set, show, clear.'
 complete -c audit -n '__audit_at audit' -a revert -d 'Make revision N an item\'s current state again, recorded as a revert activity;...'
+complete -c audit -n '__audit_at audit' -a scope -d 'Per-collection version scope: which fields revisions keep, how many, what is...'
 complete -c audit -n '__audit_at audit' -a show -d 'Show one activity with its details and revision (data and delta).'
 complete -c audit -n '__audit_at audit' -a snapshot -d 'Print an item\'s JSON state: now, at a revision, or at a moment.'
 complete -c audit -n '__audit_at audit' -a stats -d 'Count activity by action, user, collection or day, with a bar per row.'
@@ -309,6 +346,19 @@ complete -c audit -n '__audit_at audit log' -l sort -s s -x -d 'Fields to sort b
 complete -c audit -n '__audit_at audit log' -l until -x -d 'Up to this time (inclusive), in the same forms.'
 complete -c audit -n '__audit_at audit log' -l user -s u -x -d 'Only these users (repeat, or a comma list).'
 
+# audit prune
+complete -c audit -n '__audit_at audit prune' -l apply-scopes -d 'Rewrite revisions to their collection\'s scope.'
+complete -c audit -n '__audit_at audit prune' -l archive -x -d 'Write everything removed to this JSONL file (.gz to compress) first.'
+complete -c audit -n '__audit_at audit prune' -l collection -s c -x -d 'Only this collection.'
+complete -c audit -n '__audit_at audit prune' -l dry-run -d 'Print what would go; write nothing.'
+complete -c audit -n '__audit_at audit prune' -l format -s f -x -a 'table json' -d 'table or json.'
+complete -c audit -n '__audit_at audit prune' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit prune' -l keep-revisions -x -d 'Keep each item\'s newest N revisions.'
+complete -c audit -n '__audit_at audit prune' -l older-than -x -d 'Remove activity older than this: 90d, 12w...'
+complete -c audit -n '__audit_at audit prune' -l user -x -d 'Who did it.'
+complete -c audit -n '__audit_at audit prune' -l vacuum -d 'Then reclaim the space (VACUUM) and report the bytes freed.'
+complete -c audit -n '__audit_at audit prune' -l yes -s y -d 'Do not ask for confirmation on a terminal.'
+
 # audit record
 complete -c audit -n '__audit_at audit record' -l at -x -d 'When it happened (default now): ISO 8601, 2h, yesterday...'
 complete -c audit -n '__audit_at audit record' -l collection -s c -x -d 'The collection (table, model) of the item.'
@@ -325,6 +375,26 @@ complete -c audit -n '__audit_at audit record' -l replace -d '--data is the whol
 complete -c audit -n '__audit_at audit record' -l user -x -d 'Who did it.'
 complete -c audit -n '__audit_at audit record' -l user-agent -x -d 'The client\'s user agent.'
 
+# audit retention
+complete -c audit -n '__audit_at audit retention' -a clear -d 'Remove the stored retention policy (a bare `audit prune` then does nothing).'
+complete -c audit -n '__audit_at audit retention' -a set -d 'Store the retention policy (what a bare `audit prune`, from cron, applies).'
+complete -c audit -n '__audit_at audit retention' -a show -d 'Show the stored retention policy.'
+complete -c audit -n '__audit_at audit retention' -l help -s h -d 'Show this message and exit.'
+
+# audit retention clear
+complete -c audit -n '__audit_at audit retention clear' -l help -s h -d 'Show this message and exit.'
+
+# audit retention set
+complete -c audit -n '__audit_at audit retention set' -l activity -x -d 'Keep activity this long: 365d, 52w...'
+complete -c audit -n '__audit_at audit retention set' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
+complete -c audit -n '__audit_at audit retention set' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit retention set' -l keep-revisions -x -d 'Always keep each item\'s newest N revisions.'
+complete -c audit -n '__audit_at audit retention set' -l revisions -x -d 'Keep revisions this long (the activity stays).'
+
+# audit retention show
+complete -c audit -n '__audit_at audit retention show' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
+complete -c audit -n '__audit_at audit retention show' -l help -s h -d 'Show this message and exit.'
+
 # audit revert
 complete -c audit -n '__audit_at audit revert' -l at -x -d 'When it happened (default now): ISO 8601, 2h, yesterday...'
 complete -c audit -n '__audit_at audit revert' -l comment -x -d 'Why: kept with the revert activity.'
@@ -333,6 +403,27 @@ complete -c audit -n '__audit_at audit revert' -l format -s f -x -a 'text json' 
 complete -c audit -n '__audit_at audit revert' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit revert' -l to -x -d 'The revision index to go back to (negative counts back).'
 complete -c audit -n '__audit_at audit revert' -l user -x -d 'Who did it.'
+
+# audit scope
+complete -c audit -n '__audit_at audit scope' -a clear -d 'Remove a collection\'s scope: everything is tracked again.'
+complete -c audit -n '__audit_at audit scope' -a set -d 'Set a collection\'s scope.'
+complete -c audit -n '__audit_at audit scope' -a show -d 'Show the scope of one collection, or of all that have one.'
+complete -c audit -n '__audit_at audit scope' -l help -s h -d 'Show this message and exit.'
+
+# audit scope clear
+complete -c audit -n '__audit_at audit scope clear' -l help -s h -d 'Show this message and exit.'
+
+# audit scope set
+complete -c audit -n '__audit_at audit scope set' -l exclude-fields -x -d 'Keep all but these fields.'
+complete -c audit -n '__audit_at audit scope set' -l fields -x -d 'Keep only these top-level fields, comma separated.'
+complete -c audit -n '__audit_at audit scope set' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
+complete -c audit -n '__audit_at audit scope set' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit scope set' -l keep-revisions -x -d 'Keep each item\'s newest N revisions (on prune --apply-scopes).'
+complete -c audit -n '__audit_at audit scope set' -l track -x -a 'all activity none' -d 'What is recorded at all.'
+
+# audit scope show
+complete -c audit -n '__audit_at audit scope show' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
+complete -c audit -n '__audit_at audit scope show' -l help -s h -d 'Show this message and exit.'
 
 # audit show
 complete -c audit -n '__audit_at audit show' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'

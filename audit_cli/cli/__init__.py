@@ -5,6 +5,6 @@ from __future__ import annotations
 from .app import app, main
 
 # Each module registers its commands on `app` when imported.
-from . import activity, integrity, revisions, transfer, versions  # noqa: E402,F401
+from . import activity, integrity, retention, revisions, transfer, versions  # noqa: E402,F401
 
 __all__ = ["app", "main"]

@@ -33,6 +33,8 @@ def print_recorded(recorded, fmt: str) -> None:
 
     if recorded.note:
         note(recorded.note)
+    if recorded.activity.get("id") is None:  # a collection scoped to track nothing
+        return
     if fmt == "table":
         out().write(f"{recorded.activity['id']}\n")
     else:

@@ -43,9 +43,11 @@ def verify(
         report = open_store(ctx).verify(anchor=pinned)
     if fmt == "json":
         out().write(render.pretty(report) + "\n")
+    elif report.get("partial"):
+        out().write(f"OK: {report['lines']} lines checked; {report['partial']}\n")
     elif report["ok"]:
-        pruned = f"; {report['pruned']}" if report.get("pruned") else ""
-        out().write(f"OK: {report['checked']} activities, head {report['head'][:16]} (id {report['head_id']}){pruned}\n")
+        extra = "".join(f"; {report[k]}" for k in ("pruned", "partial") if report.get(k))
+        out().write(f"OK: {report['checked']} activities, head {report['head'][:16]} (id {report['head_id']}){extra}\n")
     else:
         failure = report["failure"]
         out().write(f"TAMPERED: {failure['kind']} at activity {failure['id']}: {failure['message']}\n")

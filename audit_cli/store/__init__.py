@@ -7,6 +7,8 @@ from pathlib import Path
 from .activity import ActivityOps
 from .connection import SCHEMA_VERSION, connect, writing
 from .integrity import IntegrityOps
+from .policy import PolicyOps
+from .prune import PruneOps
 from .revisions import RevisionOps
 from .transfer import TransferOps
 from .versions import VersionOps
@@ -14,7 +16,7 @@ from .versions import VersionOps
 __all__ = ["AuditStore", "SCHEMA_VERSION"]
 
 
-class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps):
+class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps, PolicyOps, PruneOps):
     """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done."""
 
     def __init__(self, conn, path: Path, chain_key: bytes | None = None):

@@ -74,6 +74,14 @@ class ActivityOps:
         """
         check_request(activity, data=data, patch=patch)
         with self._writing():
+            scope = self.scope(activity.collection) or {}
+            track = scope.get("track", "all")
+            if track == "none":
+                return Recorded({**activity.to_dict(), "id": None},
+                                note=f"{activity.collection} is scoped to track nothing: nothing was kept")
+            if track == "activity" and activity.action in DATA_ACTIONS:
+                return Recorded(self._insert_activity(activity),
+                                note=f"{activity.collection} is scoped to track activity only: no revision kept")
             if activity.action in DATA_ACTIONS:
                 return self._record_change(activity, data=data, replace=replace, patch=patch)
             return Recorded(self._insert_activity(activity))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,6 +60,18 @@ class IntegrityOps:
     def _effective_key(self, row: dict[str, Any]) -> str:
         return row.get("key") or f"{self.store_id()}/{row['id']}"
 
+    def _comment_change_map(self) -> dict[str, list[dict[str, Any]]]:
+        """Every chained comment edit and delete, by the comment it names, oldest first: one read for a whole pass."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for (details,) in self.conn.execute(
+            f"SELECT details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))}) ORDER BY id",
+            list(COMMENT_CHANGES),
+        ):
+            change = jsontext.loads(details) if details else None
+            if isinstance(change, dict) and isinstance(change.get("comment"), str):
+                found.setdefault(change["comment"], []).append(change)
+        return found
+
     def _comment_changes(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         """The chained edits and deletes of a comment, oldest first (their details hold before and after)."""
         target = self._effective_key(row)
@@ -72,13 +85,20 @@ class IntegrityOps:
                 found.append(change)
         return found
 
-    def _original(self, row: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    def _original(self, row: dict[str, Any], changes_by_comment: dict | None = None) -> tuple[dict[str, Any], str | None]:
         """The row as it was written (a comment's first text), and why its current state is wrong, if it is."""
-        if row["action"] != "comment" or not (row["edited_on"] or row["comment_deleted_on"]):
+        if row["action"] != "comment":
             return row, None
-        changes = self._comment_changes(row)
+        if changes_by_comment is not None:
+            changes = changes_by_comment.get(self._effective_key(row), [])
+        elif row["edited_on"] or row["comment_deleted_on"]:
+            changes = self._comment_changes(row)
+        else:
+            return row, None
         if not changes:
-            return row, f"comment {row['id']} was changed with no chained edit"
+            if row["edited_on"] or row["comment_deleted_on"]:
+                return row, f"comment {row['id']} was changed with no chained edit"
+            return row, None
         state = dict(changes[0].get("before") or {})
         original = {**row, "comment": state.get("comment")}
         for change in changes:
@@ -91,8 +111,8 @@ class IntegrityOps:
         return original, None
 
     def _link_of(self, row: dict[str, Any], details_text: str | None, digest: str | None, prev: str,
-                 key: bytes | None) -> tuple[str, str | None]:
-        original, problem = self._original(row)
+                 key: bytes | None, changes: dict | None = None) -> tuple[str, str | None]:
+        original, problem = self._original(row, changes)
         return chain.link(prev, chain.record_bytes(original, details_text, digest), key), problem
 
     # verify
@@ -104,8 +124,11 @@ class IntegrityOps:
             version, base, data, delta = values[len(ACTIVITY_FIELDS) + 3:]
             digest = None
             if data is not None:
-                text = codec.unpack(data, self._base_text(base) if base is not None else None).decode()
-                digest = chain.revision_digest(text, delta, version)
+                try:
+                    text = codec.unpack(data, self._base_text(base) if base is not None else None).decode()
+                    digest = chain.revision_digest(text, delta, version)
+                except (zlib.error, UnicodeDecodeError, TypeError, ValueError):
+                    digest = "undecodable"  # matches no hash: reported as modified
             yield row, row["details"], digest
 
     def verify(self, *, anchor: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -119,27 +142,83 @@ class IntegrityOps:
     def _verify(self, anchor: dict[str, Any] | None) -> dict[str, Any]:
         keyed = self._setting("chain_key_check") is not None
         key = self._chain_key() if keyed else None
-        count, prev, prev_id = 0, chain.GENESIS, None
+        latest = self.latest_prune()
+        # Up to the boundary the latest prune attests, rows were removed: the ones left (its survivors) are each
+        # checked against their own link and, together, against the digest the prune recorded.
+        boundary = latest[1]["boundary"] if latest else {"id": 0, "hash": chain.GENESIS}
+        pending = set()
+        if self._setting("prune_pending") is not None:  # a prune killed between batches: its plan is still going
+            pending = {i for (i,) in self.conn.execute("SELECT activity FROM prune_plan WHERE what = 'activity'")}
+        survivors: list[tuple[int, str]] = []
+        changes = self._comment_change_map()
+        # A comment that does not add up with its chained edits is reported only if nothing else is: an edit record
+        # that was itself altered comes later in id order and is the better answer.
+        deferred: tuple[str, int, str] | None = None
+        count, prev, prev_id = 0, boundary["hash"], None
+        last_id, last_hash = None, chain.GENESIS
         for row, details_text, digest in self._rows():
             count += 1
-            if row["prev_hash"] != prev:
-                return self._report(count - 1, prev_id, prev, self._link_failure(row, prev_id))
-            expected, problem = self._link_of(row, details_text, digest, row["prev_hash"], key)
-            if expected != row["hash"]:
+            last_id, last_hash = row["id"], row["hash"]
+            in_prefix = row["id"] <= boundary["id"]
+            if in_prefix and row["id"] in pending:
+                continue
+            if not in_prefix and row["prev_hash"] != prev:
+                return self._report(count - 1, prev_id, prev, self._link_failure(row, prev_id or boundary["id"]))
+            if not keyed and self.chain_key is not None:
                 return self._report(count - 1, prev_id, prev, ("modified", row["id"],
-                                    f"activity {row['id']} is not as it was written"))
-            if problem:
+                                    "AUDIT_CHAIN_KEY is set but this store's chain carries no key: its key check "
+                                    "was removed, or it never had one"))
+            problem = self._content_problem(row, details_text, digest, key, changes)
+            if problem and row["action"] == "comment" and self._effective_key(row) in changes:
+                deferred = deferred or ("modified", row["id"], problem)
+            elif problem:
                 return self._report(count - 1, prev_id, prev, ("modified", row["id"], problem))
-            prev, prev_id = row["hash"], row["id"]
+            if in_prefix:
+                survivors.append((row["id"], row["hash"]))
+            else:
+                prev, prev_id = row["hash"], row["id"]
+        if deferred is not None:
+            return self._report(count, last_id, last_hash, deferred)
+        if latest is not None:
+            from .prune import survivors_digest
+
+            kept = dict(zip(("count", "digest"), survivors_digest(survivors)))
+            if kept != latest[1].get("survivors"):
+                return self._report(count, last_id, last_hash, (
+                    "deleted", boundary["id"], f"the activities that prune {latest[0]} kept up to "
+                    f"{boundary['id']} are not all there, or not as they were"))
+        attested = dict(zip(("count", "digest"), self.attested_digest()))
+        if attested["count"] and (latest is None or attested != latest[1].get("attested")):
+            return self._report(count, last_id, last_hash, (
+                "modified", latest[0] if latest else None,
+                "the digests of pruned and rewritten revisions are not the ones the last prune recorded"))
         sequence = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'activity'").fetchone()
-        if sequence and sequence[0] > (prev_id or 0):
-            return self._report(count, prev_id, prev, ("truncated", (prev_id or 0) + 1,
-                                f"activity {(prev_id or 0) + 1} to {sequence[0]} was removed from the end"))
+        if sequence and sequence[0] > (last_id or 0):
+            return self._report(count, last_id, last_hash, ("truncated", (last_id or 0) + 1,
+                                f"activity {(last_id or 0) + 1} to {sequence[0]} was removed from the end"))
         if anchor is not None:
-            failure = self._check_anchor(anchor, prev_id)
+            failure = self._check_anchor(anchor, last_id, boundary["id"])
             if failure:
-                return self._report(count, prev_id, prev, failure)
-        return self._report(count, prev_id, prev, None, keyed=keyed, anchored=anchor is not None)
+                return self._report(count, last_id, last_hash, failure)
+        report = self._report(count, last_id, last_hash, None, keyed=keyed, anchored=anchor is not None)
+        if latest is not None:
+            removed = latest[1].get("removed", {})
+            report["pruned"] = (f"pruned up to activity {boundary['id']}; the last prune, activity {latest[0]}, "
+                                f"removed {removed.get('activities', 0)} activities and "
+                                f"{removed.get('revisions', 0)} revisions")
+            if pending:
+                report["pruned"] += f"; {len(pending)} are still to go (an interrupted prune: run audit prune)"
+        return report
+
+    def _content_problem(self, row: dict[str, Any], details_text: str | None, digest: str | None,
+                         key: bytes | None, changes: dict | None = None) -> str | None:
+        expected, problem = self._link_of(row, details_text, digest, row["prev_hash"], key, changes)
+        if expected != row["hash"]:
+            former = self.conn.execute("SELECT revision FROM attested WHERE activity = ?", [row["id"]]).fetchone()
+            if former is None or self._link_of(row, details_text, former[0], row["prev_hash"], key,
+                                               changes)[0] != row["hash"]:
+                return f"activity {row['id']} is not as it was written"
+        return problem
 
     def _link_failure(self, row: dict[str, Any], prev_id: int | None) -> tuple[str, int, str]:
         found = self.conn.execute("SELECT id FROM activity WHERE hash = ?", [row["prev_hash"]]).fetchone()
@@ -148,18 +227,22 @@ class IntegrityOps:
         if found:
             first = self.conn.execute("SELECT min(id) FROM activity WHERE id > ?", [found[0]]).fetchone()[0]
             return ("inserted", first, f"activity {first} was inserted after {found[0]}")
-        after = f" after {prev_id}" if prev_id is not None else " at the start"
-        return ("deleted", row["id"], f"activity before {row['id']} is missing{after}")
+        first = (prev_id or 0) + 1  # ids are never reused, so the first missing one is the next
+        missing = f"activity {first}" if first == row["id"] - 1 else f"activities {first} to {row['id'] - 1}"
+        return ("deleted", first, f"{missing} (before {row['id']}) {'is' if first == row['id'] - 1 else 'are'} missing")
 
-    def _check_anchor(self, anchor: dict[str, Any], head_id: int | None) -> tuple[str, int, str] | None:
+    def _check_anchor(self, anchor: dict[str, Any], head_id: int | None,
+                      pruned_to: int = 0) -> tuple[str, int, str] | None:
         if anchor.get("schema") != ANCHOR_SCHEMA or not isinstance(anchor.get("head_id"), int):
             raise CannotCheck(f"the anchor is not an {ANCHOR_SCHEMA} file: make one with `audit checkpoint`")
         if anchor.get("store") != self.store_id():
             raise CannotCheck("the anchor was written for another store")
         if head_id is None or head_id < anchor["head_id"]:
-            return ("truncated", anchor["head_id"],
+            return ("truncated", (head_id or 0) + 1,
                     f"the store ends at {head_id} but the anchor, made {anchor.get('created_at')}, saw {anchor['head_id']}")
         row = self.conn.execute("SELECT hash FROM activity WHERE id = ?", [anchor["head_id"]]).fetchone()
+        if row is None and anchor["head_id"] <= pruned_to:
+            return None  # the anchored head was pruned since, as the latest prune attests
         if row is None:
             return ("deleted", anchor["head_id"], f"activity {anchor['head_id']}, the anchor's head, is missing")
         if row[0] != anchor.get("head_hash"):

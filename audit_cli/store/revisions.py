@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import jsontext, patches, timeparse
+from .policy import scoped
 from ..errors import Conflict, NotFound, UsageError
 from ..models import Activity, Recorded, Revision
 from . import codec
@@ -54,7 +55,10 @@ class RevisionOps:
     def _base_text(self, base_id: int) -> bytes:
         text = self._bases.get(base_id)
         if text is None:
-            body = self.conn.execute("SELECT body FROM bases WHERE id = ?", [base_id]).fetchone()[0]
+            row = self.conn.execute("SELECT body FROM bases WHERE id = ?", [base_id]).fetchone()
+            if row is None:
+                raise ValueError(f"revision base {base_id} is missing")
+            body = row[0]
             if len(self._bases) >= _BASE_CACHE:  # bounded, so that exporting any number of items stays flat
                 del self._bases[next(iter(self._bases))]
             text = self._bases[base_id] = codec.unpack_base(body)
@@ -122,6 +126,7 @@ class RevisionOps:
                 if not isinstance(before, dict):
                     raise Conflict(f"{where} is not a JSON object, so --data cannot be merged: use --replace")
                 after = patches.merge(before, data)
+        after, dropped = scoped(after, self.scope(activity.collection))
         delta = patches.diff(before, after)
         if not delta and action not in ("create", "delete"):
             return Recorded(self._insert_activity(activity), note=f"nothing changed on {where}: no revision recorded")
@@ -234,12 +239,15 @@ class RevisionOps:
                 raise UsageError(f"revision {index} of {where} is its delete: --to {index - 1} restores the state it removed")
             head = self._head(collection, item)
             assert head is not None
-            delta = patches.diff(head.data, target.data)
+            restored, dropped = scoped(target.data, self.scope(collection))
+            delta = patches.diff(head.data, restored)
             if not head.deleted and not delta:
                 raise Conflict(f"{where} is already as it was at revision {index}: nothing to revert")
+            note = (f"{', '.join(dropped)} {'is' if len(dropped) == 1 else 'are'} out of {collection}'s scope "
+                    f"and {'was' if len(dropped) == 1 else 'were'} not restored") if dropped else None
             if dry_run:
                 return {"collection": collection, "item": item, "to": index, "restores": head.deleted,
-                        "patch": delta, "after": target.data}
+                        "patch": delta, "after": restored, "note": note}
             activity = activity or Activity("revert", collection, item, "")
             activity.action, activity.collection, activity.item = "revert", collection, item
             details = dict(activity.details or {})
@@ -247,9 +255,11 @@ class RevisionOps:
             if head.deleted:
                 details["restored"] = True
             activity.details = details
-            saved = self._insert_activity(activity, revision=NewRevision(target.data, delta, head.base))
-            return Recorded(saved, Revision(saved["id"], collection, item, target.data, delta, "revert",
-                                            activity.user, activity.timestamp))
+            if dropped:
+                details["out_of_scope"] = dropped
+            saved = self._insert_activity(activity, revision=NewRevision(restored, delta, head.base))
+            return Recorded(saved, Revision(saved["id"], collection, item, restored, delta, "revert",
+                                            activity.user, activity.timestamp), note)
 
     def blame(self, collection: str, item: str) -> list[dict[str, Any]]:
         """For each field of the current state, the activity that last changed it."""

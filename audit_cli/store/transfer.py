@@ -15,8 +15,9 @@ from . import codec
 from .integrity import Tampered
 from .revisions import NewRevision
 
-_EXPORT = """SELECT {columns}, a.key, a.prev_hash, a.hash, r.version, r.base, r.data, r.delta
-             FROM (SELECT * FROM activity WHERE {where}) a LEFT JOIN revisions r ON r.activity = a.id ORDER BY a.id"""
+_EXPORT = """SELECT {columns}, a.key, a.prev_hash, a.hash, t.revision, r.version, r.base, r.data, r.delta
+             FROM (SELECT * FROM activity WHERE {where}) a LEFT JOIN revisions r ON r.activity = a.id
+             LEFT JOIN attested t ON t.activity = a.id ORDER BY a.id"""
 _TEXT_FIELDS = ("user", "ip", "user_agent", "origin", "comment", "edited_on", "comment_deleted_on")
 
 
@@ -37,14 +38,23 @@ class TransferOps:
         clause, params = query.where(q)
         columns = ", ".join(f"a.{name}" for name in ACTIVITY_FIELDS)
         store_id = self.store_id()
+        keyed = self._setting("chain_key_check") is not None
+        previous = chain.GENESIS
         # A read transaction: the whole export sees one snapshot even while others write.
         self.conn.execute("BEGIN")
         try:
             for row in self.conn.execute(_EXPORT.format(columns=columns, where=clause), params):
                 record = dict(zip(ACTIVITY_FIELDS, row))
-                key, prev_hash, hash_, version, base, data, delta = row[len(ACTIVITY_FIELDS):]
+                key, prev_hash, hash_, attested, version, base, data, delta = row[len(ACTIVITY_FIELDS):]
                 head = {"schema": SCHEMA, **record, "key": key or f"{store_id}/{record['id']}",
                         "prev_hash": prev_hash, "hash": hash_}
+                if attested is not None:  # the revision was pruned or rewritten: what the hash covers
+                    head["attested_revision"] = attested
+                if prev_hash != previous:  # filtered out or pruned before it: say so, or import would see a break
+                    head["gap"] = True
+                if keyed:  # an HMAC chain: checking it takes the key
+                    head["keyed"] = True
+                previous = hash_
                 details = head.pop("details")
                 line = jsontext.dumps(head)[:-1] + ',"details":' + (details if details is not None else "null")
                 if data is None:
@@ -58,7 +68,8 @@ class TransferOps:
             self.conn.execute("COMMIT")
 
     def import_lines(self, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, source: str,
-                     skip_invalid: bool = False, verify: bool = True) -> dict[str, Any]:
+                     skip_invalid: bool = False, verify: bool = True,
+                     keep_links: bool | None = None, as_given: bool = False) -> dict[str, Any]:
         """Import audit/1 lines in one transaction; lines already present (by key) are skipped.
 
         Each line is raw JSONL bytes, or an already parsed record in the same shape (what the adapters for other
@@ -66,7 +77,9 @@ class TransferOps:
 
         Into an empty store the ids are kept, and a complete chain that came with the lines is kept as it is, so an
         export imported into an empty store verifies as the original did. Otherwise lines get new ids in file order
-        and are chained anew. Lines' own hashes are checked (unless not `verify`): a broken chain stops the import.
+        and are chained anew (`keep_links` forces either way). Lines' own hashes are checked (unless not `verify`):
+        a line whose hash does not cover its content stops the import. `as_given` takes each revision's data and
+        delta as they are, unchecked against each other (what an offline verify needs, to judge the hashes alone).
         A bad line stops the import and nothing from the file is kept, unless `skip_invalid`, which reports it and
         goes on.
         """
@@ -83,7 +96,7 @@ class TransferOps:
                     continue
                 try:
                     with self._writing():  # a savepoint: a bad line leaves nothing behind
-                        link = self._import_one(raw, keep_ids=empty, own=own, number=number)
+                        link = self._import_one(raw, keep_ids=empty, own=own, number=number, as_given=as_given)
                 except AuditError as exc:
                     message = f"{source} line {number}: {exc}"
                     if not skip_invalid:
@@ -98,30 +111,45 @@ class TransferOps:
                     links.append(link)
             if verify:
                 self._check_links(links, source)
-            keep = (verify and empty and added and len([x for x in links if x.id is not None]) == added
-                    and links[0].prev_hash == chain.GENESIS)
-            if keep:
+            if keep_links is None:  # kept when they make a whole chain from the start, as a full export does
+                keep_links = (verify and empty and bool(added) and len(links) == added + duplicates
+                              and not any(x.gap for x in links) and links[0].prev_hash == chain.GENESIS)
+            if keep_links:
+                self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('links_kept', ?)", [source])
+                if self.chain_key is not None:  # the links were made with this key: the store is keyed with it
+                    self.conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('chain_key_check', ?)",
+                                      [chain.key_check(self.chain_key)])
+                self.conn.executemany("INSERT OR REPLACE INTO attested (activity, revision) VALUES (?, ?)",
+                                      [(x.id, x.attested) for x in links if x.id is not None and x.attested])
                 self.conn.executemany("UPDATE activity SET prev_hash = ?, hash = ? WHERE id = ?",
                                       [(x.prev_hash, x.hash, x.id) for x in links])
             else:
                 self._rechain(start_id if not empty else 0, head)
-        return {"added": added, "duplicates": duplicates, "skipped": len(skipped), "skipped_lines": skipped}
+        breaks = [(b.number, b.id) for a, b in zip([_Link(0, None, None, chain.GENESIS)] + links, links)
+                  if b.prev_hash != a.hash and not b.gap]
+        return {"added": added, "duplicates": duplicates, "skipped": len(skipped), "skipped_lines": skipped,
+                "gaps": sum(1 for x in links if x.gap), "links_kept": bool(keep_links), "breaks": breaks}
 
     def _check_links(self, links: list[_Link], source: str) -> None:
-        """The lines' own chain: each continues the one before, and each hash covers what was imported."""
+        """The lines' own chain: each continues the one before unless it is marked as following a gap (a filtered
+        export, an archive, an export of a pruned store), and each hash covers what was imported from it."""
         key = self.chain_key
         by_id = {x.id: x for x in links if x.id is not None}
-        for before, after in zip(links, links[1:]):
-            if after.prev_hash != before.hash:
+        for before, after in zip([_Link(0, None, None, chain.GENESIS)] + links, links):
+            if after.prev_hash != before.hash and not after.gap:
+                where = f"line {before.number}" if before.number else "the start"
                 raise Tampered(f"{source} line {after.number}: the chain is broken (its prev_hash does not continue "
-                               f"line {before.number}): nothing was imported; --no-verify imports it anyway")
+                               f"{where}, and no gap is marked): nothing was imported; --no-verify imports it anyway")
         if not by_id:
             return
+        changes = self._comment_change_map()
         for row, details_text, digest in self._rows(since=min(by_id) - 1):
             line = by_id.get(row["id"])
             if line is None:
                 continue
-            expected, _ = self._link_of(row, details_text, digest, line.prev_hash, key)
+            expected, _ = self._link_of(row, details_text, digest, line.prev_hash, key, changes)
+            if expected != line.hash and line.attested is not None:
+                expected, _ = self._link_of(row, details_text, line.attested, line.prev_hash, key, changes)
             if expected != line.hash:
                 hint = " (a keyed trail needs its AUDIT_CHAIN_KEY)" if key is None else ""
                 raise Tampered(f"{source} line {line.number}: its hash does not match its content{hint}: nothing "
@@ -132,16 +160,19 @@ class TransferOps:
         key = self._chain_key()
         prev = head
         updates = []
+        changes = self._comment_change_map()
         for row, details_text, digest in self._rows(since=after_id):
-            new, _ = self._link_of(row, details_text, digest, prev, key)
+            new, _ = self._link_of(row, details_text, digest, prev, key, changes)
             updates.append((prev, new, row["id"]))
             prev = new
         self.conn.executemany("UPDATE activity SET prev_hash = ?, hash = ? WHERE id = ?", updates)
 
-    def _import_one(self, raw: bytes | dict[str, Any], *, keep_ids: bool, own: str, number: int) -> _Link:
+    def _import_one(self, raw: bytes | dict[str, Any], *, keep_ids: bool, own: str, number: int,
+                    as_given: bool = False) -> _Link:
         line = raw if isinstance(raw, dict) else jsontext.parse_object(raw, what="the line")
         activity, key, revision = _activity_from_line(line)
-        link = _Link(number, None, *_given_link(line))
+        link = _Link(number, None, *_given_link(line), attested=line.get("attested_revision"),
+                     gap=line.get("gap") is True)
         if key.startswith(own):
             local = key[len(own):]
             if local.isdigit() and self.conn.execute("SELECT 1 FROM activity WHERE id = ?", [int(local)]).fetchone():
@@ -151,17 +182,21 @@ class TransferOps:
         if keep_ids and isinstance(line.get("id"), int) and not isinstance(line.get("id"), bool):
             taken = self.conn.execute("SELECT 1 FROM activity WHERE id = ?", [line["id"]]).fetchone()
             activity.id = None if taken else line["id"]
-        new = self._import_revision(activity, revision) if revision is not None else None
+        new = self._import_revision(activity, revision, as_given) if revision is not None else None
         link.id = self._insert_activity(activity, key=key, revision=new, link=("", ""))["id"]
         return link
 
-    def _import_revision(self, activity: Activity, revision: dict[str, Any]) -> NewRevision:
+    def _import_revision(self, activity: Activity, revision: dict[str, Any], as_given: bool = False) -> NewRevision:
         collection, item = activity.collection, activity.item
         version = revision.get("version")
+        known = True
         if version is None:
             head = self._head(collection, item)
             before = head.data if head and activity.action != "create" else {}
             base = head.base if head else None
+            # A trail that starts mid-history (a filtered export, an export of a pruned store): the state before
+            # its first change here is unknown, so its snapshot is taken as given.
+            known = head is not None or activity.action == "create"
         else:
             row = self.conn.execute(
                 "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version = ? "
@@ -176,7 +211,7 @@ class TransferOps:
             data = patches.apply(before, delta)
         elif delta is _MISSING or delta is None:
             delta = patches.diff(before, data)
-        elif not patches.same(patches.apply(before, delta), data):
+        elif known and not as_given and not patches.same(patches.apply(before, delta), data):
             raise UsageError("revision data and delta disagree: applying delta to the previous snapshot does not give data")
         return NewRevision(data, delta, base, version)
 
@@ -189,6 +224,8 @@ class _Link:
     id: int | None
     prev_hash: str | None
     hash: str | None
+    attested: str | None = None  # the digest a pruned or rewritten revision had, which the hash covers
+    gap: bool = False  # the line does not follow the one before in the chain, and says so
 
 
 def _given_link(line: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -1,0 +1,350 @@
+"""Pruning: removing activity and revisions past the retention limits, and rewriting revisions to their scope.
+
+A prune is planned and attested in one transaction (the plan, the chained `prune` record, the attested former
+revision digests, any scope rewrites), then carried out in batches of bounded size so that readers and writers are
+never blocked for long and the WAL stays small. A prune killed between batches leaves a store that verifies, and
+the next prune finishes the plan before making its own.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from .. import chain, jsontext, patches, timeparse
+from ..errors import Conflict, UsageError
+from ..models import COMMENT_CHANGES, Activity
+from . import codec
+from .policy import scoped
+
+BATCH = 10_000
+_IDS = 500  # ids bound per statement, well under SQLite's variable limit
+
+
+def survivors_digest(rows: Iterable[tuple[int, str]]) -> tuple[int, str]:
+    digest, count = hashlib.sha256(), 0
+    for activity_id, hash_ in rows:
+        digest.update(f"{activity_id}:{hash_}\n".encode())
+        count += 1
+    return count, digest.hexdigest()
+
+
+def _chunks(ids: list[int], size: int = _IDS) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+class PruneOps:
+    conn: sqlite3.Connection
+
+    # what verify needs
+
+    def latest_prune(self) -> tuple[int, dict[str, Any]] | None:
+        """The newest prune record that speaks for this store's chain: one made here, or one that came with a
+        chain imported as it was. (A trail imported and chained anew starts from the start: its prunes do not.)"""
+        replica = self._setting("links_kept") is not None
+        row = self.conn.execute(
+            "SELECT id, details FROM activity WHERE id = (SELECT max(id) FROM activity WHERE action = 'prune'"
+            + ("" if replica else " AND key IS NULL") + ")"
+        ).fetchone()
+        if row is None:
+            return None
+        details = jsontext.loads(row[1]) if row[1] else None
+        return (row[0], details) if isinstance(details, dict) and "boundary" in details else None
+
+    def attested_digest(self) -> tuple[int, str]:
+        return survivors_digest(self.conn.execute("SELECT activity, revision FROM attested ORDER BY activity"))
+
+    # planning
+
+    def _plan(self, *, activity_before: str | None, revision_before: str | None, revision_only: bool,
+              keep: int, collection: str | None, apply_scopes: bool) -> dict[str, Any]:
+        """Which activities go whole, which keep their activity but lose their revision, and the scope rewrites."""
+        scopes = self.scopes() if apply_scopes else {}
+        if collection is not None:
+            scopes = {c: s for c, s in scopes.items() if c == collection}
+        limits = {c: s["keep_revisions"] for c, s in scopes.items() if s.get("keep_revisions")}
+        where, params = ("collection = ?", [collection]) if collection is not None else ("1", [])
+        protected: set[int] = set()  # each item's newest revisions: never removed
+        beyond: list[int] = []  # revisions past their item's count
+        for activity_id, coll, rank in self.conn.execute(
+            f"""SELECT activity, collection, row_number() OVER (PARTITION BY collection, item ORDER BY activity DESC)
+                FROM revisions WHERE version IS NULL AND {where}""", params):
+            limit = limits.get(coll, keep)
+            if rank <= limit:
+                protected.add(activity_id)
+            elif revision_only or coll in limits:
+                beyond.append(activity_id)
+        if revision_before is not None and beyond:
+            old = {i for (i,) in self.conn.execute(
+                f"SELECT id FROM activity WHERE timestamp < ? AND {where}", [revision_before, *params])}
+            beyond = [i for i in beyond if i in old]
+        whole: list[int] = []
+        if activity_before is not None:
+            latest = self.latest_prune()
+            whole = [i for (i,) in self.conn.execute(
+                f"SELECT id FROM activity WHERE timestamp < ? AND {where} ORDER BY id", [activity_before, *params])
+                if i not in protected and (latest is None or i != latest[0])]
+            # A kept comment keeps the chained records of its edits: verify rebuilds its first text from them.
+            kept = self._kept_comment_changes(set(whole))
+            whole = [i for i in whole if i not in kept]
+        gone = set(whole)
+        return {"whole": whole, "revisions": sorted(i for i in beyond if i not in gone), "scopes": scopes}
+
+    def _kept_comment_changes(self, gone: set[int]) -> set[int]:
+        """The comment-edit and comment-delete records among `gone` whose comment is not going."""
+        keep: set[int] = set()
+        own = self.store_id() + "/"
+        for change_id, details in self.conn.execute(
+            f"SELECT id, details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))})",
+            list(COMMENT_CHANGES),
+        ):
+            if change_id not in gone:
+                continue
+            target = (jsontext.loads(details) or {}).get("comment") if details else None
+            if not isinstance(target, str):
+                continue
+            if target.startswith(own) and target[len(own):].isdigit():
+                comment = int(target[len(own):])
+            else:
+                found = self.conn.execute("SELECT id FROM activity WHERE key = ?", [target]).fetchone()
+                comment = found[0] if found else None
+            if comment is not None and comment not in gone:
+                keep.add(change_id)
+        return keep
+
+    def _summary(self, plan: dict[str, Any]) -> list[dict[str, Any]]:
+        counts: dict[tuple[str, str], dict[str, Any]] = {}
+        for what, ids in (("activities", plan["whole"]), ("revisions", plan["revisions"])):
+            for chunk in _chunks(ids):
+                for coll, action, n in self.conn.execute(
+                    f"SELECT collection, action, count(*) FROM activity WHERE id IN ({', '.join('?' * len(chunk))}) "
+                    "GROUP BY collection, action", chunk):
+                    row = counts.setdefault((coll, action), {"collection": coll, "action": action,
+                                                            "activities": 0, "revisions": 0})
+                    row[what] += n
+        for chunk in _chunks(plan["whole"]):
+            for coll, action, n in self.conn.execute(
+                f"SELECT a.collection, a.action, count(*) FROM revisions r JOIN activity a ON a.id = r.activity "
+                f"WHERE r.activity IN ({', '.join('?' * len(chunk))}) GROUP BY a.collection, a.action", chunk):
+                counts[(coll, action)]["revisions"] += n
+        return [counts[key] for key in sorted(counts)]
+
+    # carrying out
+
+    @contextmanager
+    def _prune_lock(self) -> Iterator[None]:
+        path = f"{self.path}.prune-lock"
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise Conflict("another prune is running on this store: try again when it is done") from None
+            yield
+        finally:
+            os.close(fd)
+
+    def prune(
+        self,
+        *,
+        older_than: str | None = None,
+        keep_revisions: int | None = None,
+        collection: str | None = None,
+        apply_scopes: bool = False,
+        dry_run: bool = False,
+        archive: Callable[[Iterable[bytes]], None] | None = None,
+        activity: Activity | None = None,
+        now: datetime | None = None,
+        batch: int = BATCH,
+        after_batch: Callable[[int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Remove what is past the limits given, or, with none, past the stored retention policy.
+
+        Returns a summary: per collection and action, the activities and revisions removed, and the totals. With
+        `dry_run`, nothing is written and the summary is what a real run would remove.
+        """
+        now = now or timeparse.utcnow()
+        limits = self._limits(older_than, keep_revisions, apply_scopes, now)
+        if limits is None:
+            return {"policy": None, "removed": [], "activities": 0, "revisions": 0, "rewritten": 0,
+                    "note": "no retention policy is set and no limits were given: nothing to prune"}
+        with self._prune_lock():
+            finished = self._finish_pending(batch, after_batch)
+            plan = self._plan(collection=collection, apply_scopes=apply_scopes, **limits)
+            summary = {"policy": {**{k: v for k, v in limits.items() if v is not None}, "collection": collection,
+                                  "apply_scopes": apply_scopes},
+                       "removed": self._summary(plan), "activities": len(plan["whole"]),
+                       "revisions": len(plan["revisions"]) + self._revisions_in(plan["whole"]),
+                       "rewritten": 0, "finished_earlier_prune": finished}
+            if dry_run:
+                summary["rewritten"] = self._rewrite_scopes(plan["scopes"], dry_run=True)
+                return summary
+            if not plan["whole"] and not plan["revisions"] and not self._rewrite_scopes(plan["scopes"], dry_run=True):
+                summary["note"] = "nothing is past the limits: nothing was removed"
+                return summary
+            if archive is not None:
+                archive(self._archive_lines(plan))
+            summary["rewritten"], summary["prune_id"] = self._attest(plan, activity, summary)
+            self._carry_out(batch, after_batch)
+        return summary
+
+    def _limits(self, older_than, keep_revisions, apply_scopes, now) -> dict[str, Any] | None:
+        cutoff = lambda text: timeparse.format_ts(now - timeparse.parse_duration(text))  # noqa: E731
+        if keep_revisions is not None and keep_revisions < 1:
+            raise UsageError(f"--keep-revisions must be 1 or more (the newest revision is always kept), not {keep_revisions}")
+        if older_than is not None or keep_revisions is not None or apply_scopes:
+            return {"activity_before": cutoff(older_than) if older_than else None, "revision_before": None,
+                    "revision_only": keep_revisions is not None and older_than is None, "keep": keep_revisions or 1}
+        policy = self.retention()
+        if not policy:
+            return None
+        return {"activity_before": cutoff(policy["activity"]) if policy.get("activity") else None,
+                "revision_before": cutoff(policy["revisions"]) if policy.get("revisions") else None,
+                "revision_only": bool(policy.get("revisions")) or (
+                    bool(policy.get("keep_revisions")) and not policy.get("activity")),
+                "keep": policy.get("keep_revisions") or 1}
+
+    def _revisions_in(self, ids: list[int]) -> int:
+        total = 0
+        for chunk in _chunks(ids):
+            total += self.conn.execute(
+                f"SELECT count(*) FROM revisions WHERE activity IN ({', '.join('?' * len(chunk))})", chunk).fetchone()[0]
+        return total
+
+    def _archive_lines(self, plan: dict[str, Any]) -> Iterator[bytes]:
+        """The export lines of everything the plan removes (activities whole, and revision-only removals)."""
+        from ..models import LogQuery
+
+        ids = sorted(set(plan["whole"]) | set(plan["revisions"]))
+        for chunk in _chunks(ids):
+            q = LogQuery(filter={"id": {"_in": chunk}})
+            yield from self.export_lines(q)
+
+    def _attest(self, plan: dict[str, Any], activity: Activity | None, summary: dict[str, Any]) -> tuple[int, int]:
+        """In one transaction: the plan, the former digests, scope rewrites, and the chained prune record."""
+        with self._writing():
+            whole, revision_ids = plan["whole"], plan["revisions"]
+            self.conn.executemany("INSERT OR IGNORE INTO prune_plan (activity, what) VALUES (?, 'activity')",
+                                  [(i,) for i in whole])
+            self.conn.executemany("INSERT OR IGNORE INTO prune_plan (activity, what) VALUES (?, 'revision')",
+                                  [(i,) for i in revision_ids])
+            for chunk in _chunks(revision_ids):
+                self._attest_revisions(chunk)
+            rewritten = self._rewrite_scopes(plan["scopes"], dry_run=False)
+            for chunk in _chunks(whole):
+                self.conn.execute(f"DELETE FROM attested WHERE activity IN ({', '.join('?' * len(chunk))})", chunk)
+            previous = self.latest_prune()
+            boundary = previous[1]["boundary"] if previous else {"id": 0, "hash": chain.GENESIS}
+            if whole and max(whole) > boundary["id"]:
+                top = max(whole)
+                boundary = {"id": top, "hash": self.conn.execute("SELECT hash FROM activity WHERE id = ?",
+                                                                 [top]).fetchone()[0]}
+            count, digest = survivors_digest(self.conn.execute(
+                "SELECT id, hash FROM activity WHERE id <= ? AND id NOT IN "
+                "(SELECT activity FROM prune_plan WHERE what = 'activity') ORDER BY id", [boundary["id"]]))
+            attested = self.attested_digest()
+            record = activity or Activity("prune", "*", "*", "")
+            record.action = "prune"
+            record.collection = record.collection or "*"
+            record.item = record.item or "*"
+            record.details = {
+                "removed": {"activities": summary["activities"], "revisions": summary["revisions"],
+                            "rewritten": rewritten, "by": summary["removed"]},
+                "policy": summary["policy"],
+                "boundary": boundary,
+                "survivors": {"count": count, "digest": digest},
+                "attested": {"count": attested[0], "digest": attested[1]},
+            }
+            saved = self._insert_activity(record)
+            self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('prune_pending', ?)",
+                              [str(saved["id"])])
+            return rewritten, saved["id"]
+
+    def _attest_revisions(self, ids: list[int]) -> None:
+        """Keep the digest each revision had as written (the one its activity's hash covers), once."""
+        rows = self.conn.execute(
+            f"SELECT activity, version, base, data, delta FROM revisions WHERE activity IN ({', '.join('?' * len(ids))}) "
+            "AND activity NOT IN (SELECT activity FROM attested)", ids).fetchall()
+        self.conn.executemany("INSERT INTO attested (activity, revision) VALUES (?, ?)", [
+            (activity_id, chain.revision_digest(self._unpack_text(base, data), delta, version))
+            for activity_id, version, base, data, delta in rows])
+
+    def _unpack_text(self, base: int | None, data: bytes) -> str:
+        return codec.unpack(data, self._base_text(base) if base is not None else None).decode()
+
+    def _rewrite_scopes(self, scopes: dict[str, dict[str, Any]], *, dry_run: bool) -> int:
+        """Rewrite each scoped collection's revisions to the fields its scope keeps; deltas are recomputed."""
+        rewritten = 0
+        for coll, scope in scopes.items():
+            if not (scope.get("fields") or scope.get("exclude_fields")):
+                continue
+            items = [item for (item,) in self.conn.execute(
+                "SELECT DISTINCT item FROM revisions WHERE collection = ? AND version IS NULL", [coll])]
+            for item in items:
+                before: Any = {}
+                rows = self.conn.execute(
+                    "SELECT r.activity, a.action, r.base, r.data, r.delta FROM revisions r JOIN activity a "
+                    "ON a.id = r.activity WHERE r.collection = ? AND r.item = ? AND r.version IS NULL "
+                    "AND r.activity NOT IN (SELECT activity FROM prune_plan) ORDER BY r.activity",
+                    [coll, item]).fetchall()
+                for activity_id, action, base, data, delta in rows:
+                    after, _ = scoped(self._unpack(base, data), scope)
+                    new_delta = patches.diff({} if action == "create" else before, after)
+                    if jsontext.dumps(new_delta) != delta or not patches.same(after, self._unpack(base, data)):
+                        rewritten += 1
+                        if not dry_run:
+                            self._attest_revisions([activity_id])
+                            text = jsontext.dumps(after).encode()
+                            self.conn.execute("UPDATE revisions SET data = ?, delta = ? WHERE activity = ?",
+                                              [codec.pack(text, self._base_text(base) if base is not None else None),
+                                               jsontext.dumps(new_delta), activity_id])
+                    before = after
+        return rewritten
+
+    def vacuum(self) -> int:
+        """Reclaim the space prunes freed; returns the bytes the store shrank by."""
+        def size() -> int:
+            return sum(os.path.getsize(p) for p in (self.path, f"{self.path}-wal") if os.path.exists(p))
+
+        before = size()
+        self.conn.execute("VACUUM")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return before - size()
+
+    def _finish_pending(self, batch: int, after_batch: Callable[[int], None] | None) -> bool:
+        if self.conn.execute("SELECT 1 FROM prune_plan LIMIT 1").fetchone() is None:
+            return False
+        self._carry_out(batch, after_batch)
+        return True
+
+    def _carry_out(self, batch: int, after_batch: Callable[[int], None] | None) -> None:
+        """Delete what the plan names, a bounded batch per transaction, then drop bases nothing uses."""
+        done = 0
+        while True:
+            with self._writing():
+                rows = self.conn.execute("SELECT activity, what FROM prune_plan ORDER BY activity LIMIT ?",
+                                         [batch]).fetchall()
+                if not rows:
+                    self.conn.execute("DELETE FROM bases WHERE id NOT IN "
+                                      "(SELECT base FROM revisions WHERE base IS NOT NULL)")
+                    self.conn.execute("DELETE FROM settings WHERE key = 'prune_pending'")
+                    self._bases.clear()
+                    return
+                ids = [activity_id for activity_id, _ in rows]
+                whole = [activity_id for activity_id, what in rows if what == "activity"]
+                for chunk in _chunks(ids):
+                    marks = ", ".join("?" * len(chunk))
+                    self.conn.execute(f"DELETE FROM revisions WHERE activity IN ({marks})", chunk)
+                    self.conn.execute(f"DELETE FROM prune_plan WHERE activity IN ({marks})", chunk)
+                for chunk in _chunks(whole):
+                    self.conn.execute(f"DELETE FROM activity WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+            done += len(rows)
+            if after_batch is not None:
+                after_batch(done)
