@@ -28,6 +28,9 @@ TIME_FIELDS = ("timestamp", "edited_on", "comment_deleted_on")
 TEXT_SEARCH_FIELDS = ("action", "user", "ip", "user_agent", "origin", "collection", "item", "comment", "details")
 DEFAULT_LIST_FIELDS = ("id", "timestamp", "action", "user", "collection", "item", "comment")
 
+# What the store reads as an item's creation and deletion: ours, and Strapi's as its trails name them.
+CREATES = ("create", "entry.create")
+DELETES = ("delete", "entry.delete")
 # Actions that change an item's data and so record a revision.
 DATA_ACTIONS = ("create", "update", "delete", "soft-delete", "revert", "promote")
 WELL_KNOWN_ACTIONS = DATA_ACTIONS + (

@@ -30,7 +30,7 @@ _audit_options() {
         'audit diff') reply=(--activity --format --from --help --to -f -h) ;;
         'audit export') reply=(--action --collection --filter --help --item --output --search --since --until --user -a -c -h -i -o -q -u) ;;
         'audit history') reply=(--format --help -f -h) ;;
-        'audit import') reply=(--help --skip-invalid -h) ;;
+        'audit import') reply=(--format --help --no-verify --skip-invalid -f -h) ;;
         'audit info') reply=(--format --help -f -h) ;;
         'audit log') reply=(--action --collection --field --fields --filter --format --help --include-deleted --item --limit --meta --offset --patch --search --since --sort --until --user -a -c -f -h -i -n -p -q -s -u) ;;
         'audit prune') reply=(--apply-scopes --archive --collection --dry-run --format --help --keep-revisions --older-than --user --vacuum --yes -c -f -h -y) ;;
@@ -72,6 +72,7 @@ _audit_arity() {
         'audit diff') case "$2" in --activity|--format|-f|--from|--to) reply=(1) ;; esac ;;
         'audit export') case "$2" in --action|-a|--collection|-c|--filter|--item|-i|--output|-o|--search|-q|--since|--until|--user|-u) reply=(1) ;; esac ;;
         'audit history') case "$2" in --format|-f) reply=(1) ;; esac ;;
+        'audit import') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit info') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit log') case "$2" in --action|-a|--collection|-c|--field|--fields|--filter|--format|-f|--item|-i|--limit|-n|--offset|--search|-q|--since|--sort|-s|--until|--user|-u) reply=(1) ;; esac ;;
         'audit prune') case "$2" in --archive|--collection|-c|--format|-f|--keep-revisions|--older-than|--user) reply=(1) ;; esac ;;
@@ -133,6 +134,10 @@ _audit_option_value() {
         'audit history')
             case "$2" in
                 --format|-f) reply=(choice table json jsonl csv) ;;
+            esac ;;
+        'audit import')
+            case "$2" in
+                --format|-f) reply=(choice audit directus strapi) ;;
             esac ;;
         'audit info')
             case "$2" in

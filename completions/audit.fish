@@ -76,6 +76,12 @@ function __audit_arity
                     echo 1
                     return
             end
+        case 'audit import'
+            switch $argv[2]
+                case --format -f
+                    echo 1
+                    return
+            end
         case 'audit info'
             switch $argv[2]
                 case --format -f
@@ -247,7 +253,7 @@ complete -c audit -n '__audit_at audit' -a comment -d 'Comments on items: add, e
 complete -c audit -n '__audit_at audit' -a diff -d 'Show the change between two revisions of an item (default: its last change),...'
 complete -c audit -n '__audit_at audit' -a export -d 'Write activity as JSONL (audit/1): one activity per line with its revision,...'
 complete -c audit -n '__audit_at audit' -a history -d 'List an item\'s revisions, oldest first: index, activity, action, user, time...'
-complete -c audit -n '__audit_at audit' -a import -d 'Load a JSONL trail (audit/1, plain or gzipped; - for stdin).'
+complete -c audit -n '__audit_at audit' -a import -d 'Load a trail: audit/1 JSONL (plain or gzipped; - for stdin), a Directus...'
 complete -c audit -n '__audit_at audit' -a info -d 'Show the store: its path, size, schema version, counts and newest activity.'
 complete -c audit -n '__audit_at audit' -a log -d 'List activity, newest first.'
 complete -c audit -n '__audit_at audit' -a prune -d 'Remove activity and revisions past the limits; with no limits, apply the...'
@@ -318,7 +324,9 @@ complete -c audit -n '__audit_at audit history' -l format -s f -x -a 'table json
 complete -c audit -n '__audit_at audit history' -l help -s h -d 'Show this message and exit.'
 
 # audit import
+complete -c audit -n '__audit_at audit import' -l format -s f -x -a 'audit directus strapi' -d 'audit (JSONL), directus (a database or folder) or strapi (a CSV or JSON export).'
 complete -c audit -n '__audit_at audit import' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit import' -l no-verify -d 'Import lines whose hash chain is broken.'
 complete -c audit -n '__audit_at audit import' -l skip-invalid -d 'Import the valid lines and report the rest.'
 complete -c audit -n '__audit_at_argument 0 audit import' -F
 

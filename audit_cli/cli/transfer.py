@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -51,26 +51,40 @@ def export(
 
 @command(
     "import",
-    help="""Load a JSONL trail (audit/1, plain or gzipped; - for stdin). Idempotent: lines already here are skipped.
+    help="""Load a trail: audit/1 JSONL (plain or gzipped; - for stdin), a Directus database, or a Strapi export.
 
-Into an empty store the ids are kept; otherwise lines are appended in file order with new ids. A bad line stops
-the import and keeps nothing from the file, unless --skip-invalid.
+Idempotent: activities already here are skipped, so re-running an import adds only what is new. Into an empty
+store the ids are kept; otherwise activities are appended in order with new ids. A bad line or row stops the import
+and keeps nothing from the source, unless --skip-invalid.
+
+--format directus takes a Directus SQLite database file, or a folder with directus_activity.json and
+directus_revisions.json (and directus_comments.json, directus_versions.json, directus_users.json when exported).
+--format strapi takes a Strapi audit-log export, .csv or .json.
 
 \b
 Example:
   audit import audit.jsonl.gz
   audit --db ./sample.db import fixtures/sample.jsonl
+  audit import --format directus /srv/directus/data.db
+  audit import --format strapi audit-logs.csv
 """,
 )
 def import_(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(metavar="FILE", help="The JSONL file, or - for stdin.", show_default=False)],
+    source: Annotated[str, typer.Argument(metavar="FILE", help="The file (- for stdin), or a Directus folder.",
+                                          show_default=False)],
+    fmt: Annotated[Literal["audit", "directus", "strapi"], typer.Option(
+        "--format", "-f", help="audit (JSONL), directus (a database or folder) or strapi (a CSV or JSON export).")] = "audit",
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid lines and report the rest.")] = False,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Import lines whose hash chain is broken.")] = False,
 ) -> None:
-    from .. import jsonl
+    from .. import adapters
 
-    result = open_store(ctx, create=True).import_lines(jsonl.read_lines(source), source=source,
-                                                      skip_invalid=skip_invalid)
+    trail = adapters.open_trail(fmt, source, skip_invalid=skip_invalid)  # reads the source before making a store
+    result = trail.import_into(open_store(ctx, create=True), skip_invalid=skip_invalid,
+                               **({"verify": False} if no_verify else {}))
+    for message in result["notes"]:
+        note(message)
     for message in result["skipped_lines"]:
         note(f"skipped {message}")
     note(f"imported {result['added']} activities from {source}"

@@ -96,7 +96,9 @@ class IntegrityOps:
         else:
             return row, None
         if not changes:
-            if row["edited_on"] or row["comment_deleted_on"]:
+            # An imported comment (it has a source key) came with its state as the source last saw it; one made
+            # here has every change chained.
+            if (row["edited_on"] or row["comment_deleted_on"]) and not row.get("key"):
                 return row, f"comment {row['id']} was changed with no chained edit"
             return row, None
         state = dict(changes[0].get("before") or {})

@@ -4,6 +4,7 @@ checks it."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from typing import Any
@@ -40,7 +41,10 @@ def _as_store(source: str, chain_key: bytes | None, **how: Any) -> dict[str, Any
         with AuditStore.open(os.path.join(folder, "check.db"), create=True, chain_key=chain_key) as store:
             try:
                 result = store.import_lines(jsonl.read_lines(source), source=source, **how)
-            except (Tampered, ImportError_) as exc:
+            except ImportError_ as exc:  # a line that is not even a valid record was changed
+                return {"ok": False, "checked": None, "head_id": None, "head": None, "source": source,
+                        "failure": {"kind": "modified", "id": _id_at(source, exc.line), "message": str(exc)}}
+            except Tampered as exc:
                 return {"ok": False, "checked": None, "head_id": None, "head": None, "source": source,
                         "failure": {"kind": "broken", "id": None, "message": str(exc)}}
             report = store.verify() if how.get("keep_links") else {"ok": True}
@@ -51,3 +55,14 @@ def _as_store(source: str, chain_key: bytes | None, **how: Any) -> dict[str, Any
                               f"line {number} (activity {activity_id}) does not follow the line before it"})
             report.update(source=source, lines=result["added"] + result["duplicates"], gaps=result["gaps"])
             return report
+
+
+def _id_at(source: str, number: int | None) -> int | None:
+    for at, line in jsonl.read_lines(source):
+        if at == number:
+            try:
+                value = json.loads(line).get("id")
+            except (ValueError, AttributeError):
+                return None
+            return value if isinstance(value, int) else None
+    return None

@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import chain, jsontext, patches, timeparse
 from ..errors import Conflict, UsageError
-from ..models import COMMENT_CHANGES, Activity
+from ..models import COMMENT_CHANGES, CREATES, Activity
 from . import codec
 from .policy import scoped
 
@@ -296,7 +296,7 @@ class PruneOps:
                     [coll, item]).fetchall()
                 for activity_id, action, base, data, delta in rows:
                     after, _ = scoped(self._unpack(base, data), scope)
-                    new_delta = patches.diff({} if action == "create" else before, after)
+                    new_delta = patches.diff({} if action in CREATES else before, after)
                     if jsontext.dumps(new_delta) != delta or not patches.same(after, self._unpack(base, data)):
                         rewritten += 1
                         if not dry_run:

@@ -9,7 +9,7 @@ from typing import Any
 from .. import jsontext, patches, timeparse
 from .policy import scoped
 from ..errors import Conflict, NotFound, UsageError
-from ..models import Activity, Recorded, Revision
+from ..models import CREATES, DELETES, Activity, Recorded, Revision
 from . import codec
 
 _HEAD = """SELECT r.activity, a.action, r.base, r.data FROM revisions r JOIN activity a ON a.id = r.activity
@@ -43,7 +43,7 @@ class Head:
 
     @property
     def deleted(self) -> bool:
-        return self.action == "delete"
+        return self.action in DELETES
 
 
 class RevisionOps:
@@ -190,7 +190,7 @@ class RevisionOps:
             index = before[-1]
         else:
             index = self._resolve(rows, -1 if rev is None else rev)
-        if rows[index][1] == "delete":
+        if rows[index][1] in DELETES:
             raise Conflict(
                 f"{where} was deleted at revision {index} (activity {rows[index][0]}): "
                 f"its last state is revision {index - 1}, and `audit revert` restores it"
@@ -204,7 +204,7 @@ class RevisionOps:
         if start is not None:
             frm = self._resolve(rows, start, flag="--from")
         else:  # the last change: a create's is from nothing, even after an earlier delete
-            frm = -1 if rows[to][1] == "create" else to - 1
+            frm = -1 if rows[to][1] in CREATES else to - 1
         before = self._revision(rows, frm, collection, item).data if frm >= 0 else {}
         after = self._revision(rows, to, collection, item).data
         return {"collection": collection, "item": item, "from": frm if frm >= 0 else None, "to": to,
@@ -217,7 +217,7 @@ class RevisionOps:
             self.get_activity(activity_id)  # NotFound when there is no such activity at all
             raise NotFound(f"activity {activity_id} changed no data (it has no revision): pick a create or update")
         action = self.conn.execute("SELECT action FROM activity WHERE id = ?", [activity_id]).fetchone()[0]
-        row = None if action == "create" else self.conn.execute(
+        row = None if action in CREATES else self.conn.execute(
             "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version IS ? AND activity < ? "
             "ORDER BY activity DESC LIMIT 1",
             [revision.collection, revision.item, revision.version, activity_id],
@@ -235,7 +235,7 @@ class RevisionOps:
             index = self._resolve(rows, to, flag="--to")
             where = f"{collection} {item}"
             target = self._revision(rows, index, collection, item)
-            if target.action == "delete":
+            if target.action in DELETES:
                 raise UsageError(f"revision {index} of {where} is its delete: --to {index - 1} restores the state it removed")
             head = self._head(collection, item)
             assert head is not None
@@ -265,7 +265,7 @@ class RevisionOps:
         """For each field of the current state, the activity that last changed it."""
         rows = self._main(collection, item)
         current = self._revision(rows, len(rows) - 1, collection, item)
-        if current.action == "delete":
+        if current.action in DELETES:
             raise Conflict(f"{collection} {item} is deleted (activity {current.activity}): blame shows live items")
         history = [({"activity": a, "action": act, "user": u, "timestamp": ts}, jsontext.loads(d))
                    for a, act, u, ts, d in rows]
@@ -293,7 +293,7 @@ class RevisionOps:
         with self._writing():
             record = self._comment(activity_id)
             before = {name: record[name] for name in ("comment", "edited_on", "comment_deleted_on")}
-            after = {**before, **after}
+            after = {**before, **{k: v for k, v in after.items() if k in before}}
             change = activity or Activity(action, "", "", "")
             change.action, change.collection, change.item = action, record["collection"], record["item"]
             record["key"] = self.conn.execute("SELECT key FROM activity WHERE id = ?", [activity_id]).fetchone()[0]

@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import chain, jsontext, patches, query, timeparse
 from ..errors import AuditError, UsageError
-from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, SCHEMA, Activity, LogQuery
+from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, CREATES, DATA_ACTIONS, SCHEMA, Activity, LogQuery
 from . import codec
 from .integrity import Tampered
 from .revisions import NewRevision
@@ -23,6 +23,10 @@ _TEXT_FIELDS = ("user", "ip", "user_agent", "origin", "comment", "edited_on", "c
 
 class ImportError_(AuditError):
     """A line that cannot be imported: names the file, the line and the reason."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
 
 
 class TransferOps:
@@ -100,7 +104,8 @@ class TransferOps:
                 except AuditError as exc:
                     message = f"{source} line {number}: {exc}"
                     if not skip_invalid:
-                        raise ImportError_(message + " (nothing was imported; --skip-invalid imports the rest)") from None
+                        raise ImportError_(message + " (nothing was imported; --skip-invalid imports the rest)",
+                                           number) from None
                     skipped.append(message)
                     continue
                 if link.id is None:
@@ -177,7 +182,10 @@ class TransferOps:
             local = key[len(own):]
             if local.isdigit() and self.conn.execute("SELECT 1 FROM activity WHERE id = ?", [int(local)]).fetchone():
                 return link
-        if self.conn.execute("SELECT 1 FROM activity WHERE key = ?", [key]).fetchone():
+        known = self.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
+        if known:
+            if activity.action == "comment" and link.hash is None:
+                self._update_comment(known[0], activity)
             return link
         if keep_ids and isinstance(line.get("id"), int) and not isinstance(line.get("id"), bool):
             taken = self.conn.execute("SELECT 1 FROM activity WHERE id = ?", [line["id"]]).fetchone()
@@ -186,17 +194,29 @@ class TransferOps:
         link.id = self._insert_activity(activity, key=key, revision=new, link=("", ""))["id"]
         return link
 
+    def _update_comment(self, comment_id: int, seen: Activity) -> None:
+        """A comment seen again in an unchained source (an adapter's): its newer state arrives as chained changes.
+        (A chained trail carries its comment-edit records itself.)"""
+        stored = self.get_activity(comment_id)
+        fields = ("comment", "edited_on", "comment_deleted_on")
+        after = {name: getattr(seen, name) for name in fields}
+        if stored["comment_deleted_on"] or all(stored[name] == after[name] for name in fields):
+            return
+        action = "comment-delete" if after["comment_deleted_on"] else "comment-edit"
+        change = Activity(action, "", "", after["comment_deleted_on"] or after["edited_on"] or "", user=seen.user)
+        self._change_comment(comment_id, after, action, change)
+
     def _import_revision(self, activity: Activity, revision: dict[str, Any], as_given: bool = False) -> NewRevision:
         collection, item = activity.collection, activity.item
         version = revision.get("version")
         known = True
         if version is None:
             head = self._head(collection, item)
-            before = head.data if head and activity.action != "create" else {}
+            before = head.data if head and activity.action not in CREATES else {}
             base = head.base if head else None
             # A trail that starts mid-history (a filtered export, an export of a pruned store): the state before
             # its first change here is unknown, so its snapshot is taken as given.
-            known = head is not None or activity.action == "create"
+            known = head is not None or activity.action in CREATES
         else:
             row = self.conn.execute(
                 "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version = ? "
