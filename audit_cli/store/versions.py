@@ -6,7 +6,7 @@ import re
 import sqlite3
 from typing import Any
 
-from .. import jsontext, patches, timeparse
+from .. import jsontext, patches
 from ..errors import Conflict, NotFound, UsageError
 from ..models import Activity, Recorded, Revision
 from .revisions import NewRevision
@@ -132,7 +132,7 @@ class VersionOps:
                                   [jsontext.dumps(remaining), saved["id"] if delta else head.activity, version["id"]])
             else:
                 self.conn.execute("DELETE FROM versions WHERE id = ?", [version["id"]])
-            note = None if delta else f"main already held the staged values: no revision recorded"
+            note = None if delta else "main already held the staged values: no revision recorded"
             return Recorded(saved, revision, note)
 
     def delete_version(self, collection: str, item: str, key: str, *, activity: Activity) -> dict[str, Any]:
