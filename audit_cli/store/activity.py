@@ -166,6 +166,9 @@ class ActivityOps:
             "first_activity": first,
             "last_activity": last,
             "last_id": one("SELECT max(id) FROM activity")[0],
+            "chain_head": self._chain_head(),
+            "chain_keyed": self._setting("chain_key_check") is not None,
+            "store_id": self.store_id(),
             "mode": oct(mode),
             "readable_by_others": bool(mode & 0o044),
         }

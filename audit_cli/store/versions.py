@@ -66,7 +66,10 @@ class VersionOps:
             before = version["staged"]
             after = patches.merge(before, data)
             delta = patches.diff(before, after)
-            revision = NewRevision(after, delta, version=key) if delta else None
+            last = self.conn.execute(  # pack against the version's own last save, as main packs against main
+                "SELECT base FROM revisions WHERE collection = ? AND item = ? AND version = ? "
+                "ORDER BY activity DESC LIMIT 1", [collection, item, key]).fetchone()
+            revision = NewRevision(after, delta, last[0] if last else None, key) if delta else None
             saved = self._note(activity, "version-save", collection, item, {"version": key}, revision)
             if not delta:
                 return Recorded(saved, note=f"version {key!r} already holds these values: no revision recorded")
