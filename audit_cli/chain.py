@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from . import jsontext
+import orjson
 
 GENESIS = "0" * 64
 RECORD_FIELDS = ("action", "user", "timestamp", "ip", "user_agent", "origin", "collection", "item", "comment")
@@ -23,8 +23,8 @@ RECORD_FIELDS = ("action", "user", "timestamp", "ip", "user_agent", "origin", "c
 _KEY_CHECK = b"audit chain key check"
 
 
-def revision_digest(data_text: str, delta_text: str, version: str | None = None) -> str:
-    digest = hashlib.sha256(data_text.encode())
+def revision_digest(data_text: str | bytes, delta_text: str, version: str | None = None) -> str:
+    digest = hashlib.sha256(data_text if isinstance(data_text, bytes) else data_text.encode())
     digest.update(b"\n")
     digest.update(delta_text.encode())
     if version is not None:
@@ -33,10 +33,14 @@ def revision_digest(data_text: str, delta_text: str, version: str | None = None)
 
 
 def record_bytes(fields: dict[str, Any], details_text: str | None, revision: str | None) -> bytes:
-    record = {name: fields.get(name) for name in RECORD_FIELDS}
-    record["details"] = details_text
-    record["revision"] = revision
-    return jsontext.canonical(record).encode()
+    # The canonical form, built with its keys already in sorted order: every value is text or null, so this is
+    # exactly jsontext.canonical(record) (a test holds the two equal) without sorting a million times.
+    get = fields.get
+    return orjson.dumps({
+        "action": get("action"), "collection": get("collection"), "comment": get("comment"), "details": details_text,
+        "ip": get("ip"), "item": get("item"), "origin": get("origin"), "revision": revision,
+        "timestamp": get("timestamp"), "user": get("user"), "user_agent": get("user_agent"),
+    })
 
 
 def link(prev_hash: str, record: bytes, key: bytes | None = None) -> str:

@@ -51,7 +51,7 @@ def prune(
         plan = store.prune(older_than=older_than, keep_revisions=keep_revisions, collection=collection,
                            apply_scopes=apply_scopes, dry_run=True)
         if plan["activities"] or plan["revisions"] or plan["rewritten"]:
-            _summary(plan, "table")
+            _summary(plan, "table", dry_run=True, err=True)
             typer.confirm("Remove these for good?", abort=True, err=True)
 
     def write_archive(lines) -> None:
@@ -72,21 +72,22 @@ def prune(
     _summary(summary, fmt, dry_run=dry_run)
 
 
-def _summary(summary: dict, fmt: str, *, dry_run: bool = False) -> None:
+def _summary(summary: dict, fmt: str, *, dry_run: bool = False, err: bool = False) -> None:
     from .. import render
 
+    stream = sys.stderr if err else out()
     if fmt == "json":
-        out().write(render.pretty({**summary, "dry_run": dry_run}) + "\n")
+        stream.write(render.pretty({**summary, "dry_run": dry_run}) + "\n")
         return
     if summary["removed"]:
-        render.records(summary["removed"], "table", out(), columns=["collection", "action", "activities", "revisions"])
+        render.records(summary["removed"], "table", stream, columns=["collection", "action", "activities", "revisions"])
     verb = "would remove" if dry_run else "removed"
     line = f"{verb} {summary['activities']} activities and {summary['revisions']} revisions"
     if summary.get("rewritten"):
         line += f"; {'would rewrite' if dry_run else 'rewrote'} {summary['rewritten']} revisions to their scope"
     if "bytes_freed" in summary:
         line += f"; vacuum freed {summary['bytes_freed']} bytes"
-    out().write(line + "\n")
+    stream.write(line + "\n")
 
 
 retention_app = typer.Typer(help="The retention policy that a bare `audit prune` applies: set, show, clear.",

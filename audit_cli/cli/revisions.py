@@ -132,11 +132,15 @@ def revert(
     if dry_run:
         plan = store.revert(collection, item, to=to, dry_run=True)
         note(f"dry run: would {'restore' if plan['restores'] else 'revert'} {collection} {item} to revision {plan['to']}")
+        if plan.get("note"):
+            note(plan["note"])
         out().write(render.pretty(plan["patch"] if fmt == "text" else plan) + "\n")
         return
     activity = make_activity("revert", collection, item, user=user, at=at, comment=comment)
     recorded = store.revert(collection, item, to=to, activity=activity)
     note(f"recorded revert as activity {recorded.activity['id']}")
+    if recorded.note:
+        note(recorded.note)
     if fmt == "json":
         print_recorded(recorded, "json")
     else:

@@ -13,6 +13,7 @@ from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
 from . import codec
 
 ANCHOR_SCHEMA = "audit-anchor/1"
+_BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
 _VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.prev_hash, a.hash, "
            "r.version, r.base, r.data, r.delta FROM activity a LEFT JOIN revisions r ON r.activity = a.id "
            "WHERE a.id > ? ORDER BY a.id")
@@ -29,6 +30,14 @@ class Tampered(AuditError):
 class IntegrityOps:
     conn: sqlite3.Connection
     chain_key: bytes | None
+
+    def store_id(self) -> str:
+        """The store's identity, made with it: local activities are known elsewhere as "<store id>/<id>"."""
+        cached = getattr(self, "_store_id", None)
+        if cached is None:
+            cached = self._store_id = self.conn.execute(
+                "SELECT value FROM settings WHERE key = 'store_id'").fetchone()[0]
+        return cached
 
     # writing side
 
@@ -121,15 +130,30 @@ class IntegrityOps:
 
     def _rows(self, since: int = 0) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
         """(row, details text, revision digest) in id order, for ids after `since`."""
+        names = (*ACTIVITY_FIELDS, "key", "prev_hash", "hash")
+        split = len(names)
+        # A pass reads every base of every item: its own cache holds them all (up to a memory bound), where the
+        # store's small one would thrash.
+        bases: dict[int, bytes] = {}
+        held = 0
         for values in self.conn.execute(_VERIFY, [since]):
-            row = dict(zip((*ACTIVITY_FIELDS, "key", "prev_hash", "hash"), values))
-            version, base, data, delta = values[len(ACTIVITY_FIELDS) + 3:]
+            row = dict(zip(names, values))
+            version, base, data, delta = values[split:]
             digest = None
             if data is not None:
                 try:
-                    text = codec.unpack(data, self._base_text(base) if base is not None else None).decode()
-                    digest = chain.revision_digest(text, delta, version)
-                except (zlib.error, UnicodeDecodeError, TypeError, ValueError):
+                    base_text = None
+                    if base is not None:
+                        base_text = bases.get(base)
+                        if base_text is None:
+                            base_text = self._base_text(base)
+                            held += len(base_text)
+                            if held > _BASES_HELD:
+                                bases.clear()
+                                held = len(base_text)
+                            bases[base] = base_text
+                    digest = chain.revision_digest(codec.unpack(data, base_text), delta, version)
+                except (zlib.error, TypeError, ValueError):
                     digest = "undecodable"  # matches no hash: reported as modified
             yield row, row["details"], digest
 
@@ -143,7 +167,16 @@ class IntegrityOps:
 
     def _verify(self, anchor: dict[str, Any] | None) -> dict[str, Any]:
         keyed = self._setting("chain_key_check") is not None
-        key = self._chain_key() if keyed else None
+        try:
+            key = self._chain_key() if keyed else None
+        except CannotCheck:
+            # The key does not fit the store. With an anchor, a rewritten head says that the store's key check was
+            # replaced along with the chain, which is tampering, not a wrong key.
+            head = self.conn.execute("SELECT max(id) FROM activity").fetchone()[0]
+            failure = self._check_anchor(anchor, head) if anchor is not None else None
+            if failure:
+                return self._report(0, None, chain.GENESIS, failure)
+            raise
         latest = self.latest_prune()
         # Up to the boundary the latest prune attests, rows were removed: the ones left (its survivors) are each
         # checked against their own link and, together, against the digest the prune recorded.
@@ -156,6 +189,7 @@ class IntegrityOps:
         # A comment that does not add up with its chained edits is reported only if nothing else is: an edit record
         # that was itself altered comes later in id order and is the better answer.
         deferred: tuple[str, int, str] | None = None
+        self._attested_used: list[int] = []
         count, prev, prev_id = 0, boundary["hash"], None
         last_id, last_hash = None, chain.GENESIS
         for row, details_text, digest in self._rows():
@@ -191,9 +225,12 @@ class IntegrityOps:
                     f"{boundary['id']} are not all there, or not as they were"))
         attested = dict(zip(("count", "digest"), self.attested_digest()))
         if attested["count"] and (latest is None or attested != latest[1].get("attested")):
+            # Name the first activity that leant on a digest no prune vouches for.
+            at = min(self._attested_used) if self._attested_used else self.conn.execute(
+                "SELECT min(activity) FROM attested").fetchone()[0]
             return self._report(count, last_id, last_hash, (
-                "modified", latest[0] if latest else None,
-                "the digests of pruned and rewritten revisions are not the ones the last prune recorded"))
+                "modified", at, f"activity {at}'s revision is gone or changed, and the digest kept for it is not "
+                "one the last prune recorded"))
         sequence = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'activity'").fetchone()
         if sequence and sequence[0] > (last_id or 0):
             return self._report(count, last_id, last_hash, ("truncated", (last_id or 0) + 1,
@@ -220,6 +257,7 @@ class IntegrityOps:
             if former is None or self._link_of(row, details_text, former[0], row["prev_hash"], key,
                                                changes)[0] != row["hash"]:
                 return f"activity {row['id']} is not as it was written"
+            getattr(self, "_attested_used", []).append(row["id"])
         return problem
 
     def _link_failure(self, row: dict[str, Any], prev_id: int | None) -> tuple[str, int, str]:

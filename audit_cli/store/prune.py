@@ -91,14 +91,16 @@ class PruneOps:
             whole = [i for (i,) in self.conn.execute(
                 f"SELECT id FROM activity WHERE timestamp < ? AND {where} ORDER BY id", [activity_before, *params])
                 if i not in protected and (latest is None or i != latest[0])]
-            # A kept comment keeps the chained records of its edits: verify rebuilds its first text from them.
+            # A comment and the chained records of its edits go together or stay together: verify rebuilds its
+            # first text from them. (A comment edited since the cutoff stays, with its edits.)
             kept = self._kept_comment_changes(set(whole))
             whole = [i for i in whole if i not in kept]
         gone = set(whole)
         return {"whole": whole, "revisions": sorted(i for i in beyond if i not in gone), "scopes": scopes}
 
     def _kept_comment_changes(self, gone: set[int]) -> set[int]:
-        """The comment-edit and comment-delete records among `gone` whose comment is not going."""
+        """What must stay of `gone` so that no comment is parted from its chained edits: records whose comment
+        stays, and comments one of whose records stays."""
         keep: set[int] = set()
         own = self.store_id() + "/"
         for change_id, details in self.conn.execute(
@@ -117,7 +119,35 @@ class PruneOps:
                 comment = found[0] if found else None
             if comment is not None and comment not in gone:
                 keep.add(change_id)
+        for change_id, details in self.conn.execute(
+            f"SELECT id, details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))})",
+            list(COMMENT_CHANGES),
+        ):
+            if change_id in gone and change_id not in keep:
+                continue
+            target = (jsontext.loads(details) or {}).get("comment") if details else None
+            if isinstance(target, str):
+                comment = self._comment_id(target, own)
+                if comment is not None and comment in gone:
+                    keep.add(comment)
+                    keep.update(self._changes_of(target, gone))
         return keep
+
+    def _comment_id(self, key: str, own: str) -> int | None:
+        if key.startswith(own) and key[len(own):].isdigit():
+            return int(key[len(own):])
+        found = self.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
+        return found[0] if found else None
+
+    def _changes_of(self, key: str, among: set[int]) -> set[int]:
+        found = set()
+        for change_id, details in self.conn.execute(
+            f"SELECT id, details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))})",
+            list(COMMENT_CHANGES),
+        ):
+            if change_id in among and details and (jsontext.loads(details) or {}).get("comment") == key:
+                found.add(change_id)
+        return found
 
     def _summary(self, plan: dict[str, Any]) -> list[dict[str, Any]]:
         counts: dict[tuple[str, str], dict[str, Any]] = {}
@@ -183,10 +213,11 @@ class PruneOps:
                        "removed": self._summary(plan), "activities": len(plan["whole"]),
                        "revisions": len(plan["revisions"]) + self._revisions_in(plan["whole"]),
                        "rewritten": 0, "finished_earlier_prune": finished}
+            going = set(plan["whole"]) | set(plan["revisions"])
             if dry_run:
-                summary["rewritten"] = self._rewrite_scopes(plan["scopes"], dry_run=True)
+                summary["rewritten"] = self._rewrite_scopes(plan["scopes"], dry_run=True, going=going)
                 return summary
-            if not plan["whole"] and not plan["revisions"] and not self._rewrite_scopes(plan["scopes"], dry_run=True):
+            if not going and not self._rewrite_scopes(plan["scopes"], dry_run=True, going=going):
                 summary["note"] = "nothing is past the limits: nothing was removed"
                 return summary
             if archive is not None:
@@ -237,7 +268,8 @@ class PruneOps:
                                   [(i,) for i in revision_ids])
             for chunk in _chunks(revision_ids):
                 self._attest_revisions(chunk)
-            rewritten = self._rewrite_scopes(plan["scopes"], dry_run=False)
+            rewritten = self._rewrite_scopes(plan["scopes"], dry_run=False,
+                                             going=set(whole) | set(revision_ids))
             for chunk in _chunks(whole):
                 self.conn.execute(f"DELETE FROM attested WHERE activity IN ({', '.join('?' * len(chunk))})", chunk)
             previous = self.latest_prune()
@@ -279,7 +311,7 @@ class PruneOps:
     def _unpack_text(self, base: int | None, data: bytes) -> str:
         return codec.unpack(data, self._base_text(base) if base is not None else None).decode()
 
-    def _rewrite_scopes(self, scopes: dict[str, dict[str, Any]], *, dry_run: bool) -> int:
+    def _rewrite_scopes(self, scopes: dict[str, dict[str, Any]], *, dry_run: bool, going: set[int]) -> int:
         """Rewrite each scoped collection's revisions to the fields its scope keeps; deltas are recomputed."""
         rewritten = 0
         for coll, scope in scopes.items():
@@ -292,8 +324,8 @@ class PruneOps:
                 rows = self.conn.execute(
                     "SELECT r.activity, a.action, r.base, r.data, r.delta FROM revisions r JOIN activity a "
                     "ON a.id = r.activity WHERE r.collection = ? AND r.item = ? AND r.version IS NULL "
-                    "AND r.activity NOT IN (SELECT activity FROM prune_plan) ORDER BY r.activity",
-                    [coll, item]).fetchall()
+                    "ORDER BY r.activity", [coll, item]).fetchall()
+                rows = [row for row in rows if row[0] not in going]  # what the prune removes is not rewritten
                 for activity_id, action, base, data, delta in rows:
                     after, _ = scoped(self._unpack(base, data), scope)
                     new_delta = patches.diff({} if action in CREATES else before, after)
