@@ -71,66 +71,54 @@ class PruneOps:
             scopes = {c: s for c, s in scopes.items() if c == collection}
         limits = {c: s["keep_revisions"] for c, s in scopes.items() if s.get("keep_revisions")}
         where, params = ("collection = ?", [collection]) if collection is not None else ("1", [])
-        protected: set[int] = set()  # each item's newest revisions: never removed
+        # Each item's newest revisions are never removed: rank 1 is the newest. A scope may keep more of its
+        # collection's. Ranked in SQL: a million revisions ranked in Python cost seconds.
+        limit = ("CASE collection " + " ".join("WHEN ? THEN ?" for _ in limits) + " ELSE ? END") if limits else "?"
+        ranked = f"""ranked AS (SELECT activity, collection, {limit} AS keep_n,
+                     row_number() OVER (PARTITION BY collection, item ORDER BY activity DESC) AS rank
+                     FROM revisions WHERE version IS NULL AND {where})"""
+        ranked_params = [*(x for c, n in limits.items() for x in (c, n)), keep, *params]
         beyond: list[int] = []  # revisions past their item's count
-        for activity_id, coll, rank in self.conn.execute(
-            f"""SELECT activity, collection, row_number() OVER (PARTITION BY collection, item ORDER BY activity DESC)
-                FROM revisions WHERE version IS NULL AND {where}""", params):
-            limit = limits.get(coll, keep)
-            if rank <= limit:
-                protected.add(activity_id)
-            elif revision_only or coll in limits:
-                beyond.append(activity_id)
-        if revision_before is not None and beyond:
-            old = {i for (i,) in self.conn.execute(
-                f"SELECT id FROM activity WHERE timestamp < ? AND {where}", [revision_before, *params])}
-            beyond = [i for i in beyond if i in old]
+        if revision_only or limits:
+            only = "" if revision_only else f" AND collection IN ({', '.join('?' * len(limits))})"
+            age = " AND activity IN (SELECT id FROM activity WHERE timestamp < ?)" if revision_before else ""
+            beyond = [i for (i,) in self.conn.execute(
+                f"WITH {ranked} SELECT activity FROM ranked WHERE rank > keep_n{only}{age} ORDER BY activity",
+                [*ranked_params, *([] if revision_only else list(limits)),
+                 *([revision_before] if revision_before else [])])]
         whole: list[int] = []
         if activity_before is not None:
             latest = self.latest_prune()
             whole = [i for (i,) in self.conn.execute(
-                f"SELECT id FROM activity WHERE timestamp < ? AND {where} ORDER BY id", [activity_before, *params])
-                if i not in protected and (latest is None or i != latest[0])]
+                f"""WITH {ranked} SELECT id FROM activity WHERE timestamp < ? AND {where} AND id != ?
+                    AND id NOT IN (SELECT activity FROM ranked WHERE rank <= keep_n) ORDER BY id""",
+                [*ranked_params, activity_before, *params, latest[0] if latest else 0])]
             # A comment and the chained records of its edits go together or stay together: verify rebuilds its
             # first text from them. (A comment edited since the cutoff stays, with its edits.)
             kept = self._kept_comment_changes(set(whole))
             whole = [i for i in whole if i not in kept]
         gone = set(whole)
-        return {"whole": whole, "revisions": sorted(i for i in beyond if i not in gone), "scopes": scopes}
+        return {"whole": whole, "revisions": [i for i in beyond if i not in gone], "scopes": scopes}
 
     def _kept_comment_changes(self, gone: set[int]) -> set[int]:
-        """What must stay of `gone` so that no comment is parted from its chained edits: records whose comment
-        stays, and comments one of whose records stays."""
-        keep: set[int] = set()
+        """What must stay of `gone` so that no comment is parted from its chained edits: a comment stays with its
+        edit records if any of them stays, and they stay if it does."""
         own = self.store_id() + "/"
+        groups: dict[str, list[int]] = {}  # comment key -> its change records
         for change_id, details in self.conn.execute(
             f"SELECT id, details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))})",
             list(COMMENT_CHANGES),
         ):
-            if change_id not in gone:
-                continue
-            target = (jsontext.loads(details) or {}).get("comment") if details else None
-            if not isinstance(target, str):
-                continue
-            if target.startswith(own) and target[len(own):].isdigit():
-                comment = int(target[len(own):])
-            else:
-                found = self.conn.execute("SELECT id FROM activity WHERE key = ?", [target]).fetchone()
-                comment = found[0] if found else None
-            if comment is not None and comment not in gone:
-                keep.add(change_id)
-        for change_id, details in self.conn.execute(
-            f"SELECT id, details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))})",
-            list(COMMENT_CHANGES),
-        ):
-            if change_id in gone and change_id not in keep:
-                continue
             target = (jsontext.loads(details) or {}).get("comment") if details else None
             if isinstance(target, str):
-                comment = self._comment_id(target, own)
-                if comment is not None and comment in gone:
-                    keep.add(comment)
-                    keep.update(self._changes_of(target, gone))
+                groups.setdefault(target, []).append(change_id)
+        keep: set[int] = set()
+        for target, changes in groups.items():
+            comment = self._comment_id(target, own)
+            members = changes + ([comment] if comment is not None else [])
+            going = [m for m in members if m in gone]
+            if going and len(going) < len(members):  # parted: all of them stay
+                keep.update(going)
         return keep
 
     def _comment_id(self, key: str, own: str) -> int | None:
@@ -139,32 +127,18 @@ class PruneOps:
         found = self.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
         return found[0] if found else None
 
-    def _changes_of(self, key: str, among: set[int]) -> set[int]:
-        found = set()
-        for change_id, details in self.conn.execute(
-            f"SELECT id, details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))})",
-            list(COMMENT_CHANGES),
-        ):
-            if change_id in among and details and (jsontext.loads(details) or {}).get("comment") == key:
-                found.add(change_id)
-        return found
-
     def _summary(self, plan: dict[str, Any]) -> list[dict[str, Any]]:
-        counts: dict[tuple[str, str], dict[str, Any]] = {}
-        for what, ids in (("activities", plan["whole"]), ("revisions", plan["revisions"])):
-            for chunk in _chunks(ids):
-                for coll, action, n in self.conn.execute(
-                    f"SELECT collection, action, count(*) FROM activity WHERE id IN ({', '.join('?' * len(chunk))}) "
-                    "GROUP BY collection, action", chunk):
-                    row = counts.setdefault((coll, action), {"collection": coll, "action": action,
-                                                            "activities": 0, "revisions": 0})
-                    row[what] += n
-        for chunk in _chunks(plan["whole"]):
-            for coll, action, n in self.conn.execute(
-                f"SELECT a.collection, a.action, count(*) FROM revisions r JOIN activity a ON a.id = r.activity "
-                f"WHERE r.activity IN ({', '.join('?' * len(chunk))}) GROUP BY a.collection, a.action", chunk):
-                counts[(coll, action)]["revisions"] += n
-        return [counts[key] for key in sorted(counts)]
+        """Per collection and action: the activities and revisions the plan removes."""
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS going (activity INTEGER PRIMARY KEY, whole INTEGER)")
+        self.conn.execute("DELETE FROM temp.going")
+        self.conn.executemany("INSERT INTO temp.going VALUES (?, 1)", [(i,) for i in plan["whole"]])
+        self.conn.executemany("INSERT OR IGNORE INTO temp.going VALUES (?, 0)", [(i,) for i in plan["revisions"]])
+        rows = self.conn.execute(
+            """SELECT a.collection, a.action, sum(g.whole), count(r.activity) FROM temp.going g
+               JOIN activity a ON a.id = g.activity LEFT JOIN revisions r ON r.activity = g.activity
+               GROUP BY a.collection, a.action ORDER BY a.collection, a.action""").fetchall()
+        self.conn.execute("DELETE FROM temp.going")
+        return [{"collection": c, "action": a, "activities": n, "revisions": r} for c, a, n, r in rows]
 
     # carrying out
 
@@ -202,19 +176,29 @@ class PruneOps:
         """
         now = now or timeparse.utcnow()
         limits = self._limits(older_than, keep_revisions, apply_scopes, now)
-        if limits is None:
-            return {"policy": None, "removed": [], "activities": 0, "revisions": 0, "rewritten": 0,
-                    "note": "no retention policy is set and no limits were given: nothing to prune"}
+        nothing = {"policy": None, "removed": [], "activities": 0, "revisions": 0, "rewritten": 0,
+                   "finished_earlier_prune": False,
+                   "note": "no retention policy is set and no limits were given: nothing to prune"}
+        if limits is None and (dry_run or not self.conn.execute("SELECT 1 FROM prune_plan LIMIT 1").fetchone()):
+            return nothing  # and nothing written, not even the lock file
         with self._prune_lock():
-            finished = self._finish_pending(batch, after_batch)
+            pending = self.conn.execute("SELECT count(*) FROM prune_plan").fetchone()[0]
+            # An interrupted prune is finished first, by any real prune, even one with nothing of its own to do.
+            finished = bool(pending) and not dry_run and self._finish_pending(batch, after_batch)
+            if limits is None:
+                return {**nothing, "finished_earlier_prune": finished,
+                        "note": f"finished an interrupted prune ({pending} rows); {nothing['note']}"}
             plan = self._plan(collection=collection, apply_scopes=apply_scopes, **limits)
+            removed = self._summary(plan)
             summary = {"policy": {**{k: v for k, v in limits.items() if v is not None}, "collection": collection,
                                   "apply_scopes": apply_scopes},
-                       "removed": self._summary(plan), "activities": len(plan["whole"]),
-                       "revisions": len(plan["revisions"]) + self._revisions_in(plan["whole"]),
+                       "removed": removed, "activities": len(plan["whole"]),
+                       "revisions": sum(row["revisions"] for row in removed),
                        "rewritten": 0, "finished_earlier_prune": finished}
             going = set(plan["whole"]) | set(plan["revisions"])
             if dry_run:
+                if pending:
+                    summary["note"] = f"an interrupted prune still has {pending} rows to remove: a real run finishes it first"
                 summary["rewritten"] = self._rewrite_scopes(plan["scopes"], dry_run=True, going=going)
                 return summary
             if not going and not self._rewrite_scopes(plan["scopes"], dry_run=True, going=going):
@@ -241,13 +225,6 @@ class PruneOps:
                 "revision_only": bool(policy.get("revisions")) or (
                     bool(policy.get("keep_revisions")) and not policy.get("activity")),
                 "keep": policy.get("keep_revisions") or 1}
-
-    def _revisions_in(self, ids: list[int]) -> int:
-        total = 0
-        for chunk in _chunks(ids):
-            total += self.conn.execute(
-                f"SELECT count(*) FROM revisions WHERE activity IN ({', '.join('?' * len(chunk))})", chunk).fetchone()[0]
-        return total
 
     def _archive_lines(self, plan: dict[str, Any]) -> Iterator[bytes]:
         """The export lines of everything the plan removes (activities whole, and revision-only removals)."""
@@ -358,6 +335,17 @@ class PruneOps:
 
     def _carry_out(self, batch: int, after_batch: Callable[[int], None] | None) -> None:
         """Delete what the plan names, a bounded batch per transaction, then drop bases nothing uses."""
+        # A larger page cache for the index pages every delete touches, and a checkpoint every ~32 MB of WAL
+        # instead of every 4 MB: measured about twice as fast, and the WAL still stays bounded.
+        self.conn.execute("PRAGMA cache_size = -65536")
+        self.conn.execute("PRAGMA wal_autocheckpoint = 8192")
+        try:
+            self._delete_batches(batch, after_batch)
+        finally:
+            self.conn.execute("PRAGMA wal_autocheckpoint = 1000")
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _delete_batches(self, batch: int, after_batch: Callable[[int], None] | None) -> None:
         done = 0
         while True:
             with self._writing():
