@@ -59,7 +59,10 @@ def _global(
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"audit: error: {message}", err=True)
+    # Messages quote what the user gave: escape what would not print (newlines, controls), so the error stays one
+    # readable line whatever came in.
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
+    typer.echo(f"audit: error: {shown}", err=True)
     return typer.Exit(code)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from .activity import ActivityOps
@@ -35,6 +36,12 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
         return writing(self.conn)
 
     def close(self) -> None:
+        if getattr(self.conn, "wrote", False):
+            # SQLite's advice for long-lived databases: keep the planner's statistics fresh after writing.
+            try:
+                self.conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass  # busy or read-only: the next writer runs it
         self.conn.close()
 
     def __enter__(self) -> AuditStore:

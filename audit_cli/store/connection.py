@@ -25,6 +25,7 @@ class StoreConnection(sqlite3.Connection):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.bases: dict[int, bytes] = {}
+        self.wrote = False  # a write transaction committed: the planner's statistics may want refreshing
 
 
 def connect(path: Path, *, create: bool) -> StoreConnection:
@@ -150,6 +151,7 @@ def writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
     try:
         conn.execute("COMMIT")
+        conn.wrote = True
     except sqlite3.OperationalError as exc:
         _forget_bases(conn)
         if conn.in_transaction:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import sqlite3
 import zlib
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +19,23 @@ ANCHOR_SCHEMA = "audit-anchor/1"
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
 _VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.prev_hash, a.hash, "
            "r.version, r.base, r.data, r.delta FROM activity a LEFT JOIN revisions r ON r.activity = a.id "
-           "WHERE a.id > ? ORDER BY a.id")
+           "WHERE a.id > ? AND a.id <= ? ORDER BY a.id")
+# Checks of more rows than this are shared out among processes: each row's hash depends only on the row and the
+# prev_hash stored with it, so only the cheap comparison of links has to run in order.
+_PARALLEL_ROWS = 200_000
+
+
+def _scan_range(job: tuple[str, int, int, bytes | None]) -> tuple[dict[int, str], list[int]]:
+    """One process's share of a verify: its own connection, its own read snapshot of rows low < id <= high."""
+    from . import AuditStore
+
+    path, low, high, key = job
+    with AuditStore.open(path) as store:
+        store.conn.execute("BEGIN")
+        try:
+            return store._scan(low, high, key, store._comment_change_map())
+        finally:
+            store.conn.execute("COMMIT")
 
 
 class CannotCheck(StoreError):
@@ -72,10 +91,11 @@ class IntegrityOps:
     def _comment_change_map(self) -> dict[str, list[dict[str, Any]]]:
         """Every chained comment edit and delete, by the comment it names, oldest first: one read for a whole pass."""
         found: dict[str, list[dict[str, Any]]] = {}
-        for (details,) in self.conn.execute(
-            f"SELECT details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))}) ORDER BY id",
+        # Sorted here, not by ORDER BY id, which would make the planner scan the table instead of the action index.
+        for _, details in sorted(self.conn.execute(
+            f"SELECT id, details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))})",
             list(COMMENT_CHANGES),
-        ):
+        )):
             change = jsontext.loads(details) if details else None
             if isinstance(change, dict) and isinstance(change.get("comment"), str):
                 found.setdefault(change["comment"], []).append(change)
@@ -128,15 +148,15 @@ class IntegrityOps:
 
     # verify
 
-    def _rows(self, since: int = 0) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
-        """(row, details text, revision digest) in id order, for ids after `since`."""
+    def _rows(self, since: int = 0, until: int | None = None) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
+        """(row, details text, revision digest) in id order, for ids after `since` (up to `until`)."""
         names = (*ACTIVITY_FIELDS, "key", "prev_hash", "hash")
         split = len(names)
         # A pass reads every base of every item: its own cache holds them all (up to a memory bound), where the
         # store's small one would thrash.
         bases: dict[int, bytes] = {}
         held = 0
-        for values in self.conn.execute(_VERIFY, [since]):
+        for values in self.conn.execute(_VERIFY, [since, until if until is not None else 2**63 - 1]):
             row = dict(zip(names, values))
             version, base, data, delta = values[split:]
             digest = None
@@ -186,33 +206,37 @@ class IntegrityOps:
             pending = {i for (i,) in self.conn.execute("SELECT activity FROM prune_plan WHERE what = 'activity'")}
         survivors: list[tuple[int, str]] = []
         changes = self._comment_change_map()
+        head_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
+        problems, self._attested_used = self._problems(head_id, key, changes)
         # A comment that does not add up with its chained edits is reported only if nothing else is: an edit record
         # that was itself altered comes later in id order and is the better answer.
         deferred: tuple[str, int, str] | None = None
-        self._attested_used: list[int] = []
         count, prev, prev_id = 0, boundary["hash"], None
         last_id, last_hash = None, chain.GENESIS
-        for row, details_text, digest in self._rows():
+        for row_id, action, key_, prev_hash, hash_ in self.conn.execute(
+            "SELECT id, action, key, prev_hash, hash FROM activity WHERE id <= ? ORDER BY id", [head_id]
+        ):
             count += 1
-            last_id, last_hash = row["id"], row["hash"]
-            in_prefix = row["id"] <= boundary["id"]
-            if in_prefix and row["id"] in pending:
+            last_id, last_hash = row_id, hash_
+            in_prefix = row_id <= boundary["id"]
+            if in_prefix and row_id in pending:
                 continue
-            if not in_prefix and row["prev_hash"] != prev:
+            if not in_prefix and prev_hash != prev:
+                row = {"id": row_id, "prev_hash": prev_hash}
                 return self._report(count - 1, prev_id, prev, self._link_failure(row, prev_id or boundary["id"]))
             if not keyed and self.chain_key is not None:
-                return self._report(count - 1, prev_id, prev, ("modified", row["id"],
+                return self._report(count - 1, prev_id, prev, ("modified", row_id,
                                     "AUDIT_CHAIN_KEY is set but this store's chain carries no key: its key check "
                                     "was removed, or it never had one"))
-            problem = self._content_problem(row, details_text, digest, key, changes)
-            if problem and row["action"] == "comment" and self._effective_key(row) in changes:
-                deferred = deferred or ("modified", row["id"], problem)
+            problem = problems.get(row_id)
+            if problem and action == "comment" and self._effective_key({"id": row_id, "key": key_}) in changes:
+                deferred = deferred or ("modified", row_id, problem)
             elif problem:
-                return self._report(count - 1, prev_id, prev, ("modified", row["id"], problem))
+                return self._report(count - 1, prev_id, prev, ("modified", row_id, problem))
             if in_prefix:
-                survivors.append((row["id"], row["hash"]))
+                survivors.append((row_id, hash_))
             else:
-                prev, prev_id = row["hash"], row["id"]
+                prev, prev_id = hash_, row_id
         if deferred is not None:
             return self._report(count, last_id, last_hash, deferred)
         if latest is not None:
@@ -248,6 +272,33 @@ class IntegrityOps:
             if pending:
                 report["pruned"] += f"; {len(pending)} are still to go (an interrupted prune: run audit prune)"
         return report
+
+    def _problems(self, head_id: int, key: bytes | None, changes: dict) -> tuple[dict[int, str], list[int]]:
+        """Every row whose hash does not cover its content, with why; and the rows that leant on attested digests.
+        Shared out among processes for a large store."""
+        low = self.conn.execute("SELECT coalesce(min(id), 0) FROM activity").fetchone()[0] - 1
+        workers = min(os.cpu_count() or 1, 4)
+        if head_id - low < _PARALLEL_ROWS or workers < 2 or "fork" not in mp.get_all_start_methods():
+            return self._scan(low, head_id, key, changes)
+        step = (head_id - low) // workers + 1
+        ranges = [(low + n * step, min(low + (n + 1) * step, head_id)) for n in range(workers)]
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            parts = list(pool.map(_scan_range, [(str(self.path), lo, hi, key) for lo, hi in ranges]))
+        problems: dict[int, str] = {}
+        used: list[int] = []
+        for found, leant in parts:
+            problems.update(found)
+            used.extend(leant)
+        return problems, used
+
+    def _scan(self, low: int, high: int, key: bytes | None, changes: dict) -> tuple[dict[int, str], list[int]]:
+        self._attested_used = []
+        problems = {}
+        for row, details_text, digest in self._rows(low, high):
+            problem = self._content_problem(row, details_text, digest, key, changes)
+            if problem:
+                problems[row["id"]] = problem
+        return problems, self._attested_used
 
     def _content_problem(self, row: dict[str, Any], details_text: str | None, digest: str | None,
                          key: bytes | None, changes: dict | None = None) -> str | None:

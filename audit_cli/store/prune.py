@@ -49,8 +49,10 @@ class PruneOps:
         """The newest prune record that speaks for this store's chain: one made here, or one that came with a
         chain imported as it was. (A trail imported and chained anew starts from the start: its prunes do not.)"""
         replica = self._setting("links_kept") is not None
+        # INDEXED BY: without statistics the planner reads max(id) by walking the whole table back from its end.
         row = self.conn.execute(
-            "SELECT id, details FROM activity WHERE id = (SELECT max(id) FROM activity WHERE action = 'prune'"
+            "SELECT id, details FROM activity WHERE id = "
+            "(SELECT max(id) FROM activity INDEXED BY activity_action WHERE action = 'prune'"
             + ("" if replica else " AND key IS NULL") + ")"
         ).fetchone()
         if row is None:
