@@ -86,9 +86,10 @@ def where(query: LogQuery) -> Clause:
         parts.append(("id > ?", [query.after_id]))
     if query.max_id is not None:
         parts.append(("id <= ?", [query.max_id]))
-    if not query.include_deleted:
+    if not query.include_deleted and (not query.actions or "comment" in query.actions):
+        # Only comments are soft-deleted; leaving the test out when no comment can match keeps counts on the index.
         parts.append(("comment_deleted_on IS NULL", []))
-    if not query.comment_changes and not set(query.actions) & set(COMMENT_CHANGES):
+    if not query.comment_changes and not query.actions:
         # The chained records of comment edits and deletes are bookkeeping of the comment's state (and hold its
         # earlier text): listed when asked for by action, and always exported.
         parts.append((f"action NOT IN ({', '.join('?' * len(COMMENT_CHANGES))})", list(COMMENT_CHANGES)))

@@ -1,14 +1,16 @@
 """How fast `audit log` (and `--help`, `stats`) answer, end to end, on a 1,000,000-activity store.
 
-Builds (once, cached in bench/data/) a store through the real `AuditStore.open(create=True)`, then bulk-loads activity
-rows straight into the `activity` table with executemany in one transaction, and runs ANALYZE. The mix: ~60% update,
-15% create, 5% delete, the rest login/logout/comment/upload/publish/...; ~2000 items over 5 collections (logins go on
-the user's own `directus_users` item); 20 users, a few doing most of the work; timestamps spread over the 90 days up to
-the build, increasing with id. No revisions: this bench is about the activity log.
+Builds (once, cached in bench/data/, rebuilt when audit_cli's schema changes) a store through the real
+`AuditStore.open(create=True)`, then bulk-loads activity rows (hash chain included) straight into the `activity` table
+with executemany in one transaction, and runs ANALYZE. The mix: ~60% update, 15% create, 5% delete, the rest
+login/logout/comment/upload/publish/...; ~2000 items over 5 collections (logins go on the user's own `directus_users`
+item); 20 users, a few doing most of the work; timestamps spread over the 90 days up to the build, increasing with id.
+No revisions: this bench is about the activity log.
 
-Then times each command as a whole subprocess, median of N runs after one warm-up, against `python -c pass` measured
-in the same run, and prints the query plan of the main `log` query as the store runs it (captured with a trace
-callback), plus the same queries timed inside the library so start-up and SQL can be told apart.
+Then times each command as a whole subprocess, median (and best, and CPU time) of N runs after one warm-up, against
+`python -c pass` measured in the same run (best and CPU times are what other load on the machine inflates least);
+prints the query plans of the main queries as the store runs them (captured with a trace callback); and times the same
+queries inside the library, so that start-up and SQL can be told apart.
 
 Run:  /tmp/venv/bin/python bench/bench_log.py              # build if missing, then measure (N=7)
       /tmp/venv/bin/python bench/bench_log.py --rebuild -n 11
@@ -22,7 +24,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -30,7 +34,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from audit_cli import query, timeparse
+from audit_cli import chain, timeparse
 from audit_cli.models import LogQuery
 from audit_cli.store import AuditStore
 
@@ -47,9 +51,8 @@ AGENTS = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0", "Mozilla/5.0 (Macinto
 TARGETS = {"--help": 0.25, "log": 0.3}  # seconds, end to end, from the issue
 
 
-def rows(count: int, end: datetime, rng: random.Random):
-    """Activity rows in insert order: (action, user, timestamp, ip, user_agent, origin, collection, item, comment,
-    details, edited_on, comment_deleted_on)."""
+def activities(count: int, end: datetime, rng: random.Random):
+    """Activity records in insert order, as dicts of activity columns."""
     actions = rng.choices(list(ACTIONS), weights=list(ACTIONS.values()), k=count)
     users = rng.choices(USERS, weights=USER_WEIGHTS, k=count)
     start = end - timedelta(days=90)
@@ -57,20 +60,48 @@ def rows(count: int, end: datetime, rng: random.Random):
     for n in range(count):
         action, user = actions[n], users[n]
         moment = start + step * n + timedelta(microseconds=rng.randrange(int(step / timedelta(microseconds=1)) or 1))
-        ts = timeparse.format_ts(moment)
+        record = {"action": action, "user": user, "timestamp": timeparse.format_ts(moment),
+                  "ip": f"10.0.{USERS.index(user)}.{rng.randrange(1, 255)}", "user_agent": rng.choice(AGENTS),
+                  "origin": "https://cms.example.com"}
         if action in AUTH_ACTIONS:
-            collection, item = "directus_users", user
+            record.update(collection="directus_users", item=user)
         else:
-            collection, item = rng.choice(COLLECTIONS), str(rng.randrange(1, ITEMS_PER_COLLECTION + 1))
-        comment = details = deleted = None
+            record.update(collection=rng.choice(COLLECTIONS), item=str(rng.randrange(1, ITEMS_PER_COLLECTION + 1)))
         if action == "comment":
-            comment = f"Looks good, but check paragraph {rng.randrange(1, 9)} before publishing."
+            record["comment"] = f"Looks good, but check paragraph {rng.randrange(1, 9)} before publishing."
             if rng.random() < 0.05:
-                deleted = ts
+                record["comment_deleted_on"] = record["timestamp"]
         elif action == "update" and rng.random() < 0.1:
-            details = f'{{"reason":"fix typo","request_id":"{rng.getrandbits(64):016x}"}}'
-        yield (action, user, ts, f"10.0.{USERS.index(user)}.{rng.randrange(1, 255)}", rng.choice(AGENTS),
-               "https://cms.example.com", collection, item, comment, details, None, deleted)
+            record["details"] = f'{{"reason":"fix typo","request_id":"{rng.getrandbits(64):016x}"}}'
+        yield record
+
+
+def chained(records):
+    """The records with the hash chain filled in, as audit_cli.chain makes it (no revisions here)."""
+    prev = chain.GENESIS
+    for record in records:
+        record["prev_hash"] = prev
+        record["hash"] = prev = chain.link(prev, chain.record_bytes(record, record.get("details"), None))
+        yield record
+
+
+def schema(path: Path) -> list:
+    with sqlite3.connect(path) as conn:
+        return [conn.execute("PRAGMA user_version").fetchone()[0],
+                *conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name")]
+
+
+def current_schema() -> list:
+    """The schema this version of audit_cli creates, from a throw-away store."""
+    probe = DATA / "schema-probe.db"
+    for p in DATA.glob(probe.name + "*"):
+        p.unlink()
+    AuditStore.open(probe, create=True).close()
+    try:
+        return schema(probe)
+    finally:
+        for p in DATA.glob(probe.name + "*"):
+            p.unlink()
 
 
 def build(path: Path, count: int) -> None:
@@ -80,17 +111,18 @@ def build(path: Path, count: int) -> None:
     started = time.perf_counter()
     store = AuditStore.open(tmp, create=True)  # the real code: file mode, pragmas, migrations
     conn = store.conn
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(activity)") if row[1] != "id"]
+    records = activities(count, timeparse.utcnow(), random.Random(20261122))
+    if "hash" in columns:
+        records = chained(records)
     # Build the indexes after the load, from the very DDL the migrations wrote (about 1.7x faster than with them).
     indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activity' "
                            "AND sql IS NOT NULL").fetchall()
     conn.execute("BEGIN IMMEDIATE")
     for name, _ in indexes:
         conn.execute(f"DROP INDEX {name}")
-    conn.executemany(
-        "INSERT INTO activity (action, user, timestamp, ip, user_agent, origin, collection, item, comment, details, "
-        "edited_on, comment_deleted_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows(count, timeparse.utcnow(), random.Random(20261122)),
-    )
+    conn.executemany(f"INSERT INTO activity ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                     ([record.get(name) for name in columns] for record in records))
     for _, sql in indexes:
         conn.execute(sql)
     conn.execute("COMMIT")
@@ -102,42 +134,62 @@ def build(path: Path, count: int) -> None:
           f"{time.perf_counter() - started:.1f} s")
 
 
-def median_run(argv: list[str], runs: int) -> tuple[float | None, str]:
-    """Median wall time of `argv` over `runs` runs after one warm-up; None and the error if it fails."""
-    times = []
+def bytecode_env(cached: bool) -> dict[str, str]:
+    """The environment for the timed commands. An installed CLI has its bytecode compiled; this machine sets
+    PYTHONDONTWRITEBYTECODE=1, which would make every run compile audit_cli from source, so by default the runs keep
+    their bytecode under bench/data/pycache (written by the warm-up run)."""
+    env = dict(os.environ)
+    if cached:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(DATA / "pycache")
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    return env
+
+
+def median_run(argv: list[str], runs: int, env: dict[str, str]) -> tuple[float | None, float, float, str]:
+    """Median and best wall time, and median CPU time (user + system), of `argv` over `runs` runs after one warm-up;
+    None and the error if it fails. CPU time is what other load on the machine inflates least."""
+    walls, cpus = [], []
     for n in range(runs + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         elapsed = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:
-            return None, f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
+            return None, 0.0, 0.0, f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
         if n:
-            times.append(elapsed)
-    return statistics.median(times), ""
+            walls.append(elapsed)
+            cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), min(walls), statistics.median(cpus), ""
 
 
-def explain(store: AuditStore, q: LogQuery, meta: bool) -> None:
+def explain(store: AuditStore, call) -> None:
+    """Print EXPLAIN QUERY PLAN for each SELECT that `call(store)` makes, captured with a trace callback."""
     statements: list[str] = []
     store.conn.set_trace_callback(statements.append)
-    page = store.log(q, meta=meta)
+    call(store)
     store.conn.set_trace_callback(None)
     for sql in statements:
         if sql.lstrip().upper().startswith("SELECT"):
             print(f"\n  {sql}")
             for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}"):
                 print(f"    {row[-1]}")
-    print(f"  -> {len(page.rows)} rows" + (f", filter_count {page.filter_count:,}" if meta else ""))
 
 
-def in_library(store: AuditStore, shapes: dict[str, tuple[LogQuery, bool]], runs: int) -> None:
-    print(f"\nInside the library (store already open; median of {runs}):")
-    for label, (q, meta) in shapes.items():
+def in_library(store: AuditStore, shapes: dict, runs: int) -> None:
+    print(f"\nInside the library (store already open; median of {runs} after one warm-up):")
+    for label, call in shapes.items():
         times = []
         for _ in range(runs + 1):
             started = time.perf_counter()
-            store.log(q, meta=meta)
+            result = call(store)
             times.append(time.perf_counter() - started)
-        print(f"  {label:<48} {statistics.median(times[1:]) * 1000:8.2f} ms")
+        count = len(result.rows) if hasattr(result, "rows") else len(result)
+        extra = f", filter_count {result.filter_count:,}" if getattr(result, "filter_count", None) is not None else ""
+        print(f"  {label:<48} {statistics.median(times[1:]) * 1000:8.2f} ms  ({count} rows{extra})")
 
 
 def main() -> None:
@@ -149,7 +201,7 @@ def main() -> None:
 
     DATA.mkdir(exist_ok=True)
     path = DATA / f"log-{args.rows}.db"
-    if args.rebuild or not path.exists():
+    if args.rebuild or not path.exists() or schema(path) != current_schema():
         for p in DATA.glob(path.name + "*"):
             p.unlink()
         build(path, args.rows)
@@ -159,23 +211,26 @@ def main() -> None:
     py = sys.executable
     audit = str(Path(py).parent / "audit") if (Path(py).parent / "audit").exists() else shutil.which("audit")
     db = ["--db", str(path)]
+    main_log = [audit, *db, "log", "--action", "update", "--since", "7d", "--limit", "50"]
     commands = {
         "python -c pass": [py, "-c", "pass"],
+        "python -c 'import audit_cli.cli'": [py, "-c", "import audit_cli.cli"],
+        "python -c 'import pydantic'": [py, "-c", "import pydantic"],
         "audit --help": [audit, "--help"],
         "audit --version": [audit, "--version"],
-        "log --action update --since 7d --limit 50": [audit, *db, "log", "--action", "update", "--since", "7d",
-                                                       "--limit", "50"],
+        "log --action update --since 7d --limit 50": main_log,
         "log --user user03 --limit 50": [audit, *db, "log", "--user", "user03", "--limit", "50"],
         "log -c articles -i 42": [audit, *db, "log", "-c", "articles", "-i", "42"],
         "log --meta --action update --since 7d": [audit, *db, "log", "--meta", "--action", "update", "--since", "7d"],
         "stats --by action --since 30d": [audit, *db, "stats", "--by", "action", "--since", "30d"],
+        "log --action update ... (no bytecode cache)": main_log,
     }
     print(f"\nEnd to end, as subprocesses (median of {args.runs} after one warm-up), "
-          f"python {sys.version.split()[0]}, SQLite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} cores:")
-    print(f"  {'command':<48} {'median s':>9} {'x pass':>7}  target")
+          f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} cores:")
+    print(f"  {'command':<48} {'median s':>9} {'best s':>7} {'cpu s':>6} {'x pass':>7}  target (on the median)")
     baseline = None
     for label, argv in commands.items():
-        seconds, error = median_run(argv, args.runs)
+        seconds, best, cpu, error = median_run(argv, args.runs, bytecode_env("no bytecode" not in label))
         baseline = baseline or seconds
         target = TARGETS.get(label.split()[1] if label.startswith("audit ") else label.split()[0])
         verdict = "" if target is None or seconds is None else (
@@ -183,28 +238,24 @@ def main() -> None:
         if seconds is None:
             print(f"  {label:<48} FAILED {error}")
         else:
-            print(f"  {label:<48} {seconds:9.3f} {seconds / baseline:7.1f}  {verdict}")
+            print(f"  {label:<48} {seconds:9.3f} {best:7.3f} {cpu:6.3f} {seconds / baseline:7.1f}  {verdict}")
 
     now = timeparse.utcnow()
+    since7, since30 = timeparse.normalize("7d", now=now), timeparse.normalize("30d", now=now)
     shapes = {
-        "log --action update --since 7d --limit 50": (
-            LogQuery(actions=["update"], since=timeparse.normalize("7d", now=now), limit=50), False),
-        "log --user user03 --limit 50": (LogQuery(users=["user03"], limit=50), False),
-        "log -c articles -i 42": (LogQuery(collections=["articles"], items=["42"]), False),
-        "log --meta --action update --since 7d": (
-            LogQuery(actions=["update"], since=timeparse.normalize("7d", now=now)), True),
+        "log --action update --since 7d --limit 50":
+            lambda s: s.log(LogQuery(actions=["update"], since=since7, limit=50)),
+        "log --user user03 --limit 50": lambda s: s.log(LogQuery(users=["user03"], limit=50)),
+        "log -c articles -i 42": lambda s: s.log(LogQuery(collections=["articles"], items=["42"])),
+        "log --meta --action update --since 7d": lambda s: s.log(LogQuery(actions=["update"], since=since7), meta=True),
+        "stats --by action --since 30d": lambda s: s.stats(LogQuery(since=since30), by="action"),
     }
     with AuditStore.open(path) as store:
-        print("\nQuery plan of `log --action update --since 7d --limit 50`, as the store runs it:")
-        explain(store, *shapes["log --action update --since 7d --limit 50"])
-        print("\nQuery plans of `log --meta --action update --since 7d` (the page, then the two counts):")
-        explain(store, *shapes["log --meta --action update --since 7d"])
+        for label in ("log --action update --since 7d --limit 50", "log --meta --action update --since 7d",
+                      "stats --by action --since 30d"):
+            print(f"\nQuery plan of `{label}`, as the store runs it:")
+            explain(store, shapes[label])
         in_library(store, shapes, args.runs)
-        q = LogQuery(since=timeparse.normalize("30d", now=now))
-        clause, params = query.where(q)
-        started = time.perf_counter()
-        store.stats(q, by="action")
-        print(f"  {'stats --by action --since 30d':<48} {(time.perf_counter() - started) * 1000:8.2f} ms (one run)")
 
 
 if __name__ == "__main__":

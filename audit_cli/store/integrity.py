@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import sqlite3
 import zlib
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterator
 from typing import Any
 
@@ -276,6 +274,9 @@ class IntegrityOps:
     def _problems(self, head_id: int, key: bytes | None, changes: dict) -> tuple[dict[int, str], list[int]]:
         """Every row whose hash does not cover its content, with why; and the rows that leant on attested digests.
         Shared out among processes for a large store."""
+        import multiprocessing as mp  # here, not at the top: every command imports this module
+        from concurrent.futures import ProcessPoolExecutor
+
         low = self.conn.execute("SELECT coalesce(min(id), 0) FROM activity").fetchone()[0] - 1
         workers = min(os.cpu_count() or 1, 4)
         if head_id - low < _PARALLEL_ROWS or workers < 2 or "fork" not in mp.get_all_start_methods():

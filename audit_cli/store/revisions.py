@@ -32,6 +32,44 @@ class NewRevision:
     version: str | None = None
 
 
+class _MainLine:
+    """An item's main-line revisions as an indexable sequence of (activity, action, user, timestamp, delta)."""
+
+    _AT = ("SELECT activity FROM revisions WHERE collection = ? AND item = ? AND version IS NULL "
+           "ORDER BY activity LIMIT 1 OFFSET ?")
+    _ROW = ("SELECT a.id, a.action, a.user, a.timestamp, r.delta FROM revisions r JOIN activity a "
+            "ON a.id = r.activity WHERE r.activity = ?")
+
+    def __init__(self, conn: sqlite3.Connection, collection: str, item: str):
+        self.conn, self.key = conn, (collection, item)
+        self.count = conn.execute("SELECT count(*) FROM revisions WHERE collection = ? AND item = ? "
+                                  "AND version IS NULL", self.key).fetchone()[0]
+        self._cache: dict[int, tuple] = {}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> tuple:
+        if index < 0:
+            index += self.count
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        if index not in self._cache:
+            (activity,) = self.conn.execute(self._AT, [*self.key, index]).fetchone()
+            self._cache[index] = self.conn.execute(self._ROW, [activity]).fetchone()
+        return self._cache[index]
+
+    def last_at(self, moment: str) -> int | None:
+        """The index of the newest revision (in recording order) made at or before `moment`."""
+        found = self.conn.execute(
+            "SELECT max(r.activity) FROM revisions r JOIN activity a ON a.id = r.activity WHERE r.collection = ? "
+            "AND r.item = ? AND r.version IS NULL AND a.timestamp <= ?", [*self.key, moment]).fetchone()[0]
+        if found is None:
+            return None
+        return self.conn.execute("SELECT count(*) FROM revisions WHERE collection = ? AND item = ? "
+                                 "AND version IS NULL AND activity < ?", [*self.key, found]).fetchone()[0]
+
+
 @dataclass
 class Head:
     """The newest main-line revision of an item."""
@@ -136,11 +174,20 @@ class RevisionOps:
 
     # reading
 
-    def _main(self, collection: str, item: str) -> list[tuple[int, str, str | None, str, str]]:
+    def _main_all(self, collection: str, item: str) -> list[tuple[int, str, str | None, str, str]]:
+        """Every main-line revision of an item, oldest first (for history and blame, which need them all)."""
         rows = self.conn.execute(_MAIN, [collection, item]).fetchall()
         if not rows:
             raise NotFound(f"{collection} {item} has no revisions: check the collection and item (`audit log --item`)")
         return rows
+
+    def _main(self, collection: str, item: str) -> _MainLine:
+        """An item's main line, read a revision at a time: one revision of a long history costs one indexed
+        query, not the whole history."""
+        line = _MainLine(self.conn, collection, item)
+        if not len(line):
+            raise NotFound(f"{collection} {item} has no revisions: check the collection and item (`audit log --item`)")
+        return line
 
     def _resolve(self, rows: list, index: int, *, flag: str = "--rev") -> int:
         count = len(rows)
@@ -157,7 +204,7 @@ class RevisionOps:
 
     def history(self, collection: str, item: str) -> list[dict[str, Any]]:
         """The item's revisions, oldest first, with what each changed."""
-        rows = self._main(collection, item)
+        rows = self._main_all(collection, item)
         return [
             {"index": n, "activity": activity, "action": action, "user": user, "timestamp": timestamp,
              "changed": patches.changed_paths(jsontext.loads(delta))}
@@ -184,10 +231,9 @@ class RevisionOps:
         rows = self._main(collection, item)
         where = f"{collection} {item}"
         if at is not None:
-            before = [n for n, row in enumerate(rows) if row[3] <= at]
-            if not before:
+            index = rows.last_at(at)
+            if index is None:
                 raise NotFound(f"{where} did not exist yet at {at}: its first revision is at {rows[0][3]}")
-            index = before[-1]
         else:
             index = self._resolve(rows, -1 if rev is None else rev)
         if rows[index][1] in DELETES:
@@ -263,7 +309,7 @@ class RevisionOps:
 
     def blame(self, collection: str, item: str) -> list[dict[str, Any]]:
         """For each field of the current state, the activity that last changed it."""
-        rows = self._main(collection, item)
+        rows = self._main_all(collection, item)
         current = self._revision(rows, len(rows) - 1, collection, item)
         if current.action in DELETES:
             raise Conflict(f"{collection} {item} is deleted (activity {current.activity}): blame shows live items")
