@@ -1,4 +1,4 @@
-"""Streaming JSONL files: reading plain or gzip (detected by content), and writing all-or-nothing.
+"""Streaming JSONL files: reading plain or gzip (detected by content), parsing lines, and writing all-or-nothing.
 
 A failed export must leave no half file behind, so output goes to a temporary file beside the target and is renamed
 into place only when complete. Files are created owner-only: a trail names people and addresses.
@@ -9,38 +9,99 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import queue
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+import orjson
+
+from . import jsontext
 from .errors import AuditError
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def read_lines(source: str) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) for each line of a file or `-` (stdin), gunzipping when the content is gzip."""
-    if source == "-":
-        raw: IO[bytes] = sys.stdin.buffer
-    else:
-        try:
-            raw = open(source, "rb")  # noqa: SIM115 - closed below
-        except OSError as exc:
-            raise AuditError(f"cannot read {source}: {exc.strerror}") from None
+def parse_record(raw: bytes, *, what: str = "the line") -> dict:
+    """One JSONL line as a JSON object, exactly as jsontext.parse_object reads it, three times faster.
+
+    orjson parses first; its result is taken only when writing it back gives the line itself, byte for byte (the
+    compact form this program exports). That proves nothing was lost: a duplicate key would be missing, an integer
+    past 64 bits would come back as a float, an escape or a space would differ. Any other line goes through the
+    strict stdlib parser, which keeps big integers and refuses duplicate keys, NaN and lone surrogates.
+    """
     try:
-        buffered = io.BufferedReader(raw) if not hasattr(raw, "peek") else raw
-        stream: IO[bytes] = gzip.GzipFile(fileobj=buffered) if buffered.peek(2)[:2] == _GZIP_MAGIC else buffered
+        value = orjson.loads(raw)
+        if type(value) is dict and orjson.dumps(value) == (raw[:-1] if raw[-1:] == b"\n" else raw):
+            return value
+    except (orjson.JSONDecodeError, TypeError):  # TypeError: nested deeper than orjson writes
+        pass
+    return jsontext.parse_object(raw, what=what)
+
+
+class Lines:
+    """The lines of a JSONL file or `-` (stdin), numbered from 1, gunzipped when the content is gzip (whatever the
+    name). Opened when iteration starts; iterate once. `position` is how far into the file (compressed bytes, for
+    gzip) reading has got, `size` the file's size when it is a regular file: what a progress bar shows."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.size: int | None = None
+        self._raw: IO[bytes] | None = None
+        if source != "-":
+            try:
+                self.size = os.stat(source).st_size
+            except OSError:
+                pass
+
+    @property
+    def position(self) -> int:
         try:
-            for number, line in enumerate(stream, 1):
-                yield number, line
-        except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
-            raise AuditError(f"{source} is not readable as gzip ({exc}): give a JSONL file, plain or gzipped") from None
-    finally:
-        if raw is not sys.stdin.buffer:
-            raw.close()
+            return self._raw.tell() if self._raw is not None else 0
+        except (OSError, ValueError):  # a pipe, or closed
+            return 0
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        source = self.source
+        if source == "-":
+            raw: IO[bytes] = sys.stdin.buffer
+        else:
+            try:
+                raw = open(source, "rb")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                raise AuditError(f"cannot read {source}: {exc.strerror}") from None
+        self._raw = raw
+        try:
+            buffered = io.BufferedReader(raw) if not hasattr(raw, "peek") else raw
+            stream: IO[bytes] = gzip.GzipFile(fileobj=buffered) if buffered.peek(2)[:2] == _GZIP_MAGIC else buffered
+            try:
+                yield from enumerate(stream, 1)
+            except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
+                raise AuditError(f"{source} is not readable as gzip ({exc}): give a JSONL file, plain or gzipped") \
+                    from None
+        finally:
+            if raw is not sys.stdin.buffer:
+                raw.close()
+
+
+def read_lines(source: str) -> Lines:
+    """(line number, raw line) for each line of a file or `-` (stdin), gunzipping when the content is gzip."""
+    return Lines(source)
+
+
+def check_readable(source: str) -> None:
+    """Fail now, before a store is made, if `source` (a file, or - for stdin) cannot be read."""
+    if source == "-":
+        return
+    try:
+        with open(source, "rb"):
+            pass
+    except OSError as exc:
+        raise AuditError(f"cannot read {source}: {exc.strerror}") from None
 
 
 def check_writable(target: str) -> None:
@@ -74,7 +135,8 @@ def writer(target: str) -> Iterator[IO[bytes]]:
             if path.suffix == ".gz":
                 # Level 1: about 3x faster than the default for a few percent more bytes (PERF-NOTES).
                 with gzip.GzipFile(filename=path.stem, fileobj=raw, mode="wb", compresslevel=1, mtime=0) as zipped:
-                    yield zipped
+                    with _Behind(zipped) as behind:
+                        yield behind
             else:
                 yield raw
         os.replace(temp, path)
@@ -84,3 +146,39 @@ def writer(target: str) -> Iterator[IO[bytes]]:
         except FileNotFoundError:
             pass
         raise
+
+
+class _Behind:
+    """Writes to `stream` on a thread of its own, one chunk behind the caller: compressing a chunk (zlib lets go of
+    the interpreter while it works) overlaps making the next one. The first error is raised to the caller."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.chunks: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="jsonl-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.chunks.get()) is not None:
+            if self.error is None:
+                try:
+                    self.stream.write(chunk)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    self.error = exc
+
+    def write(self, chunk: bytes) -> int:
+        if self.error is not None:
+            raise self.error
+        self.chunks.put(bytes(chunk))
+        return len(chunk)
+
+    def __enter__(self) -> _Behind:
+        return self
+
+    def __exit__(self, kind: Any, *rest: Any) -> None:
+        self.chunks.put(None)
+        self.thread.join()
+        if self.error is not None and kind is None:
+            raise self.error
+

@@ -28,9 +28,9 @@ _audit_options() {
         'audit comment delete') reply=(--format --help --user -f -h) ;;
         'audit comment edit') reply=(--format --help --user -f -h) ;;
         'audit diff') reply=(--activity --format --from --help --to -f -h) ;;
-        'audit export') reply=(--action --collection --filter --help --item --output --search --since --until --user -a -c -h -i -o -q -u) ;;
+        'audit export') reply=(--action --collection --cursor-file --filter --format --help --item --output --quiet --search --since --until --user -a -c -f -h -i -o -q -u) ;;
         'audit history') reply=(--format --help -f -h) ;;
-        'audit import') reply=(--format --help --no-verify --skip-invalid -f -h) ;;
+        'audit import') reply=(--format --help --no-verify --quiet --skip-invalid -f -h -q) ;;
         'audit info') reply=(--format --help -f -h) ;;
         'audit log') reply=(--action --collection --field --fields --filter --format --help --include-deleted --item --limit --meta --offset --patch --search --since --sort --until --user -a -c -f -h -i -n -p -q -s -u) ;;
         'audit prune') reply=(--apply-scopes --archive --collection --dry-run --format --help --keep-revisions --older-than --user --vacuum --yes -c -f -h -y) ;;
@@ -70,7 +70,7 @@ _audit_arity() {
         'audit comment delete') case "$2" in --format|-f|--user) reply=(1) ;; esac ;;
         'audit comment edit') case "$2" in --format|-f|--user) reply=(1) ;; esac ;;
         'audit diff') case "$2" in --activity|--format|-f|--from|--to) reply=(1) ;; esac ;;
-        'audit export') case "$2" in --action|-a|--collection|-c|--filter|--item|-i|--output|-o|--search|-q|--since|--until|--user|-u) reply=(1) ;; esac ;;
+        'audit export') case "$2" in --action|-a|--collection|-c|--cursor-file|--filter|--format|-f|--item|-i|--output|-o|--search|-q|--since|--until|--user|-u) reply=(1) ;; esac ;;
         'audit history') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit import') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit info') case "$2" in --format|-f) reply=(1) ;; esac ;;
@@ -129,6 +129,7 @@ _audit_option_value() {
             esac ;;
         'audit export')
             case "$2" in
+                --format|-f) reply=(choice audit ecs) ;;
                 --output|-o) reply=(file) ;;
             esac ;;
         'audit history')

@@ -66,7 +66,7 @@ function __audit_arity
             end
         case 'audit export'
             switch $argv[2]
-                case --action -a --collection -c --filter --item -i --output -o --search -q --since --until --user -u
+                case --action -a --collection -c --cursor-file --filter --format -f --item -i --output -o --search -q --since --until --user -u
                     echo 1
                     return
             end
@@ -251,7 +251,7 @@ complete -c audit -n '__audit_at audit' -a blame -d 'For each field of an item\'
 complete -c audit -n '__audit_at audit' -a checkpoint -d 'Write an anchor (store, count, head id and hash, time) to keep elsewhere,...'
 complete -c audit -n '__audit_at audit' -a comment -d 'Comments on items: add, edit (keeps edited_on), delete (soft).'
 complete -c audit -n '__audit_at audit' -a diff -d 'Show the change between two revisions of an item (default: its last change),...'
-complete -c audit -n '__audit_at audit' -a export -d 'Write activity as JSONL (audit/1): one activity per line with its revision,...'
+complete -c audit -n '__audit_at audit' -a export -d 'Write activity as JSONL, one activity per line with its revision, by id.'
 complete -c audit -n '__audit_at audit' -a history -d 'List an item\'s revisions, oldest first: index, activity, action, user, time...'
 complete -c audit -n '__audit_at audit' -a import -d 'Load a trail: audit/1 JSONL (plain or gzipped; - for stdin), a Directus...'
 complete -c audit -n '__audit_at audit' -a info -d 'Show the store: its path, size, schema version, counts and newest activity.'
@@ -310,10 +310,13 @@ complete -c audit -n '__audit_at audit diff' -l to -x -d 'To this revision.'
 # audit export
 complete -c audit -n '__audit_at audit export' -l action -s a -x -d 'Only these actions (repeat, or a comma list).'
 complete -c audit -n '__audit_at audit export' -l collection -s c -x -d 'Only these collections.'
+complete -c audit -n '__audit_at audit export' -l cursor-file -x -d 'Export only activity after the id FILE holds, then write the last id exported to...'
 complete -c audit -n '__audit_at audit export' -l filter -x -d 'Directus filter rules as JSON, @FILE or -'
+complete -c audit -n '__audit_at audit export' -l format -s f -x -a 'audit ecs' -d 'audit (audit/1 JSONL, what audit import reads) or ecs (Elastic Common Schema).'
 complete -c audit -n '__audit_at audit export' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit export' -l item -s i -x -d 'Only these item ids.'
 complete -c audit -n '__audit_at audit export' -l output -s o -r -F -d 'The file to write, or - for stdout.'
+complete -c audit -n '__audit_at audit export' -l quiet -d 'No progress bar.'
 complete -c audit -n '__audit_at audit export' -l search -s q -x -d 'Case-insensitive text anywhere in the text fields.'
 complete -c audit -n '__audit_at audit export' -l since -x -d 'From this time on: 7d, 12h, 2026-11-20, yesterday...'
 complete -c audit -n '__audit_at audit export' -l until -x -d 'Up to this time (inclusive), in the same forms.'
@@ -327,6 +330,7 @@ complete -c audit -n '__audit_at audit history' -l help -s h -d 'Show this messa
 complete -c audit -n '__audit_at audit import' -l format -s f -x -a 'audit directus strapi' -d 'audit (JSONL), directus (a database or folder) or strapi (a CSV or JSON export).'
 complete -c audit -n '__audit_at audit import' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit import' -l no-verify -d 'Import lines whose hash chain is broken.'
+complete -c audit -n '__audit_at audit import' -l quiet -s q -d 'No progress bar.'
 complete -c audit -n '__audit_at audit import' -l skip-invalid -d 'Import the valid lines and report the rest.'
 complete -c audit -n '__audit_at_argument 0 audit import' -F
 

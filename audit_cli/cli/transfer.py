@@ -1,31 +1,72 @@
-"""`audit export` and `audit import`: the audit/1 JSONL interchange format."""
+"""`audit export` and `audit import`: the audit/1 JSONL interchange format, ECS lines, and foreign trails."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Optional
 
 import typer
 
 from . import filters as f
 from .app import command, note, open_store
 
+_QUIET = "No progress bar. (A bar is drawn on stderr only when it is a terminal.)"
+
 
 @command(
     "export",
-    help="""Write activity as JSONL (audit/1): one activity per line with its revision, by id. Takes the log filters.
+    help="""Write activity as JSONL, one activity per line with its revision, by id. Takes the log filters.
 
 Gzipped when the file name ends in .gz. The file appears only once complete; the export sees the store as it
-was when it started, so concurrent writes do not tear it.
+was when it started, so concurrent writes do not tear it. -q is --search here, as in audit log: --quiet (no
+short form) turns the progress bar off.
+
+--cursor-file F exports incrementally: only activity after the id F holds (all of it when F does not exist
+yet); once the output is complete, F is replaced with the id of the last activity written, so the next run
+starts after it. A failed export leaves F as it was. Keep one cursor file per output and set of filters.
+
+--format audit (the default) writes audit/1 lines, which audit import reads back. --format ecs writes Elastic
+Common Schema documents for log pipelines (Filebeat, Logstash, Elasticsearch ingest), members that would be
+null left out:
+
+\b
+  @timestamp                    timestamp
+  event.action                  action
+  event.dataset, .kind          "audit", "event"
+  event.category, .type         authentication/start|end for login, logout, invalid-credentials
+                                (event.outcome success|failure); database/creation|change|deletion
+                                for the data actions
+  event.id                      key (the activity's identity in every store)
+  event.sequence                id (its order in this store)
+  user.name                     user
+  source.address, source.ip     ip (source.ip only when it is an IP address)
+  user_agent.original           user_agent
+  http.request.referrer         origin, when it is a URL (always in audit.origin)
+  audit.collection, .item       collection, item
+  audit.comment, .edited_on,    the comment and its state
+    .comment_deleted_on
+  audit.details                 details (free JSON: map it as flattened or enabled: false)
+  audit.revision                revision: data, delta, version (free JSON too)
+  audit.hash, .prev_hash, .gap, the chain (as in audit/1)
+    .keyed, .attested_revision
+  ecs.version                   8.11.0
 
 \b
 Example:
   audit export --since 30d -o audit.jsonl.gz
   audit export -c articles -o - | head
+  audit export --format ecs --cursor-file export.cursor -o - >> /var/log/audit-ecs.jsonl
 """,
 )
 def export(
     ctx: typer.Context,
     output: Annotated[str, typer.Option("--output", "-o", help="The file to write, or - for stdout.")] = "-",
+    fmt: Annotated[Literal["audit", "ecs"], typer.Option(
+        "--format", "-f", help="audit (audit/1 JSONL, what audit import reads) or ecs (Elastic Common Schema).")]
+    = "audit",
+    cursor_file: Annotated[Optional[str], typer.Option(
+        "--cursor-file", metavar="FILE", show_default=False,
+        help="Export only activity after the id FILE holds, then write the last id exported to FILE.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help=_QUIET)] = False,
     action: f.Actions = None,
     user: f.Users = None,
     collection: f.Collections = None,
@@ -35,18 +76,27 @@ def export(
     search: f.Search = None,
     filter: f.Filter = None,
 ) -> None:
-    from .. import jsonl
+    from .. import cursor, jsonl
+    from .progress import Progress
 
     q = f.build_query(action=action, user=user, collection=collection, item=item, since=since, until=until,
                       search=search, filter=filter, include_deleted=True)
+    jsonl.check_writable(output)
+    if cursor_file is not None:
+        jsonl.check_writable(cursor_file)
+        q.after_id = cursor.read(cursor_file)
     store = open_store(ctx)
-    count = 0
-    with jsonl.writer(output) as stream:
-        for line in store.export_lines(q):
-            stream.write(line)
-            count += 1
+    with Progress("exporting", quiet=quiet) as bar:
+        exported = store.export(q, fmt=fmt, progress=bar.export)
+        with jsonl.writer(output) as stream:
+            for chunk in exported:
+                stream.write(chunk)
+    if cursor_file is not None:  # only now: the output is complete
+        last = exported.last_id if exported.last_id is not None else (q.after_id or 0)
+        cursor.write(cursor_file, last)
     if output != "-":
-        note(f"exported {count} activities to {output}")
+        note(f"exported {exported.count} activities to {output}"
+             + (f"; {cursor_file} now holds {last}" if cursor_file is not None else ""))
 
 
 @command(
@@ -55,7 +105,8 @@ def export(
 
 Idempotent: activities already here are skipped, so re-running an import adds only what is new. Into an empty
 store the ids are kept; otherwise activities are appended in order with new ids. A bad line or row stops the import
-and keeps nothing from the source, unless --skip-invalid.
+and keeps nothing from the source, unless --skip-invalid. A progress bar is drawn on stderr when it is a terminal
+(-q turns it off).
 
 --format directus takes a Directus SQLite database file, or a folder with directus_activity.json and
 directus_revisions.json (and directus_comments.json, directus_versions.json, directus_users.json when exported).
@@ -77,12 +128,17 @@ def import_(
         "--format", "-f", help="audit (JSONL), directus (a database or folder) or strapi (a CSV or JSON export).")] = "audit",
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the valid lines and report the rest.")] = False,
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Import lines whose hash chain is broken.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=_QUIET)] = False,
 ) -> None:
-    from .. import adapters
+    from .. import adapters, jsonl
+    from .progress import Progress
 
+    if fmt == "audit":
+        jsonl.check_readable(source)
     trail = adapters.open_trail(fmt, source, skip_invalid=skip_invalid)  # reads the source before making a store
-    result = trail.import_into(open_store(ctx, create=True), skip_invalid=skip_invalid,
-                               **({"verify": False} if no_verify else {}))
+    with Progress("importing", quiet=quiet) as bar:
+        result = trail.import_into(open_store(ctx, create=True), skip_invalid=skip_invalid, progress=bar.import_,
+                                   **({"verify": False} if no_verify else {}))
     for message in result["notes"]:
         note(message)
     for message in result["skipped_lines"]:

@@ -1,0 +1,249 @@
+"""The first half of an import: each line parsed, checked, serialized, hashed and its snapshot packed, as far as
+that can go without the store, into a plain tuple.
+
+It runs in the importing process, or, for a big file, in a helper process (`main`, run with the file's path) that
+streams the tuples back while the importer does the other half (what needs the store: what is already there, item
+heads, the chain, SQLite), so that an import uses two cores. Both ways run the same Preparer; the helper only
+changes where. The helper never opens the store, and dies with its importer (a broken pipe).
+
+A prepared line is (values, key, prev_hash, hash, gap, attested, id, revision, record, packing, expected):
+- values: the activity's columns in ACTIVITY_FIELDS order (id None, details as its JSON text);
+- id: the line's own id when it is an integer, else None;
+- revision: None, or (version, data JSON bytes or None, delta JSON or None, data exact, delta exact, digest or None,
+  error or None, checked) where "exact" says orjson reads the text back exactly, the digest is there when both
+  texts are, an error (a bad delta) is raised by the importer only if the line is not already imported, as
+  before, and checked says against what the delta was found to agree with the snapshot (Preparer._item);
+- record: chain.record_bytes of the line when its revision digest is known (or it has no revision), else None;
+- packing: None, or how its snapshot was packed, on a guess the importer checks (Preparer._item);
+- expected: the hash the line's own link must have (its prev_hash and record, with the chain key), or None.
+A bad line is its error message instead (a str).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import signal
+import struct
+import subprocess
+import sys
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from operator import itemgetter
+from typing import Any
+
+from .. import chain, jsonl, patches
+from ..errors import AuditError
+from ..models import ACTIVITY_FIELDS, CREATES
+from . import codec
+from .lines import apply, check_line, dump, given_link, pack
+
+# A file at least this big is prepared by a helper process (its start costs about a tenth of a second).
+HELPER_MIN_BYTES = 16 * 2**20
+FRAME_LINES = 1000
+# The bases held to pack against: as many as the importer's head cache holds (store/importer.py).
+HELD_BYTES = 16 * 2**20
+HELD_ITEMS = 50_000
+_FRAME = struct.Struct("<Q")
+_HELPER = "import sys; from audit_cli.store.prepare import main; sys.exit(main(sys.argv[1:]))"
+_KEY_VARIABLE = "AUDIT_PREPARE_CHAIN_KEY"  # how the helper gets the chain key (not on its command line)
+_RECORD_AT = itemgetter(*(ACTIVITY_FIELDS.index(name) for name in chain.RECORD_FIELDS))
+
+
+def fields(values: list[Any]) -> dict[str, Any]:
+    """What chain.record_bytes reads of an activity's columns."""
+    return dict(zip(chain.RECORD_FIELDS, _RECORD_AT(values)))
+
+
+class Preparer:
+    """Prepares lines in file order. Besides what a line alone gives, it does, on a guess, what needs the store's
+    state of the line's item: it checks the line's delta against the item's previous snapshot, and packs its
+    snapshot against the base the store will most likely pack it against, both as this file's earlier lines left
+    the item, as if every line is imported; and it works out the hash the line's own link must have. The importer
+    takes a guess only when its own state agrees (store/heads.py), and does the work itself otherwise, so a wrong
+    guess (a line already imported, an item the store had before) costs time, never correctness."""
+
+    def __init__(self, key: bytes | None = None) -> None:
+        self.key = key  # the chain key the importer checks links with
+        # item -> (line that made its base, base text, base's packed size, line that made its newest revision,
+        # that revision's snapshot JSON, whether orjson reads it exactly); as the importer's head cache, bounded.
+        self.items: OrderedDict[tuple[str, str], tuple] = OrderedDict()
+        self.held = 0
+
+    def prepare(self, number: int, line: dict[str, Any]) -> tuple:
+        """A parsed audit/1 line as a prepared tuple; raises AuditError for a bad line (see the module docstring)."""
+        values, key, revision = check_line(line)
+        prev_hash, hash_ = given_link(line)
+        wanted = line.get("id")
+        prepared_revision = digest = packing = None
+        if revision is not None:
+            data, delta = revision.get("data"), revision.get("delta")
+            version = revision.get("version")
+            error = checked = None
+            try:
+                if delta is not None:
+                    patches.check_patch(delta, what="revision.delta")
+                elif data is None:
+                    raise AuditError("revision needs data or delta")
+            except AuditError as exc:
+                error = str(exc)
+            data_text, data_exact = dump(data) if data is not None else (None, True)
+            delta_text, delta_exact = None, True
+            if delta is not None and error is None:
+                delta_bytes, delta_exact = dump(delta)
+                delta_text = delta_bytes.decode()
+            if data_text is not None and delta_text is not None:
+                digest = chain.revision_digest(data_text.decode(), delta_text, version)
+            if error is None:
+                checked, packing = self._item(number, values[1], (values[7], values[8]), version, data, delta,
+                                              data_text, data_exact)
+            prepared_revision = (version, data_text, delta_text, data_exact, delta_exact, digest, error, checked)
+        record = expected = None
+        if revision is None or digest:
+            record = chain.record_bytes(fields(values), values[10], digest)
+            if hash_ is not None:
+                expected = chain.link(prev_hash, record, self.key)
+        return (values, key, prev_hash, hash_, line.get("gap") is True, line.get("attested_revision"),
+                wanted if type(wanted) is int else None, prepared_revision, record, packing, expected)
+
+    def _item(self, number: int, action: str, where: tuple[str, str], version: str | None, data: Any, delta: Any,
+              text: bytes | None, exact: bool) -> tuple[int | None, tuple | None]:
+        """(the line whose snapshot the delta was checked against and agreed with, 0 for a create's empty one, or
+        None; the packing: line that made the base packed against or None for none, whether this starts a new
+        base, the packed snapshot, the new base's body or None), as store/heads.py would have them."""
+        if version is not None:  # a version's revision: checked against the version's last save; its own base
+            return None, ((None, True, pack(text, text), pack(text, None)) if text is not None else None)
+        state = self.items.pop(where, None)
+        if state is not None:
+            self.held -= len(state[1]) + len(state[4])
+        if text is None or delta is None:  # derived from the store's state: nothing to guess from here on
+            return None, None
+        checked = None
+        if action in CREATES or state is not None:
+            try:
+                after = apply(None, True, delta) if action in CREATES else apply(state[4], state[5], delta)
+                if (exact and dump(after)[0] == text) or patches.same(after, data):
+                    checked = 0 if action in CREATES else state[3]
+            except AuditError:
+                pass  # the importer finds it, and says so, if the line is imported
+        text = memoryview(text).tobytes()  # kept: compact (orjson's bytes hold a 4 KiB buffer)
+        if state is not None:
+            blob = pack(text, state[1])
+            if not codec.worth_rebasing(blob, state[2]):
+                self._keep(where, (state[0], state[1], state[2], number, text, exact))
+                return checked, (state[0], False, blob, None)
+        body = pack(text, None)
+        self._keep(where, (number, text, len(body), number, text, exact))
+        return checked, (state[0] if state is not None else None, True, pack(text, text), body)
+
+    def _keep(self, where: tuple[str, str], state: tuple) -> None:
+        self.items[where] = state
+        self.held += len(state[1]) + len(state[4])
+        while self.held > HELD_BYTES or len(self.items) > HELD_ITEMS:
+            _, dropped = self.items.popitem(last=False)
+            self.held -= len(dropped[1]) + len(dropped[4])
+
+    def prepare_raw(self, number: int, raw: bytes | dict[str, Any]) -> tuple | str:
+        """prepare() of a raw JSONL line (or an already parsed record), or the reason it is bad."""
+        try:
+            return self.prepare(number, raw if type(raw) is dict else jsonl.parse_record(raw))
+        except AuditError as exc:
+            return str(exc)
+
+
+def _blank(raw: Any) -> bool:
+    return type(raw) is bytes and (not raw or raw.isspace())
+
+
+class Prepared:
+    """(line number, prepared tuple or error message) for each non-blank line; `position`/`size` as jsonl.Lines."""
+
+    def __init__(self, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, key: bytes | None = None):
+        self.lines = lines
+        self.key = key
+        self.size = getattr(lines, "size", None)
+        self._position = 0
+        self._helper: subprocess.Popen | None = None
+
+    @property
+    def position(self) -> int:
+        return self._position if self._helper is not None else getattr(self.lines, "position", 0)
+
+    def __iter__(self) -> Iterator[tuple[int, tuple | str]]:
+        lines = self.lines
+        if (isinstance(lines, jsonl.Lines) and lines.source != "-" and (lines.size or 0) >= HELPER_MIN_BYTES
+                and self._start(lines.source)):
+            yield from self._from_helper()
+            return
+        preparer = Preparer(self.key)
+        for number, raw in lines:
+            if not _blank(raw):
+                yield number, preparer.prepare_raw(number, raw)
+
+    def _start(self, source: str) -> bool:
+        package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")])),
+               _KEY_VARIABLE: self.key.hex() if self.key is not None else ""}
+        try:
+            self._helper = subprocess.Popen([sys.executable, "-c", _HELPER, source],
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, env=env)
+        except OSError:
+            return False  # no helper: prepare here
+        return True
+
+    def _from_helper(self) -> Iterator[tuple[int, tuple | str]]:
+        helper = self._helper
+        assert helper is not None and helper.stdout is not None
+        read = helper.stdout.read
+        try:
+            while True:
+                head = read(_FRAME.size)
+                if len(head) < _FRAME.size:
+                    helper.wait()
+                    raise AuditError(f"the import's helper process stopped (exit {helper.returncode}) before the "
+                                     "end of the file: run the import again")
+                kind, position, items = marshal.loads(read(_FRAME.unpack(head)[0]))
+                if kind == "fail":
+                    raise AuditError(items)
+                if kind == "end":
+                    return
+                self._position = position
+                yield from items
+        finally:
+            helper.stdout.close()
+            if helper.poll() is None:
+                helper.kill()
+            helper.wait()
+
+
+def _send(out: Any, kind: str, position: int, items: Any) -> None:
+    payload = marshal.dumps((kind, position, items))
+    out.write(_FRAME.pack(len(payload)))
+    out.write(payload)
+
+
+def main(argv: list[str]) -> int:
+    """The helper: prepare every line of the file argv[0] and stream frames of them to stdout."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the importer decides what an interrupt does
+    out = sys.stdout.buffer
+    lines = jsonl.Lines(argv[0])
+    key = os.environ.get(_KEY_VARIABLE)
+    preparer = Preparer(bytes.fromhex(key) if key else None)
+    try:
+        frame: list[tuple[int, tuple | str]] = []
+        for number, raw in lines:
+            if not _blank(raw):
+                frame.append((number, preparer.prepare_raw(number, raw)))
+                if len(frame) == FRAME_LINES:
+                    _send(out, "lines", lines.position, frame)
+                    frame = []
+        _send(out, "lines", lines.position, frame)
+        _send(out, "end", lines.position, None)
+        out.flush()
+    except AuditError as exc:  # the file itself (unreadable, a corrupt gzip stream)
+        _send(out, "fail", 0, str(exc))
+        out.flush()
+    except BrokenPipeError:  # the importer stopped
+        return 1
+    return 0

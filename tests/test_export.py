@@ -1,0 +1,365 @@
+"""`audit export`: incremental exports with --cursor-file, ECS lines (--format ecs), the progress bar, and the lines
+SQLite builds being the lines jsontext would write."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from audit_cli import ecs, jsonl
+from audit_cli.cli import progress as progress_mod
+from audit_cli.models import Activity, LogQuery
+from audit_cli.store import AuditStore
+from audit_cli.store import export as export_mod
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "fixtures" / "sample.jsonl"
+BIG = 2**70 + 1
+ODD = "ctl \x00\x01\x1f \"quoted\" back\\slash / é \u2028 \U0001f600"
+
+
+def rich(store: AuditStore) -> None:
+    """A history with every kind of line: data actions, events, comments edited and deleted, a version, odd text,
+    integers past 64 bits, a non-IP address and a non-URL origin."""
+    def record(action, item="1", *, data=None, collection="articles", **fields):
+        fields.setdefault("timestamp", "")
+        return store.record(Activity(action, collection, item, **fields), data=data)
+
+    record("create", data={"title": "Hello", "n": BIG, "odd": ODD}, user="alice", ip="10.0.0.1",
+           user_agent="curl/8.5", origin="https://cms.example.com", details={"request": "r1", "big": BIG})
+    record("login", "alice", collection="directus_users", user="alice", ip="::1")
+    record("update", data={"title": "Hello, world"}, user="bob", ip="unknown", origin="admin-panel",
+           comment="typo", details={"reason": ODD})
+    record("invalid-credentials", "mallory", collection="directus_users", ip="203.0.113.9")
+    comment = store.add_comment(Activity("comment", "articles", "1", "", user="carol", comment="Looks good"))
+    store.edit_comment(comment["id"], "Looks good to me")
+    other = store.add_comment(Activity("comment", "articles", "1", "", user="carol", comment="Spam"))
+    store.delete_comment(other["id"])
+    record("delete", user="bob")
+    record("logout", "alice", collection="directus_users", user="alice")
+
+
+@pytest.fixture
+def built(db_path: Path) -> Path:
+    with AuditStore.open(db_path, create=True) as store:
+        rich(store)
+    return db_path
+
+
+def lines_of(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in data.splitlines()]
+
+
+# --cursor-file
+
+
+def test_a_first_export_with_a_cursor_file_exports_everything_and_writes_the_last_id(cli, tmp_path):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "export.cursor"
+    result = cli("export", "--cursor-file", cursor, "-o", tmp_path / "a.jsonl")
+    assert cursor.read_text() == "27\n"
+    assert len((tmp_path / "a.jsonl").read_bytes().splitlines()) == 27
+    assert f"{cursor} now holds 27" in result.stderr
+
+
+def test_incremental_exports_concatenate_to_the_full_export(cli, tmp_path):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "c"
+    first = cli("export", "--cursor-file", cursor).stdout_bytes
+    cli("record", "update", "-c", "articles", "-i", "1", "--data", '{"rating": 2}')
+    cli("comment", "add", "articles", "1", "Rated")
+    second = cli("export", "--cursor-file", cursor).stdout_bytes
+    assert len(second.splitlines()) == 2 and cursor.read_text() == "29\n"
+    assert first + second == cli("export").stdout_bytes  # no gap marked where one export continues the other
+    assert all("gap" not in line for line in lines_of(second))
+
+
+def test_nothing_new_exports_nothing_and_keeps_the_cursor(cli, tmp_path):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "c"
+    cli("export", "--cursor-file", cursor, "-o", tmp_path / "a.jsonl")
+    result = cli("export", "--cursor-file", cursor, "-o", tmp_path / "b.jsonl")
+    assert (tmp_path / "b.jsonl").read_bytes() == b"" and cursor.read_text() == "27\n"
+    assert "exported 0 activities" in result.stderr
+
+
+def test_an_empty_store_writes_cursor_zero(cli, tmp_path):
+    cli("record", "login", "-c", "u", "-i", "x")
+    cursor = tmp_path / "c"
+    cursor.write_text("5\n")  # past everything there is
+    assert cli("export", "--cursor-file", cursor).stdout_bytes == b""
+    assert cursor.read_text() == "5\n"
+
+
+def test_the_cursor_follows_the_last_exported_activity_of_a_filtered_export(cli, tmp_path):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "c"
+    exported = lines_of(cli("export", "-c", "articles", "--cursor-file", cursor).stdout_bytes)
+    assert {line["collection"] for line in exported} == {"articles"}
+    assert cursor.read_text() == f"{exported[-1]['id']}\n"
+    cli("record", "login", "-c", "directus_users", "-i", "zed")
+    cli("record", "update", "-c", "articles", "-i", "1", "--data", '{"rating": 1}')
+    again = lines_of(cli("export", "-c", "articles", "--cursor-file", cursor).stdout_bytes)
+    assert [line["action"] for line in again] == ["update"] and cursor.read_text() == f"{again[0]['id']}\n"
+
+
+@pytest.mark.parametrize("content", ["abc\n", "", "12abc", "-3", "1.5", "١٢", "99999999999999999999"])
+def test_a_cursor_file_that_is_not_an_id_is_a_clear_error_and_writes_nothing(cli, tmp_path, content):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "c"
+    cursor.write_text(content)
+    stderr = cli.fails("export", "--cursor-file", cursor, "-o", tmp_path / "out.jsonl", code=1)
+    assert "does not hold an activity id" in stderr and "delete it to export from the start" in stderr
+    assert not (tmp_path / "out.jsonl").exists() and cursor.read_text() == content
+
+
+def test_a_cursor_file_may_have_spaces_around_the_id(cli, tmp_path):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "c"
+    cursor.write_text("  25 \n")
+    assert len(cli("export", "--cursor-file", cursor).stdout_bytes.splitlines()) == 2
+    assert cursor.read_text() == "27\n"
+
+
+def test_a_cursor_file_in_a_missing_folder_fails_before_anything(cli, tmp_path):
+    cli("import", SAMPLE)
+    stderr = cli.fails("export", "--cursor-file", tmp_path / "no" / "c", "-o", tmp_path / "out.jsonl", code=1)
+    assert "cannot write" in stderr and not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_failed_export_leaves_the_cursor_and_no_output(cli, tmp_path, monkeypatch):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "c"
+    cursor.write_text("10\n")
+
+    def broken(self, *args):
+        yield from []
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(export_mod.Export, "_audit", broken)
+    cli.fails("export", "--cursor-file", cursor, "-o", tmp_path / "out.jsonl", code=1)
+    assert cursor.read_text() == "10\n" and not (tmp_path / "out.jsonl").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_the_cursor_is_written_atomically_beside_itself(tmp_path):
+    from audit_cli import cursor
+
+    path = tmp_path / "c"
+    cursor.write(str(path), 7)
+    cursor.write(str(path), 8)
+    assert cursor.read(str(path)) == 8 and sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+    assert cursor.read(str(tmp_path / "absent")) is None
+
+
+def test_core_export_after_an_id_marks_no_gap_when_it_continues_and_one_when_it_does_not(built):
+    with AuditStore.open(built) as store:
+        whole = lines_of(b"".join(store.export(LogQuery())))
+        rest = lines_of(b"".join(store.export(LogQuery(after_id=3))))
+        assert rest == whole[3:]
+        filtered = lines_of(b"".join(store.export(LogQuery(after_id=1, actions=["update"]))))
+        assert [line["id"] for line in filtered] == [3] and filtered[0]["gap"] is True
+
+
+# --format ecs
+
+ECS_KEYS = {
+    "create": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.category",
+               "event.type", "event.id", "event.sequence", "user.name", "source.address", "source.ip",
+               "user_agent.original", "http.request.referrer", "audit.collection", "audit.item", "audit.origin",
+               "audit.hash", "audit.prev_hash", "audit.details", "audit.revision"},
+    "login": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.category",
+              "event.type", "event.outcome", "event.id", "event.sequence", "user.name", "source.address",
+              "source.ip", "audit.collection", "audit.item", "audit.hash", "audit.prev_hash"},
+    "update": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.category",
+               "event.type", "event.id", "event.sequence", "user.name", "source.address", "audit.collection",
+               "audit.item", "audit.origin", "audit.comment", "audit.hash", "audit.prev_hash", "audit.details",
+               "audit.revision"},
+    "comment": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.id",
+                "event.sequence", "user.name", "audit.collection", "audit.item", "audit.comment", "audit.edited_on",
+                "audit.hash", "audit.prev_hash"},
+}
+
+
+def ecs_lines(cli, *args) -> list[dict]:
+    return lines_of(cli("export", "--format", "ecs", *args).stdout_bytes)
+
+
+def test_ecs_lines_have_exactly_the_documented_keys(cli, built):
+    docs = ecs_lines(cli)
+    seen = {}
+    for doc in docs:
+        seen.setdefault(doc["event"]["action"], set(ecs.flat_keys(doc)))
+    for action, keys in ECS_KEYS.items():
+        assert seen[action] == keys, action
+
+
+def test_ecs_values_map_the_audit_fields(cli, built):
+    audit_lines = lines_of(cli("export").stdout_bytes)
+    docs = ecs_lines(cli)
+    assert len(docs) == len(audit_lines)
+    for line, doc in zip(audit_lines, docs):
+        assert doc["@timestamp"] == line["timestamp"] and doc["event"]["action"] == line["action"]
+        assert doc["event"]["dataset"] == "audit" and doc["event"]["id"] == line["key"]
+        assert doc["event"]["sequence"] == line["id"]
+        assert doc.get("user", {}).get("name") == line["user"]
+        assert doc.get("source", {}).get("address") == line["ip"]
+        assert doc.get("user_agent", {}).get("original") == line["user_agent"]
+        audit = doc["audit"]
+        assert (audit["collection"], audit["item"], audit["hash"], audit["prev_hash"]) == \
+            (line["collection"], line["item"], line["hash"], line["prev_hash"])
+        assert audit.get("details") == line["details"] and audit.get("revision") == line["revision"]
+        assert audit.get("comment") == line["comment"] and audit.get("origin") == line["origin"]
+        outside = {**doc, "audit": {k: v for k, v in audit.items() if k not in ("details", "revision")}}
+        assert None not in _values(outside)  # nulls are left out (free JSON keeps its own)
+    by_action = {doc["event"]["action"]: doc for doc in docs}
+    assert by_action["login"]["source"] == {"address": "::1", "ip": "::1"}
+    assert by_action["update"]["source"] == {"address": "unknown"}  # not an IP: no source.ip
+    assert "http" not in by_action["update"]  # origin not a URL: only audit.origin
+    assert by_action["create"]["http"] == {"request": {"referrer": "https://cms.example.com"}}
+    assert (by_action["invalid-credentials"]["event"]["outcome"], by_action["logout"]["event"]["type"]) == \
+        ("failure", ["end"])
+    assert [by_action[a]["event"]["type"] for a in ("create", "update", "delete")] == \
+        [["creation"], ["change"], ["deletion"]]
+    assert by_action["comment-delete"]["event"].get("category") is None
+
+
+def _values(value):
+    if isinstance(value, dict):
+        for inner in value.values():
+            yield from _values(inner)
+    elif not isinstance(value, list):
+        yield value
+
+
+def test_ecs_keeps_big_integers_and_odd_text_exactly(cli, built):
+    text = cli("export", "--format", "ecs").stdout
+    create = next(line for line in text.split("\n") if "\"action\":\"create\"" in line)
+    assert str(BIG) in create and "1.18" not in create
+    doc = json.loads(create)
+    assert doc["audit"]["revision"]["data"]["odd"] == ODD and doc["audit"]["details"]["big"] == BIG
+
+
+def test_ecs_marks_gaps_and_keyed_chains(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIT_CHAIN_KEY", "k")
+    cli.runner.env["AUDIT_CHAIN_KEY"] = "k"
+    cli("import", SAMPLE, "--no-verify")
+    docs = ecs_lines(cli, "--action", "update")
+    assert docs[0]["audit"]["gap"] is True and all(doc["audit"]["keyed"] is True for doc in docs)
+
+
+def test_ecs_with_a_cursor_file(cli, tmp_path):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "c"
+    assert len(ecs_lines(cli, "--cursor-file", cursor)) == 27 and cursor.read_text() == "27\n"
+    assert ecs_lines(cli, "--cursor-file", cursor) == []
+
+
+def test_every_ecs_field_is_documented_in_the_help_and_the_readme(cli, built):
+    help_text = cli("export", "--help").stdout
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Export and import"):]
+    section = section[:section.index("\n## ", 5)]
+    keys = set().union(*(ecs.flat_keys(doc) for doc in ecs_lines(cli)))
+    for key in keys:
+        last = key.rsplit(".", 1)[-1]
+        assert last in help_text, key
+        assert key in section or f".{last}" in section, key
+
+
+def test_a_bad_format_is_a_usage_error(cli, built):
+    assert "audit" in cli.fails("export", "--format", "csv", code=2)
+
+
+# what SQLite builds is what jsontext would
+
+
+def test_sql_built_lines_are_the_lines_built_in_python(built, monkeypatch):
+    queries = [LogQuery(), LogQuery(actions=["update", "comment"]), LogQuery(after_id=2)]
+    with AuditStore.open(built) as store:
+        fast = [b"".join(store.export(q)) for q in queries]
+        monkeypatch.setattr(export_mod, "sqlite_writes_as_jsontext", lambda conn: False)
+        slow = [b"".join(store.export(q)) for q in (LogQuery(), LogQuery(actions=["update", "comment"]),
+                                                       LogQuery(after_id=2))]
+    assert slow == fast and str(BIG).encode() in fast[0] and b'"gap":true' in fast[1]
+
+
+def test_sqlite_json_object_escapes_as_jsontext_does():
+    conn = sqlite3.connect(":memory:")
+    assert export_mod.sqlite_writes_as_jsontext(conn)
+    for text in [ODD, "".join(map(chr, range(0x80, 0x800, 7))), "\U0010ffff", ""]:
+        assert conn.execute("SELECT json_object('k', ?)", [text]).fetchone()[0] == \
+            export_mod.jsontext.dumps({"k": text})
+
+
+def test_an_export_inside_a_transaction_reads_that_transaction(built):
+    with AuditStore.open(built) as store, store._writing():
+        assert len(list(store.export_lines(LogQuery()))) == store.conn.execute(
+            "SELECT count(*) FROM activity").fetchone()[0]
+
+
+# the progress bar
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_on_a_terminal_after_a_moment(monkeypatch):
+    monkeypatch.setattr(progress_mod, "SHOW_AFTER", 0)
+    stream = Terminal()
+    with progress_mod.Progress("exporting", stream=stream) as bar:
+        bar.export(4096, 10000)
+        bar.export(10000, 10000)
+    assert "exporting" in stream.getvalue() and "activities" in stream.getvalue()
+
+
+def test_progress_is_silent_when_quiet_or_not_a_terminal_or_quick(monkeypatch):
+    for kwargs, delay in (({"quiet": True, "stream": Terminal()}, 0), ({"stream": io.StringIO()}, 0),
+                          ({"stream": Terminal()}, 60)):
+        monkeypatch.setattr(progress_mod, "SHOW_AFTER", delay)
+        with progress_mod.Progress("importing", **kwargs) as bar:
+            bar.import_(5000, 100, 1000)
+        assert kwargs["stream"].getvalue() == ""
+
+
+def test_rich_is_imported_only_when_a_bar_is_drawn(tmp_path):
+    import subprocess
+
+    code = ("import sys; from audit_cli.cli import progress as p; "
+            "b = p.Progress('x'); b.export(1, 2); b.close(); print('rich' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_core_reports_progress_through_the_callbacks(tmp_path, monkeypatch):
+    monkeypatch.setattr(export_mod, "CHUNK", 10)
+    store_path = tmp_path / "s.db"
+    big = tmp_path / "big.jsonl"
+    with AuditStore.open(store_path, create=True) as store:
+        for n in range(5000):
+            store.record(Activity("login", "u", str(n), ""))
+        seen: list[tuple] = []
+        list(store.export(LogQuery(), progress=lambda done, total: seen.append((done, total))))
+        assert seen[-1] == (5000, 5000) and any(4096 <= done < 5000 for done, _ in seen)
+        big.write_bytes(b"".join(store.export(LogQuery())))
+    with AuditStore.open(tmp_path / "t.db", create=True) as copy:
+        calls: list[tuple] = []
+        copy.import_lines(jsonl.read_lines(str(big)), source="big",
+                          progress=lambda lines, position, size: calls.append((lines, position, size)))
+    assert calls[0][0] == 4096 and 0 < calls[0][1] <= calls[0][2] == big.stat().st_size
+    assert calls[-1] == (5000, big.stat().st_size, big.stat().st_size)
+
+
+def test_the_cli_prints_no_bar_when_stderr_is_not_a_terminal(cli, tmp_path):
+    result = cli("import", SAMPLE)
+    assert result.stderr.strip().splitlines() == [f"imported 27 activities from {SAMPLE}"]
+    result = cli("export", "-o", tmp_path / "out.jsonl", "--quiet")
+    assert result.stderr.strip().splitlines() == [f"exported 27 activities to {tmp_path / 'out.jsonl'}"]
+    assert cli("import", SAMPLE, "-q").stderr.strip().startswith("imported 0 activities")

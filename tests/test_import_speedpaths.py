@@ -1,0 +1,700 @@
+"""The one-pass importer (store/importer.py, store/prepare.py, store/lines.py) against the importer it replaced.
+
+The previous importer (one line at a time through the store's own record path, then a second pass over the chain)
+is kept below, verbatim but for its names, as the reference: for random histories, exported and then imported in
+every way an import can go (into an empty store or not, with or without hashes, with deltas or snapshots left
+out, lines repeated, reordered or broken, with or without --skip-invalid and --no-verify), the new importer must
+give the same result, the same store (byte for byte in its export) and the same verify report, or fail with the
+same error. Then: the same with tiny batches and caches (so every flush, eviction, store lookup, mispredicted
+packing and the dropped and rebuilt indexes are exercised), the helper process, the fast JSON parser, the packer
+and the delta applier against what they shortcut.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from audit_cli import chain, jsonl, jsontext, patches
+from audit_cli.errors import AuditError, UsageError
+from audit_cli.models import ACTIVITY_FIELDS, CREATES, DATA_ACTIONS, SCHEMA, Activity, LogQuery
+from audit_cli.store import AuditStore, codec, heads, importer, lines, prepare
+from audit_cli.store.importer import ImportError_
+from audit_cli.store.integrity import Tampered
+from audit_cli.store.revisions import NewRevision
+
+SETTINGS = settings(max_examples=30, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.function_scoped_fixture])
+TS = "2026-03-{:02d}T10:00:{:02d}.000000Z"
+
+# ---------------------------------------------------------------------------------------------------------------
+# the reference: the importer as it was before the one-pass rewrite (store/transfer.py at a9e218e)
+
+_MISSING = object()
+_TEXT_FIELDS = ("user", "ip", "user_agent", "origin", "comment", "edited_on", "comment_deleted_on")
+
+
+@dataclass
+class _Link:
+    number: int
+    id: int | None
+    prev_hash: str | None
+    hash: str | None
+    attested: str | None = None
+    gap: bool = False
+
+
+def reference_import(store: AuditStore, source_lines, *, source: str, skip_invalid: bool = False,
+                     verify: bool = True, keep_links: bool | None = None, as_given: bool = False) -> dict[str, Any]:
+    from audit_cli import timeparse
+
+    added = duplicates = 0
+    skipped: list[str] = []
+    links: list[_Link] = []
+    with store._writing():
+        empty = store.conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
+        start_id = store.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
+        head = store._chain_head()
+        own = store.store_id() + "/"
+        for number, raw in source_lines:
+            if isinstance(raw, bytes) and not raw.strip():
+                continue
+            try:
+                with store._writing():
+                    link = _import_one(store, raw, keep_ids=empty, own=own, number=number, as_given=as_given,
+                                       timeparse=timeparse)
+            except AuditError as exc:
+                message = f"{source} line {number}: {exc}"
+                if not skip_invalid:
+                    raise ImportError_(message + " (nothing was imported; --skip-invalid imports the rest)",
+                                       number) from None
+                skipped.append(message)
+                continue
+            if link.id is None:
+                duplicates += 1
+            else:
+                added += 1
+            if link.hash is not None:
+                links.append(link)
+        if verify:
+            _check_links(store, links, source)
+        if keep_links is None:
+            keep_links = (verify and empty and bool(added) and len(links) == added + duplicates
+                          and not any(x.gap for x in links) and links[0].prev_hash == chain.GENESIS)
+        if keep_links:
+            store.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('links_kept', ?)", [source])
+            if store.chain_key is not None:
+                store.conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('chain_key_check', ?)",
+                                   [chain.key_check(store.chain_key)])
+            store.conn.executemany("INSERT OR REPLACE INTO attested (activity, revision) VALUES (?, ?)",
+                                   [(x.id, x.attested) for x in links if x.id is not None and x.attested])
+            store.conn.executemany("UPDATE activity SET prev_hash = ?, hash = ? WHERE id = ?",
+                                   [(x.prev_hash, x.hash, x.id) for x in links])
+        else:
+            store._rechain(start_id if not empty else 0, head)
+    breaks = [(b.number, b.id) for a, b in zip([_Link(0, None, None, chain.GENESIS)] + links, links)
+              if b.prev_hash != a.hash and not b.gap]
+    return {"added": added, "duplicates": duplicates, "skipped": len(skipped), "skipped_lines": skipped,
+            "gaps": sum(1 for x in links if x.gap), "links_kept": bool(keep_links), "breaks": breaks}
+
+
+def _check_links(store, links, source):
+    key = store.chain_key
+    by_id = {x.id: x for x in links if x.id is not None}
+    for before, after in zip([_Link(0, None, None, chain.GENESIS)] + links, links):
+        if after.prev_hash != before.hash and not after.gap:
+            where = f"line {before.number}" if before.number else "the start"
+            raise Tampered(f"{source} line {after.number}: the chain is broken (its prev_hash does not continue "
+                           f"{where}, and no gap is marked): nothing was imported; --no-verify imports it anyway")
+    if not by_id:
+        return
+    changes = store._comment_change_map()
+    for row, details_text, digest in store._rows(since=min(by_id) - 1):
+        line = by_id.get(row["id"])
+        if line is None:
+            continue
+        expected, _ = store._link_of(row, details_text, digest, line.prev_hash, key, changes)
+        if expected != line.hash and line.attested is not None:
+            expected, _ = store._link_of(row, details_text, line.attested, line.prev_hash, key, changes)
+        if expected != line.hash:
+            hint = " (a keyed trail needs its AUDIT_CHAIN_KEY)" if key is None else ""
+            raise Tampered(f"{source} line {line.number}: its hash does not match its content{hint}: nothing "
+                           f"was imported; --no-verify imports it anyway")
+
+
+def _import_one(store, raw, *, keep_ids, own, number, as_given, timeparse):
+    line = raw if isinstance(raw, dict) else jsontext.parse_object(raw, what="the line")
+    activity, key, revision = _activity_from_line(line, timeparse)
+    link = _Link(number, None, *_given_link(line), attested=line.get("attested_revision"),
+                 gap=line.get("gap") is True)
+    if key.startswith(own):
+        local = key[len(own):]
+        if local.isdigit() and store.conn.execute("SELECT 1 FROM activity WHERE id = ?", [int(local)]).fetchone():
+            return link
+    known = store.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
+    if known:
+        if activity.action == "comment" and link.hash is None:
+            store._update_comment(known[0], activity)
+        return link
+    if keep_ids and isinstance(line.get("id"), int) and not isinstance(line.get("id"), bool):
+        taken = store.conn.execute("SELECT 1 FROM activity WHERE id = ?", [line["id"]]).fetchone()
+        activity.id = None if taken else line["id"]
+    new = _import_revision(store, activity, revision, as_given) if revision is not None else None
+    link.id = store._insert_activity(activity, key=key, revision=new, link=("", ""))["id"]
+    return link
+
+
+def _import_revision(store, activity, revision, as_given):
+    collection, item = activity.collection, activity.item
+    version = revision.get("version")
+    known = True
+    if version is None:
+        head = store._head(collection, item)
+        before = head.data if head and activity.action not in CREATES else {}
+        base = head.base if head else None
+        known = head is not None or activity.action in CREATES
+    else:
+        row = store.conn.execute(
+            "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version = ? "
+            "ORDER BY activity DESC LIMIT 1", [collection, item, version]).fetchone()
+        before, base = (store._unpack(*row), None) if row else ({}, None)
+    data, delta = revision.get("data", _MISSING), revision.get("delta", _MISSING)
+    if delta is not _MISSING and delta is not None:
+        patches.check_patch(delta, what="revision.delta")
+    if data is _MISSING or data is None:
+        if delta is _MISSING or delta is None:
+            raise UsageError("revision needs data or delta")
+        data = patches.apply(before, delta)
+    elif delta is _MISSING or delta is None:
+        delta = patches.diff(before, data)
+    elif known and not as_given and not patches.same(patches.apply(before, delta), data):
+        raise UsageError("revision data and delta disagree: applying delta to the previous snapshot does not give data")
+    return NewRevision(data, delta, base, version)
+
+
+def _given_link(line):
+    prev, own = line.get("prev_hash"), line.get("hash")
+    if prev is None and own is None:
+        return None, None
+    for name, value in (("prev_hash", prev), ("hash", own)):
+        if not isinstance(value, str) or len(value) != 64:
+            raise UsageError(f"{name} must be a 64-character hex SHA-256, or both hash fields left out")
+    return prev, own
+
+
+def _activity_from_line(line, timeparse):
+    import hashlib
+
+    from audit_cli.models import ACTION_PATTERN
+
+    schema = line.get("schema", SCHEMA)
+    if schema != SCHEMA:
+        raise UsageError(f"schema {schema!r} is not supported: this version reads {SCHEMA}")
+    for name in ("action", "timestamp", "collection", "item"):
+        if line.get(name) is None:
+            raise UsageError(f"missing required field {name!r} (required: action, timestamp, collection, item)")
+    item = line["item"]
+    if isinstance(item, int) and not isinstance(item, bool):
+        item = str(item)
+    for name in ("action", "collection", "timestamp"):
+        if not isinstance(line[name], str):
+            raise UsageError(f"{name} must be a string, not {jsontext.type_name(line[name])}")
+    if not isinstance(item, str):
+        raise UsageError(f"item must be a string (or an integer), not {jsontext.type_name(item)}")
+    if not ACTION_PATTERN.fullmatch(line["action"]):
+        raise UsageError(f"invalid action {line['action']!r}: actions are lowercase slugs such as update")
+    for name in _TEXT_FIELDS:
+        if line.get(name) is not None and not isinstance(line[name], str):
+            raise UsageError(f"{name} must be a string or null, not {jsontext.type_name(line[name])}")
+    if line["action"] == "comment" and not line.get("comment"):
+        raise UsageError("a comment activity needs its comment text")
+    revision = line.get("revision")
+    if revision is not None and not isinstance(revision, dict):
+        raise UsageError(f"revision must be an object or null, not {jsontext.type_name(revision)}")
+    activity = Activity(
+        action=line["action"], collection=line["collection"], item=item,
+        timestamp=timeparse.normalize(line["timestamp"]),
+        **{name: line.get(name) for name in _TEXT_FIELDS if name not in ("edited_on", "comment_deleted_on")},
+        details=line.get("details"),
+        edited_on=timeparse.normalize(line["edited_on"]) if line.get("edited_on") else None,
+        comment_deleted_on=timeparse.normalize(line["comment_deleted_on"]) if line.get("comment_deleted_on") else None,
+    )
+    key = line.get("key")
+    if key is not None and not isinstance(key, str):
+        raise UsageError(f"key must be a string, not {jsontext.type_name(key)}")
+    if key is None:
+        content = {name: line.get(name) for name in ACTIVITY_FIELDS if name != "id"}
+        content["revision"] = revision
+        key = "sha256:" + hashlib.sha256(jsontext.canonical(content).encode()).hexdigest()
+    if revision is not None and line["action"] not in DATA_ACTIONS and "version" not in revision:
+        details = line.get("details")
+        if line["action"] == "version-save" and isinstance(details, dict) and isinstance(details.get("version"), str):
+            revision = {**revision, "version": details["version"]}
+    return activity, key, revision
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# histories and ways to import them
+
+ITEMS = st.sampled_from(["1", "2", "3"])
+USERS = st.sampled_from(["alice", "bob", None, "Zoë ✓"])
+TEXTS = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=8).filter(str.strip)
+SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False,
+                                                                               allow_infinity=False) | st.text(max_size=6)
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
+                                                                                          max_size=3), max_leaves=6)
+DOCS = st.dictionaries(st.sampled_from(["title", "n", "tags", "é", "a/b", "t~"]), VALUES, max_size=4)
+OPS = st.lists(st.one_of(
+    st.tuples(st.just("create"), ITEMS, USERS, DOCS),
+    st.tuples(st.just("update"), ITEMS, USERS, DOCS),
+    st.tuples(st.just("update"), ITEMS, USERS, DOCS),
+    st.tuples(st.just("delete"), ITEMS, USERS),
+    st.tuples(st.just("revert"), ITEMS, st.integers(-3, 2)),
+    st.tuples(st.just("event"), st.sampled_from(["login", "publish"]), USERS, st.none() | VALUES),
+    st.tuples(st.just("comment"), ITEMS, TEXTS),
+    st.tuples(st.just("edit"), st.integers(0, 3), TEXTS),
+    st.tuples(st.just("cdelete"), st.integers(0, 3)),
+    st.tuples(st.just("version"), ITEMS, DOCS),
+), min_size=3, max_size=25)
+
+
+def fixed(store: AuditStore, name: str = "fixed-store") -> AuditStore:
+    """Stores compared must have the same identity: a local activity is known as "<store id>/<id>"."""
+    store.conn.execute("UPDATE settings SET value = ? WHERE key = 'store_id'", [name])
+    store._store_id = None
+    return store
+
+
+def play(store: AuditStore, ops: list[tuple]) -> None:
+    comments: list[int] = []
+    clock = iter(range(1, 10_000))
+
+    def at() -> str:
+        n = next(clock)
+        return TS.format(1 + n // 60 % 20, n % 60)
+
+    for op in ops:
+        kind = op[0]
+        try:
+            if kind in ("create", "update"):
+                store.record(Activity(kind, "articles", op[1], at(), user=op[2]), data=op[3])
+            elif kind == "delete":
+                store.record(Activity("delete", "articles", op[1], at(), user=op[2]))
+            elif kind == "revert":
+                store.revert("articles", op[1], to=op[2], activity=Activity("revert", "", "", at()))
+            elif kind == "event":
+                store.record(Activity(op[1], "directus_users", str(op[2]), at(), user=op[2], details=op[3]))
+            elif kind == "comment":
+                comments.append(store.add_comment(Activity("comment", "articles", op[1], at(),
+                                                           comment=op[2]))["id"])
+            elif kind == "edit" and comments:
+                store.edit_comment(comments[op[1] % len(comments)], op[2], activity=Activity("x", "", "", at()))
+            elif kind == "cdelete" and comments:
+                store.delete_comment(comments[op[1] % len(comments)], activity=Activity("x", "", "", at()))
+            elif kind == "version":
+                if not store.conn.execute("SELECT 1 FROM versions WHERE item = ?", [op[1]]).fetchone():
+                    store.create_version("articles", op[1], "draft", name=None, activity=Activity("x", "", "", at()))
+                store.save_version("articles", op[1], "draft", op[2], activity=Activity("x", "", "", at()))
+        except AuditError:
+            continue
+
+
+def exported(folder: Path, ops: list[tuple], key: bytes | None = None) -> list[bytes]:
+    with fixed(AuditStore.open(folder / "source.db", create=True, chain_key=key), "source-store") as source:
+        play(source, [("create", "1", "alice", {"title": "Hello"}), *ops])
+        return list(source.export_lines(LogQuery()))
+
+
+def transform(trail: list[bytes], how: str, rng: random.Random) -> list[bytes]:
+    """The lines as some other writer, or an accident, might give them."""
+    if how == "as is":
+        return trail
+    records = [json.loads(line) for line in trail]
+    if how == "no hashes":
+        for record in records:
+            record.pop("hash"), record.pop("prev_hash"), record.pop("key")
+    elif how == "no deltas" or how == "no snapshots":
+        for record in records:
+            if record["revision"] and rng.random() < 0.7:
+                del record["revision"]["delta" if how == "no deltas" else "data"]
+    elif how == "repeated":
+        for _ in range(3):
+            records.insert(rng.randrange(len(records) + 1), dict(rng.choice(records)))
+    elif how == "reordered" and len(records) > 2:
+        i = rng.randrange(len(records) - 1)
+        records[i], records[i + 1] = records[i + 1], records[i]
+    elif how == "broken":
+        record = rng.choice(records)
+        field = rng.choice(["user", "timestamp", "revision", "action", "hash", "comment"])
+        record[field] = {"user": "mallory", "timestamp": "not a time", "revision": [1], "action": "Bad Action",
+                         "hash": "0" * 64, "comment": 5}[field]
+    elif how == "filtered":
+        records = [r for r in records if r["action"] != "update"]
+    return [json.dumps(r, ensure_ascii=rng.random() < 0.3).encode() + b"\n" for r in records]
+
+
+def run_both(folder: Path, trail: list[bytes], *, prefill: bool, key: bytes | None = None, **options: Any):
+    """(result or error) and the export and verify report of each importer, into twin stores."""
+    outcomes = []
+    for name, run in (("reference", reference_import), ("new", None)):
+        path = folder / f"{name}.db"
+        with fixed(AuditStore.open(path, create=True, chain_key=key)) as store:
+            if prefill:
+                store.record(Activity("login", "directus_users", "zed", TS.format(1, 1), user="zed"))
+                store.record(Activity("create", "articles", "2", TS.format(1, 2)), data={"title": "Here before"})
+            numbered = list(enumerate(trail, 1))
+            try:
+                if run is None:
+                    result = store.import_lines(numbered, source="trail.jsonl", **options)
+                else:
+                    result = run(store, numbered, source="trail.jsonl", **options)
+            except AuditError as exc:
+                result = (type(exc).__name__, str(exc))
+            outcomes.append((result, b"".join(store.export_lines(LogQuery())), _report(store)))
+    return outcomes
+
+
+def _report(store: AuditStore) -> dict:
+    try:
+        return store.verify()
+    except AuditError as exc:
+        return {"error": str(exc)}
+
+
+HOWS = ["as is", "no hashes", "no deltas", "no snapshots", "repeated", "reordered", "broken", "filtered"]
+
+
+@pytest.fixture(params=["default", "tiny"])
+def knobs(request, monkeypatch):
+    """The importer as shipped, and with batches, caches and the bulk threshold so small that every path runs."""
+    if request.param == "tiny":
+        monkeypatch.setattr(importer, "BATCH", 3)
+        monkeypatch.setattr(importer, "BULK_AFTER", 4)
+        monkeypatch.setattr(heads, "HEAD_CACHE_ITEMS", 2)
+        monkeypatch.setattr(prepare, "HELD_ITEMS", 1)
+    return request.param
+
+
+@SETTINGS
+@given(ops=OPS, how=st.sampled_from(HOWS), prefill=st.booleans(), skip_invalid=st.booleans(),
+       verify=st.booleans(), seed=st.integers(0, 2**16))
+def test_any_import_matches_the_reference_importer(knobs, ops, how, prefill, skip_invalid, verify, seed):
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        trail = transform(exported(folder, ops), how, random.Random(seed))
+        (reference, ref_export, ref_report), (new, new_export, new_report) = run_both(
+            folder, trail, prefill=prefill, skip_invalid=skip_invalid, verify=verify)
+        assert new == reference
+        assert new_export == ref_export
+        assert new_report == ref_report
+
+
+@SETTINGS
+@given(ops=OPS, seed=st.integers(0, 2**16))
+def test_a_keyed_trail_matches_the_reference_with_and_without_its_key(knobs, ops, seed):
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        trail = exported(folder, ops, key=b"k1")
+        for key in (b"k1", None):
+            (reference, ref_export, ref_report), (new, new_export, new_report) = run_both(
+                folder, trail, prefill=False, key=key)
+            assert (new, new_export, new_report) == (reference, ref_export, ref_report)
+
+
+@SETTINGS
+@given(ops=OPS, as_given=st.booleans())
+def test_forced_links_and_as_given_match_the_reference(knobs, ops, as_given):
+    """What an offline verify asks for (keep_links=True, verify=False, as_given=True) and its second pass."""
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        trail = transform(exported(folder, ops), "filtered", random.Random(1))
+        for keep_links, verify in ((True, False), (False, True)):
+            (reference, ref_export, ref_report), (new, new_export, new_report) = run_both(
+                folder, trail, prefill=False, keep_links=keep_links, verify=verify, as_given=as_given)
+            assert (new, new_export, new_report) == (reference, ref_export, ref_report)
+
+
+def test_adapter_records_and_their_reimport_match_the_reference(tmp_path, knobs):
+    from audit_cli import adapters
+
+    capture = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "directus-11.3.5" / "directus.db"
+    if not capture.exists():
+        pytest.skip("the Directus capture is not here")
+    outcomes = []
+    for name, run in (("reference", reference_import), ("new", None)):
+        with fixed(AuditStore.open(tmp_path / f"{name}.db", create=True)) as store:
+            results = []
+            for _ in range(2):
+                trail = adapters.open_trail("directus", str(capture))
+                options = {"source": trail.label, "skip_invalid": False}
+                results.append(store.import_lines(trail.records, **options) if run is None
+                               else run(store, trail.records, **options))
+            outcomes.append((results, b"".join(store.export_lines(LogQuery())), store.verify()))
+    assert outcomes[0] == outcomes[1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# bulk loading: indexes dropped and made again, and rolled back with a failed import
+
+
+def _schema(path: Path) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+
+
+def test_a_bulk_import_drops_and_remakes_the_indexes_and_analyzes(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr(importer, "BULK_AFTER", 10)
+    monkeypatch.setattr(importer, "BATCH", 10)
+    trail = exported(tmp_path, [("update", "1", "bob", {"n": n}) for n in range(60)])
+    copy = tmp_path / "copy.db"
+    AuditStore.open(copy, create=True).close()
+    before = _schema(copy)
+    with AuditStore.open(copy) as store:
+        result = store.import_lines(enumerate(trail, 1), source="t")
+        assert result["added"] == 61 and result["links_kept"]
+        assert store.verify()["ok"]
+    assert _schema(copy) == before
+    with sqlite3.connect(copy) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert {row[1] for row in db.execute("SELECT * FROM sqlite_stat1")} >= {"activity_timestamp", "revisions_item"}
+
+
+def test_a_failed_bulk_import_leaves_the_store_and_its_indexes_as_they_were(tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "BULK_AFTER", 10)
+    monkeypatch.setattr(importer, "BATCH", 10)
+    trail = exported(tmp_path, [("update", "1", "bob", {"n": n}) for n in range(60)])
+    trail[-1] = trail[-1].replace(b'"user":"bob"', b'"user":"eve"')  # its hash no longer covers it
+    copy = tmp_path / "copy.db"
+    AuditStore.open(copy, create=True).close()
+    before = _schema(copy)
+    with AuditStore.open(copy) as store:
+        with pytest.raises(Tampered, match="line 61: its hash does not match"):
+            store.import_lines(enumerate(trail, 1), source="t")
+        assert store.conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
+    assert _schema(copy) == before
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the helper process
+
+
+def _store_export(path: Path) -> bytes:
+    with AuditStore.open(path) as store:
+        return b"".join(store.export_lines(LogQuery()))
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_the_helper_process_imports_what_the_importer_alone_does(tmp_path, monkeypatch, gzipped):
+    trail = exported(tmp_path, [("update", "1", "bob", {"n": n}) for n in range(30)]
+                     + [("comment", "1", "hi"), ("edit", 0, "hello"), ("version", "2", {"t": 1})])
+    source = tmp_path / ("trail.jsonl.gz" if gzipped else "trail.jsonl")
+    source.write_bytes(gzip.compress(b"".join(trail)) if gzipped else b"".join(trail))
+    exports = []
+    for threshold in (1 << 60, 0):
+        monkeypatch.setattr(prepare, "HELPER_MIN_BYTES", threshold)
+        path = tmp_path / f"copy-{threshold}.db"
+        with fixed(AuditStore.open(path, create=True)) as store:
+            assert store.import_lines(jsonl.read_lines(str(source)), source="t")["added"] == len(trail)
+            assert store.verify()["ok"]
+            again = store.import_lines(jsonl.read_lines(str(source)), source="t")
+            assert (again["added"], again["duplicates"]) == (0, len(trail))
+        exports.append(_store_export(path))
+    assert exports[0] == exports[1] == b"".join(trail)
+
+
+def test_bad_lines_from_the_helper_are_reported_as_from_the_importer(tmp_path, monkeypatch):
+    trail = exported(tmp_path, [("update", "1", "bob", {"n": 1})])
+    source = tmp_path / "trail.jsonl"
+    source.write_bytes(trail[0] + b"{not json\n\n" + trail[1])
+    messages = []
+    for threshold in (1 << 60, 0):
+        monkeypatch.setattr(prepare, "HELPER_MIN_BYTES", threshold)
+        with AuditStore.open(tmp_path / f"c{threshold}.db", create=True) as store:
+            with pytest.raises(ImportError_) as failed:
+                store.import_lines(jsonl.read_lines(str(source)), source="t")
+            result = store.import_lines(jsonl.read_lines(str(source)), source="t", skip_invalid=True,
+                                        keep_links=False)
+        messages.append((str(failed.value), failed.value.line, result["skipped_lines"]))
+    assert messages[0] == messages[1] and messages[0][1] == 2
+
+
+def test_a_corrupt_gzip_file_fails_the_same_with_the_helper(tmp_path, monkeypatch):
+    trail = exported(tmp_path, [("update", "1", "bob", {"n": n}) for n in range(50)])
+    source = tmp_path / "trail.jsonl.gz"
+    source.write_bytes(gzip.compress(b"".join(trail))[:-40])
+    errors = []
+    for threshold in (1 << 60, 0):
+        monkeypatch.setattr(prepare, "HELPER_MIN_BYTES", threshold)
+        with AuditStore.open(tmp_path / f"c{threshold}.db", create=True) as store:
+            with pytest.raises(AuditError) as failed:
+                store.import_lines(jsonl.read_lines(str(source)), source="t")
+            assert store.conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
+        errors.append(str(failed.value))
+    assert errors[0] == errors[1] and "not readable as gzip" in errors[0]
+
+
+def test_a_helper_that_dies_fails_the_import_and_keeps_nothing(tmp_path, monkeypatch):
+    trail = exported(tmp_path, [("update", "1", "bob", {"n": n}) for n in range(20)])
+    source = tmp_path / "trail.jsonl"
+    source.write_bytes(b"".join(trail))
+    monkeypatch.setattr(prepare, "HELPER_MIN_BYTES", 0)
+    monkeypatch.setattr(prepare, "_HELPER", "import sys; sys.stdout.buffer.write(b'\\x05'); sys.exit(9)")
+    with AuditStore.open(tmp_path / "c.db", create=True) as store:
+        with pytest.raises(AuditError, match=r"helper process stopped \(exit 9\)"):
+            store.import_lines(jsonl.read_lines(str(source)), source="t")
+        assert store.conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the shortcuts, against what they shortcut
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**80), 2**80) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(codec="utf-8"), max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12)
+
+
+def _spellings(value: dict, data) -> bytes:
+    how = data.draw(st.sampled_from(["orjson", "spaced", "ascii", "duplicate", "crlf"]))
+    if how == "orjson":
+        try:
+            return orjson.dumps(value) + b"\n"
+        except TypeError:  # a big integer
+            return jsontext.dumps(value).encode() + b"\n"
+    if how == "spaced":
+        return json.dumps(value, ensure_ascii=False).encode() + b"\n"
+    if how == "ascii":
+        return json.dumps(value).encode() + b"\n"
+    if how == "crlf":
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode() + b"\r\n"
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return (text[:-1] + (',"dup":1,"dup":2}' if len(text) > 2 else '"dup":1,"dup":2}')).encode() + b"\n"
+
+
+def _parse(parser, raw: bytes):
+    try:
+        return "ok", parser(raw)
+    except UsageError as exc:
+        return "error", str(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=5), JSON, max_size=6), data=st.data())
+def test_parse_record_reads_every_line_exactly_as_the_strict_parser(value, data):
+    raw = _spellings(value, data)
+    fast = _parse(jsonl.parse_record, raw)
+    strict = _parse(lambda text: jsontext.parse_object(text, what="the line"), raw)
+    assert fast[0] == strict[0]
+    if fast[0] == "ok":
+        assert patches.same(fast[1], strict[1]) and list(fast[1]) == list(strict[1])
+        assert jsontext.canonical(fast[1]) == jsontext.canonical(strict[1])  # big integers stay integers
+    else:
+        assert fast[1] == strict[1]
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a":NaN}\n', b'{"a":1e400}\n', b'{"a":"\\ud800"}\n', b'{"a":1}{"b":2}\n', b'[1,2]\n', b'"x"\n', b'\xff\n',
+    b'{"a":18446744073709551616}\n', b'{"a":-9223372036854775809}\n', b'{"a":123456789012345678901234567890}',
+    b'{"a":' + b"[" * 1000 + b"]" * 1000 + b"}\n", b'{"a":1,"a":1}\n', b'{"a":1.0}\n', b'{"a":-0.0}\n',
+])
+def test_parse_record_edge_cases(raw):
+    assert _parse(jsonl.parse_record, raw) == _parse(lambda text: jsontext.parse_object(text, what="the line"), raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.binary(max_size=3000), base=st.none() | st.binary(max_size=40_000))
+def test_pack_is_read_by_the_codec(text, base):
+    packed = lines.pack(text, base)
+    if base is None:
+        assert codec.unpack_base(packed) == text
+    assert codec.unpack(packed, base or None) == text
+
+
+DOC = st.dictionaries(st.sampled_from(["a", "b", "c/d", "e~f", ""]), JSON, max_size=4)
+OP = st.fixed_dictionaries({"op": st.sampled_from(["add", "remove", "replace", "move", "copy", "test"]),
+                            "path": st.sampled_from(["", "/", "/a", "/b", "/a/x", "/a/0", "/c~1d", "/e~0f", "/a/-"]),
+                            "from": st.sampled_from(["/a", "/b"]), "value": JSON})
+
+
+def _outcome(call):
+    try:
+        return "ok", jsontext.canonical(call())
+    except AuditError as exc:
+        return "error", str(exc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(doc=DOC, delta=st.lists(OP, max_size=4))
+def test_apply_is_patches_apply(doc, delta):
+    text, exact = lines.dump(doc)
+    assert _outcome(lambda: lines.apply(text, exact, delta)) == _outcome(lambda: patches.apply(doc, delta))
+    assert _outcome(lambda: lines.apply(None, True, delta)) == _outcome(lambda: patches.apply({}, delta))
+
+
+def test_the_bloom_filter_holds_what_it_was_given():
+    bloom = lines.Bloom(12)
+    keys = [f"store/{n}" for n in range(300)]
+    for key in keys:
+        bloom.add(key)
+    assert all(key in bloom for key in keys)
+    assert sum(f"other/{n}" in bloom for n in range(1000)) < 200
+
+
+def test_stored_time_is_timeparse_normalize():
+    from audit_cli import timeparse
+
+    for text in ["2026-01-01T10:00:00.000000Z", "2026-13-01T10:00:00.000000Z", "2026-01-01T10:00:00Z",
+                 "2026-01-01", "٢٠٢٦-01-01T10:00:00.000000Z", "2026-02-30T10:00:00.000000Z", "yesterday"]:
+        try:
+            expected = timeparse.normalize(text)
+        except UsageError as exc:
+            with pytest.raises(UsageError, match=str(exc).split(":")[0]):
+                lines.stored_time(text)
+            continue
+        if text == "yesterday":
+            continue
+        assert lines.stored_time(text) == expected
+
+
+def test_memory_stays_flat_whatever_the_number_of_items(tmp_path, monkeypatch):
+    """The head cache is bounded in entries and bytes; what falls out is read back from the store."""
+    monkeypatch.setattr(heads, "HEAD_CACHE_ITEMS", 5)
+    ops = [("create", str(n % 12), "a", {"n": n}) for n in range(12)] + \
+          [("update", str(n % 12), "a", {"n": -n}) for n in range(40)]
+    trail = exported(tmp_path, ops)
+    with AuditStore.open(tmp_path / "c.db", create=True) as store:
+        assert store.import_lines(enumerate(trail, 1), source="t")["added"] == len(trail)
+        assert store.verify()["ok"]
+        assert b"".join(store.export_lines(LogQuery())).count(b"\n") == len(trail)
+
+
+def test_an_import_into_a_fresh_keyed_store_of_unchained_lines_starts_a_keyed_chain(tmp_path):
+    trail = transform(exported(tmp_path, [("update", "1", "bob", {"n": 1})]), "no hashes", random.Random(0))
+    with AuditStore.open(tmp_path / "k.db", create=True, chain_key=b"key") as store:
+        assert store.import_lines(enumerate(trail, 1), source="t")["added"] == 2
+        assert store.verify()["ok"] and store.verify()["keyed"]
+
+
+def test_a_store_given_its_own_export_adds_nothing(tmp_path):
+    with fixed(AuditStore.open(tmp_path / "s.db", create=True)) as store:
+        play(store, [("create", "1", "a", {"t": 1}), ("comment", "1", "x"), ("edit", 0, "y")])
+        trail = list(store.export_lines(LogQuery()))
+        result = store.import_lines(enumerate(trail, 1), source="own")
+        assert (result["added"], result["duplicates"]) == (0, len(trail))
+        assert list(store.export_lines(LogQuery())) == trail and store.verify()["ok"]
