@@ -28,12 +28,19 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]} is beyond the range of a double")
+    return value
+
+
 def parse(text: str | bytes, *, what: str = "JSON") -> Any:
     """Parse user-given JSON strictly; errors name `what` and say what is accepted."""
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite)
         canonical(value).encode("utf-8")  # a lone surrogate escape ("\\ud800") cannot be stored as UTF-8
         return value
     except UnicodeEncodeError:

@@ -83,6 +83,15 @@ def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any
                 # The reader (head, less) went away: not an error of ours.
                 sys.stderr.close()
                 raise typer.Exit(ExitCode.OK) from None
+            except OverflowError:
+                raise fail("a number is too large: ids, counts and filter numbers fit in 64 bits", ExitCode.USAGE) from None
+            except UnicodeError:
+                raise fail("an argument or value is not valid UTF-8 text: give UTF-8", ExitCode.USAGE) from None
+            except RecursionError:
+                raise fail("the JSON is nested too deeply to diff or store: keep it under about 300 levels",
+                           ExitCode.USAGE) from None
+            except OSError as exc:
+                raise fail(f"cannot write the output: {exc.strerror or exc}", ExitCode.RUNTIME) from None
 
         return parent.command(name, **kwargs)(run)
 

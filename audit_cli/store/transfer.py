@@ -9,7 +9,7 @@ from typing import Any
 
 from ..models import Activity, LogQuery
 from . import importer
-from .export import FORMATS, Export  # noqa: F401 - the formats, for the CLI
+from .export import Export
 from .importer import ImportError_  # noqa: F401 - the error type import raises, for callers
 
 
