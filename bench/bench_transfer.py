@@ -7,7 +7,7 @@ The issue's targets, on the same file and in the same run as the baselines:
 - peak memory (RSS) under 200 MB for both, whatever the file size.
 
 The trail (generated once, cached as bench/data/transfer-<rows>.jsonl, git-ignored; --regenerate to rebuild) is what
-`audit export` writes for a busy CMS: a chained audit/1 line per activity, ~750 bytes a line on average:
+`audit export` writes for a busy CMS: a chained audit/1 line per activity, ~800 bytes a line on average:
 - about 64% `update`s (one or two small edits of a ~170 B document, always a new `date_updated`), 7% `create`s,
   1% `delete`s, the rest login / logout / upload / publish / comment, and a few hundred comments edited later (the
   line carries the edited text, the hash the original, a chained `comment-edit` record follows);
@@ -16,13 +16,16 @@ The trail (generated once, cached as bench/data/transfer-<rows>.jsonl, git-ignor
 - every hash computed with audit_cli.chain over exactly what the store will hold, so the import verifies it and keeps
   it, and an export of the imported store is byte for byte the generated file (checked).
 
-Measured, each phase a subprocess (its peak RSS read with wait4), median of -n runs (default 1; the runs are long):
+Measured, each phase a subprocess (peak RSS sampled every 50 ms over its process tree: the import's helper process
+counts), the phases interleaved run by run so that all see the same machine, median of -n runs (default 1):
 - baseline "bare": stdlib json.loads of each line, then executemany in batches of 1,000 into one table (the activity
   columns, key, hashes, revision data and delta as JSON text) with a unique index on key and two more (timestamp;
   collection, item, timestamp), one transaction, WAL, synchronous=NORMAL;
 - baseline "sqlite-utils": `sqlite-utils insert DB activity FILE --nl` (the CLI from the venv), into a WAL database;
-- `audit --db NEW import FILE` into an empty store (end to end, start-up included);
-- `audit --db STORE export -o OUT` (plain), and with -o OUT.gz;
+- `audit --db NEW import FILE` into an empty store (end to end, start-up included), and the same with the import's
+  helper process turned off (one process);
+- reference "read rows": the export's own query, rows fetched and dropped (how fast this machine reads, now);
+- `audit --db STORE export -o OUT` (plain), with -o OUT.gz, and with --format ecs;
 then `cmp` of the export against the generated file.
 
 Run:  /tmp/venv/bin/python bench/bench_transfer.py                  # generate if missing (~1 min), measure
