@@ -363,3 +363,78 @@ def test_the_cli_prints_no_bar_when_stderr_is_not_a_terminal(cli, tmp_path):
     result = cli("export", "-o", tmp_path / "out.jsonl", "--quiet")
     assert result.stderr.strip().splitlines() == [f"exported 27 activities to {tmp_path / 'out.jsonl'}"]
     assert cli("import", SAMPLE, "-q").stderr.strip().startswith("imported 0 activities")
+
+
+# the export's helper process (the upper half of a big export)
+
+
+@pytest.fixture
+def split(monkeypatch):
+    monkeypatch.setattr(export_mod, "SPLIT_MIN", 2)
+
+
+@pytest.mark.parametrize("query", [{}, {"actions": ["update", "comment"]}, {"after_id": 3}, {"users": ["nobody"]}])
+@pytest.mark.parametrize("fmt", ["audit", "ecs"])
+def test_a_split_export_writes_what_one_process_does(built, split, query, fmt):
+    with AuditStore.open(built) as store:
+        alone = export_mod.Export(store, LogQuery(**query), fmt=fmt, helper=False)
+        expected = b"".join(alone)
+        both = export_mod.Export(store, LogQuery(**query), fmt=fmt)
+        assert b"".join(both) == expected
+        assert (both.count, both.last_id) == (alone.count, alone.last_id)
+
+
+def test_a_split_export_through_the_cli_with_a_cursor(cli, tmp_path, split):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "c"
+    cursor.write_text("5\n")
+    out = cli("export", "--cursor-file", cursor).stdout_bytes
+    assert out == b"".join(cli("export").stdout_bytes.splitlines(keepends=True)[5:])
+    assert cursor.read_text() == "27\n"
+
+
+def test_a_helper_that_sees_another_snapshot_leaves_the_export_to_this_process(built, split, monkeypatch):
+    start = export_mod._Helper.start.__func__
+
+    def late(cls, store, q, fmt):  # another process writes after this export began
+        with AuditStore.open(built) as other:
+            other.record(Activity("login", "directus_users", "late", ""))
+        return start(cls, store, q, fmt)
+
+    monkeypatch.setattr(export_mod._Helper, "start", classmethod(late))
+    with AuditStore.open(built) as store:
+        before = b"".join(export_mod.Export(store, LogQuery(), helper=False))
+        rows = store.conn.execute("SELECT count(*) FROM activity").fetchone()[0]
+        exported = export_mod.Export(store, LogQuery())
+        assert b"".join(exported) == before and exported.count == rows  # the snapshot it started with
+        assert b"late" not in before
+
+
+def test_a_helper_that_fails_leaves_the_export_to_this_process(built, split, monkeypatch):
+    monkeypatch.setattr(export_mod, "_HELPER", "import sys; sys.exit(3)")
+    with AuditStore.open(built) as store:
+        assert b"".join(export_mod.Export(store, LogQuery())) == \
+            b"".join(export_mod.Export(store, LogQuery(), helper=False))
+
+
+def test_an_export_inside_a_write_transaction_uses_no_helper(built, split, monkeypatch):
+    monkeypatch.setattr(export_mod._Helper, "start", classmethod(lambda *a: pytest.fail("a helper was started")))
+    with AuditStore.open(built) as store, store._writing():
+        store.record(Activity("login", "directus_users", "uncommitted", ""))
+        assert b"uncommitted" in b"".join(store.export_lines(LogQuery()))
+
+
+def test_an_export_stopped_early_stops_its_helper(built, split, monkeypatch):
+    started = []
+    start = export_mod._Helper.start.__func__
+
+    def keep(cls, store, q, fmt):
+        started.append(start(cls, store, q, fmt))
+        return started[-1]
+
+    monkeypatch.setattr(export_mod._Helper, "start", classmethod(keep))
+    with AuditStore.open(built) as store:
+        chunks = iter(export_mod.Export(store, LogQuery()))
+        next(chunks)
+        chunks.close()
+    assert started and started[0].process.returncode is not None and started[0].file.closed

@@ -9,7 +9,15 @@ line from its columns.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from .. import chain, jsontext, query
@@ -18,6 +26,7 @@ from . import codec
 
 FORMATS = ("audit", "ecs")
 CHUNK = 1000  # lines joined into one chunk of bytes
+SPLIT_MIN = 200_000  # ids: an export of at least this many has its upper half written by a helper process
 BASES_HELD = 32 * 2**20  # bytes of unpacked bases one export keeps
 _HEAD_FIELDS = [name for name in ACTIVITY_FIELDS if name != "details"]
 _KEY = "coalesce(a.key, ? || '/' || a.id)"  # a local activity is known elsewhere as "<store id>/<id>"
@@ -47,18 +56,22 @@ class Export:
     it wrote. `progress(done, total)` is called every few thousand lines."""
 
     def __init__(self, store: Any, q: LogQuery, *, fmt: str = "audit",
-                 progress: Callable[[int, int], None] | None = None):
+                 progress: Callable[[int, int], None] | None = None, helper: bool = True):
         if fmt not in FORMATS:
             raise ValueError(f"unknown export format {fmt!r}")
         self.store, self.q, self.fmt, self.progress = store, q, fmt, progress
+        self.helper = helper  # may the upper half of a big export be written by a helper process
         self.count = 0
         self.last_id: int | None = None
+        self.boundary = False  # a helper's part: the line before is the last one matching below after_id
 
     def __iter__(self) -> Iterator[bytes]:
         conn = self.store.conn
         own = not conn.in_transaction
         if own:  # a read transaction: the whole export sees one snapshot even while others write
             conn.execute("BEGIN")
+        else:  # inside the caller's transaction: what it wrote is not committed, so no other process can see it
+            self.helper = False
         try:
             yield from self._chunks()
         finally:
@@ -67,39 +80,69 @@ class Export:
 
     def _chunks(self) -> Iterator[bytes]:
         store, q, conn = self.store, self.q, self.store.conn
-        q.max_id = conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
+        last = conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
+        q.max_id = last if q.max_id is None else min(q.max_id, last)
         q.sort, q.limit, q.include_deleted, q.comment_changes = ["id"], None, True, True
         clause, params = query.where(q)
-        previous = chain.GENESIS  # the line before; one that does not continue it is marked as a gap
-        if q.after_id is not None:  # an incremental export: the line before is the one at the cursor
-            row = conn.execute("SELECT hash FROM activity WHERE id = ?", [q.after_id]).fetchone()
-            previous = row[0] if row else chain.GENESIS
         total = conn.execute(f"SELECT count(*) FROM activity WHERE {clause}", params).fetchone()[0] \
             if self.progress is not None else 0
+        first = (q.after_id or 0) + 1
+        helper = None
+        if self.helper and q.max_id - first >= SPLIT_MIN and Path(str(store.path)).is_file():
+            split = first + (q.max_id - first) // 2
+            helper = _Helper.start(store, dataclasses.replace(q, after_id=split), self.fmt)
+            if helper is not None:
+                q = dataclasses.replace(q, max_id=split)
+        done = 0
+        def upper(helper: _Helper) -> Iterator[tuple[int, int | None, bytes]]:  # once the lower half is written
+            part = helper.part()
+            yield from part if part is not None else self._part(dataclasses.replace(self.q, after_id=q.max_id), True)
+
+        parts = [self._part(q, self.boundary)] + ([upper(helper)] if helper is not None else [])
+        try:
+            for part in parts:
+                for count, last_id, chunk in part:
+                    self.count += count
+                    if last_id is not None:
+                        self.last_id = last_id
+                    yield chunk
+                    if self.progress is not None:
+                        done += count
+                        if done & ~4095 != (done - count) & ~4095:
+                            self.progress(done, total)
+        finally:  # an export stopped early (an error, an interrupt) stops its helper too
+            if helper is not None:
+                helper.stop()
+        if self.progress is not None:
+            self.progress(done, total)
+
+    def _part(self, q: LogQuery, boundary: bool) -> Iterator[tuple[int, int | None, bytes]]:
+        """(lines, last id, chunk) of the lines of ids after q.after_id up to q.max_id. The line before is the one at
+        after_id (a cursor), or with `boundary` the last one matching up to there (where another part ended)."""
+        store, conn = self.store, self.store.conn
+        clause, params = query.where(q)
+        previous = chain.GENESIS  # the line before; one that does not continue it is marked as a gap
+        if q.after_id is not None:
+            if boundary:  # the last line the lower part wrote
+                below, below_params = query.where(dataclasses.replace(q, after_id=None, max_id=q.after_id))
+                row = conn.execute(f"SELECT hash FROM activity WHERE {below} ORDER BY id DESC LIMIT 1",
+                                   below_params).fetchone()
+            else:  # an incremental export: the line before is the one at the cursor
+                row = conn.execute("SELECT hash FROM activity WHERE id = ?", [q.after_id]).fetchone()
+            previous = row[0] if row else chain.GENESIS
         keyed = store._setting("chain_key_check") is not None
         attested = conn.execute("SELECT 1 FROM attested LIMIT 1").fetchone() is not None
         parts = {"where": clause, "attested": _ATTESTED if attested else "",
                  "revision": "t.revision" if attested else "NULL"}
         params = [store.store_id(), *params]  # the store id comes first, in the select list
         if self.fmt == "ecs":
-            chunks = self._python(_fill(_COLUMNS, parts), params, previous, keyed, _ecs_line)
-        elif sqlite_writes_as_jsontext(conn):
-            chunks = self._audit(_fill(_LINES, parts), params, previous, keyed)
-        else:  # this SQLite escapes differently from jsontext: build the heads here
-            chunks = self._python(_fill(_COLUMNS, parts), params, previous, keyed, _audit_line)
-        done = 0
-        for count, last_id, chunk in chunks:
-            self.count += count
-            self.last_id = last_id
-            yield chunk
-            if self.progress is not None:
-                done += count
-                if done & ~4095 != (done - count) & ~4095:
-                    self.progress(done, total)
-        if self.progress is not None:
-            self.progress(done, total)
+            return self._python(_fill(_COLUMNS, parts), params, previous, keyed, _ecs_line)
+        if sqlite_writes_as_jsontext(conn):
+            return self._audit(_fill(_LINES, parts), params, previous, keyed)
+        # this SQLite escapes differently from jsontext: build the heads here
+        return self._python(_fill(_COLUMNS, parts), params, previous, keyed, _audit_line)
 
-    def _audit(self, sql: str, params: list, previous: str, keyed: bool) -> Iterator[tuple[int, int, bytes]]:
+    def _audit(self, sql: str, params: list, previous: str, keyed: bool) -> Iterator[tuple[int, int | None, bytes]]:
         unpack, base_text = codec.unpack, _Bases(self.store).text
         mark = b',"keyed":true' if keyed else b""
         lines: list[bytes] = []
@@ -171,6 +214,95 @@ class _Bases:
                 self.size = len(text)
             self.held[base] = text
         return text
+
+
+class _Helper:
+    """The upper half of a big export, written by a helper process into an anonymous file (unlinked before it is
+    written, so nothing is left behind whatever happens) while this process writes the lower half: two cores.
+
+    Both halves must read one snapshot of the store. Every write through audit adds an activity, so the helper's
+    snapshot is this one exactly when it sees the same highest id, which it checks before writing anything; if not,
+    or if it fails, this process writes the upper half itself."""
+
+    def __init__(self, process: subprocess.Popen, file: Any):
+        self.process, self.file = process, file
+
+    @classmethod
+    def start(cls, store: Any, q: LogQuery, fmt: str) -> _Helper | None:
+        file = tempfile.TemporaryFile(prefix="audit-export-")
+        request = pickle.dumps({"db": str(store.path), "q": q, "fmt": fmt, "max_id": q.max_id,
+                                "fd": file.fileno()})
+        package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}
+        try:
+            process = subprocess.Popen([sys.executable, "-c", _HELPER], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                       pass_fds=[file.fileno()])
+            process.stdin.write(request)
+            process.stdin.close()
+        except OSError:
+            file.close()
+            return None
+        return cls(process, file)
+
+    def part(self) -> Iterator[tuple[int, int | None, bytes]] | None:
+        """The helper's part as (lines, last id or None, chunk), once it is done; None when it did not see this
+        snapshot or failed, and this process must write the part."""
+        try:
+            answer = self.process.stdout.read()
+            self.process.wait()
+            done = pickle.loads(answer) if self.process.returncode == 0 and answer else None
+        except (OSError, pickle.UnpicklingError, EOFError):
+            done = None
+        if not done or done.get("stale"):
+            self.file.close()
+            return None
+        return self._read(done["count"], done["last_id"])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process.stdout.close()
+        self.file.close()
+
+    def _read(self, count: int, last_id: int | None) -> Iterator[tuple[int, int | None, bytes]]:
+        file, rest = self.file, b""
+        try:
+            file.seek(0)
+            while block := file.read(4 * 2**20):
+                block = rest + block if rest else block
+                cut = block.rfind(b"\n") + 1  # whole lines only: the rest goes with the next block
+                rest = block[cut:]
+                if cut:
+                    lines = block.count(b"\n", 0, cut)
+                    count -= lines
+                    yield lines, last_id if count == 0 else None, block[:cut]
+        finally:
+            file.close()
+
+
+_HELPER = "from audit_cli.store.export import helper; helper()"
+
+
+def helper() -> None:
+    """The export helper's process: read the request, check the snapshot, write the part, answer on stdout."""
+    from . import AuditStore
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the exporting process decides what an interrupt does
+    request = pickle.loads(sys.stdin.buffer.read())
+    out = sys.stdout.buffer
+    with AuditStore.open(request["db"]) as store, open(request["fd"], "wb", closefd=True) as file:
+        store.conn.execute("BEGIN")
+        if store.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0] < request["max_id"] or \
+                store.conn.execute("SELECT 1 FROM activity WHERE id > ?", [request["max_id"]]).fetchone():
+            out.write(pickle.dumps({"stale": True}))
+            return
+        export = Export(store, request["q"], fmt=request["fmt"], helper=False)
+        export.boundary = True
+        for chunk in export:
+            file.write(chunk)
+    out.write(pickle.dumps({"count": export.count, "last_id": export.last_id}))
 
 
 def sqlite_writes_as_jsontext(conn: Any) -> bool:
