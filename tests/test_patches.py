@@ -112,19 +112,57 @@ def test_diff_sees_type_changes_as_changes(old, new):
     assert type(patch[0]["value"]) is type(new)
 
 
-def test_diff_replaces_arrays_whole():
-    assert patches.diff({"l": [1, 2, 3]}, {"l": [1, 3]}) == [{"op": "replace", "path": "/l", "value": [1, 3]}]
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    (["a", "b", "c"], ["a", "B", "c"], [{"op": "replace", "path": "/l/1", "value": "B"}]),
+    ([1, 2], [1, 2, 3, 4], [{"op": "add", "path": "/l/2", "value": 3}, {"op": "add", "path": "/l/3", "value": 4}]),
+    ([1, 2, 3], [1, 3], [{"op": "remove", "path": "/l/1"}]),
+    ([1, 2, 3, 4, 5], [1, 4, 5], [{"op": "remove", "path": "/l/1"}, {"op": "remove", "path": "/l/1"}]),
+    ([1, 2, 3], [0, 1, 2, 3], [{"op": "add", "path": "/l/0", "value": 0}]),
+    ([{"a": 1, "b": 2}, 5], [{"a": 1, "b": 3}, 5], [{"op": "replace", "path": "/l/0/b", "value": 3}]),
+    ([1, 2, 3], [1, "x", 3, 4], [{"op": "replace", "path": "/l/1", "value": "x"}, {"op": "add", "path": "/l/3", "value": 4}]),
+])
+def test_diff_goes_into_arrays(before, after, expected):
+    patch = patches.diff({"l": before}, {"l": after})
+    assert patch == expected
+    assert jsonpatch.apply_patch({"l": before}, patch) == {"l": after}
+
+
+@pytest.mark.parametrize(("before", "after"), [([1, 2, 3], [3, 1, 2]), ([1, 2], [3, 4]), ([], [1, 2]), ([1], [])])
+def test_diff_replaces_an_array_whole_when_most_of_it_changed(before, after):
+    assert patches.diff({"l": before}, {"l": after}) == [{"op": "replace", "path": "/l", "value": after}]
 
 
 def test_diff_of_different_root_types_replaces_the_root():
     assert patches.diff({"a": 1}, [1]) == [{"op": "replace", "path": "", "value": [1]}]
 
 
-def test_diff_values_are_copies():
-    after = {"l": [1]}
+def test_a_patch_applied_shares_nothing_with_the_patch():
+    """diff's values are `after`'s own (it never copies); applying copies, so documents never share structure."""
+    after = {"l": [1], "m": {"k": [2]}}
     patch = patches.diff({}, after)
-    after["l"].append(2)
-    assert patch[0]["value"] == [1]
+    doc = patches.apply({}, patch)
+    doc["l"].append(9)
+    doc["m"]["k"].append(9)
+    assert after == {"l": [1], "m": {"k": [2]}} and patches.apply({}, patch) == after
+
+
+def test_copied_keeps_integers_past_64_bits_and_json_types():
+    value = {"big": 2**80, "f": 1.0, "t": True, "l": [None, -0.0]}
+    copy = patches.copied(value)
+    assert patches.same(copy, value) and copy is not value and copy["l"] is not value["l"]
+
+
+@pytest.mark.parametrize("levels", [1, 255, 256, 900])
+def test_check_depth_allows_what_orjson_writes(levels):
+    doc = {}
+    for _ in range(levels - 1):
+        doc = {"a": doc}
+    assert patches.depth(doc) == levels
+    if levels <= patches.MAX_DEPTH:
+        patches.check_depth(doc, what="--data")
+    else:
+        with pytest.raises(UsageError, match=f"--data is nested too deeply \\({levels} levels\\)"):
+            patches.check_depth(doc, what="--data")
 
 
 # check_patch

@@ -69,8 +69,13 @@ def near(draw, value, depth=0):
         out.update(draw(st.dictionaries(KEYS, VALUES, max_size=2)))
         return out
     if isinstance(value, list) and depth < 4 and draw(st.booleans()):
-        return [draw(near(child, depth + 1)) if draw(st.booleans()) else child for child in value] + \
-            draw(st.lists(VALUES, max_size=1))
+        out = [draw(near(child, depth + 1)) if draw(st.booleans()) else child for child in value]
+        for _ in range(draw(st.integers(0, 2))):  # inserts and removals anywhere, not only at the end
+            if out and draw(st.booleans()):
+                del out[draw(st.integers(0, len(out) - 1))]
+            else:
+                out.insert(draw(st.integers(0, len(out))), draw(VALUES))
+        return out
     choice = draw(st.integers(0, 3))
     if choice == 0:
         return value

@@ -105,7 +105,10 @@ class Heads:
             head = self._texts((collection, item), head)
             before, before_exact = head[6], head[7]
         if data_text is None:
-            data_text, exact = dump(apply(before, before_exact, load(delta_text.encode(), delta_exact)))
+            derived = apply(before, before_exact, load(delta_text.encode(), delta_exact))
+            data_text, exact = dump(derived)
+            if not exact:  # orjson could not write it: an integer past 64 bits, or nested too deeply
+                patches.check_depth(derived, what="the revision's data")
         elif delta_text is None:
             delta = patches.diff(load(before, before_exact) if before is not None else {}, load(data_text, exact))
             delta_text = jsontext.dumps(delta)

@@ -88,6 +88,8 @@ class Preparer:
             except AuditError as exc:
                 error = str(exc)
             data_text, data_exact = dump(data) if data is not None else (None, True)
+            if not data_exact:  # orjson could not write it: an integer past 64 bits, or nested too deeply
+                patches.check_depth(data, what="revision.data")
             delta_text, delta_exact = None, True
             if delta is not None and error is None:
                 delta_bytes, delta_exact = dump(delta)

@@ -164,6 +164,7 @@ class RevisionOps:
                 if not isinstance(before, dict):
                     raise Conflict(f"{where} is not a JSON object, so --data cannot be merged: use --replace")
                 after = patches.merge(before, data)
+        patches.check_depth(after, what=f"the new state of {where}")
         after, dropped = scoped(after, self.scope(activity.collection))
         delta = patches.diff(before, after)
         if not delta and action not in ("create", "delete"):

@@ -65,6 +65,7 @@ class VersionOps:
             version = self._version(collection, item, key)
             before = version["staged"]
             after = patches.merge(before, data)
+            patches.check_depth(after, what=f"version {key!r}")
             delta = patches.diff(before, after)
             last = self.conn.execute(  # pack against the version's own last save, as main packs against main
                 "SELECT base FROM revisions WHERE collection = ? AND item = ? AND version = ? "
