@@ -335,7 +335,7 @@ import sqlite3, sys
 from audit_cli.store.integrity import _VERIFY
 conn = sqlite3.connect(sys.argv[1])
 n = 0
-for row in conn.execute(_VERIFY, [0]):
+for row in conn.execute(_VERIFY, [0, 2**63 - 1]):
     n += 1
 print(n, "rows")
 """
@@ -348,7 +348,7 @@ from audit_cli.store.integrity import _VERIFY
 conn = sqlite3.connect(sys.argv[1])
 bases = {}
 prev, n, bad = chain.GENESIS, 0, 0
-for values in conn.execute(_VERIFY, [0]):
+for values in conn.execute(_VERIFY, [0, 2**63 - 1]):
     version, base, data, delta = values[-4:]
     digest = None
     if data is not None:
