@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from typing import Any
 
 from .. import chain, jsontext, query
 from ..errors import NotFound, UsageError
-from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, Activity, LogQuery, Page, Recorded
+from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, COMMENT_CHANGES, DATA_ACTIONS, Activity, LogQuery, Page, Recorded
 from ..timeparse import format_ts, utcnow
 from .connection import SCHEMA_VERSION
 from .revisions import NewRevision
@@ -20,6 +21,7 @@ _INSERT = (f"INSERT INTO activity ({_COLUMNS}, key, prev_hash, hash) "
 # Recorded only through their own commands, which know what to write.
 _OWN_COMMAND = {"revert": "audit revert", "promote": "audit version promote", "version-save": "audit version save",
                 "prune": "audit prune"}
+_COMMENTS = ("comment", *COMMENT_CHANGES)  # the actions listings may hide
 STATS_GROUPS = {"action": "action", "user": "user", "collection": "collection", "day": "substr(timestamp, 1, 10)"}
 
 
@@ -144,10 +146,23 @@ class ActivityOps:
         if by not in STATS_GROUPS:
             raise UsageError(f"invalid --by {by!r}: use one of {', '.join(STATS_GROUPS)}")
         clause, params = query.where(q)
+        every, every_params = query.where(dataclasses.replace(q, include_deleted=True, comment_changes=True))
         # The alias must not be a column name, or GROUP BY would pick the column.
-        order = "grp" if by == "day" else "n DESC, grp"
-        sql = f"SELECT {STATS_GROUPS[by]} AS grp, count(*) AS n FROM activity WHERE {clause} GROUP BY grp ORDER BY {order}"
-        return [{by: group, "count": count} for group, count in self.conn.execute(sql, params)]
+        sql = "SELECT {} AS grp, count(*) AS n FROM {} WHERE {} GROUP BY grp"
+        group = STATS_GROUPS[by]
+        counts = dict(self.conn.execute(sql.format(group, "activity", every), every_params).fetchall())
+        if clause != every:
+            # Listings hide deleted comments and comment-edit records by columns no covering index holds, so
+            # counting with them left out reads every matching row (0.2-0.6 s on 1M). Counting everything on a
+            # covering index (35-45 ms), then taking away the few hidden rows found by action, does not.
+            hidden = f"({every}) AND action IN ({', '.join('?' * len(_COMMENTS))}) AND NOT ({clause})"
+            for grp, n in self.conn.execute(sql.format(group, "activity INDEXED BY activity_action", hidden),
+                                            [*every_params, *_COMMENTS, *params]).fetchall():
+                counts[grp] -= n
+        # SQLite's order: NULL first, then by value; days in order, the rest largest first.
+        order = (lambda pair: (pair[0] is not None, pair[0] or "")) if by == "day" else \
+            (lambda pair: (-pair[1], pair[0] is not None, pair[0] or ""))
+        return [{by: group, "count": count} for group, count in sorted(counts.items(), key=order) if count]
 
     def info(self) -> dict[str, Any]:
         """The store's path, size, schema version and counts."""
