@@ -586,3 +586,19 @@ def test_a_rolled_back_write_leaves_no_stale_base_behind(db_path, store):
     store.record(Activity("update", "articles", "z", ""), data={"n": 1})
     with AuditStore.open(db_path) as fresh:
         assert fresh.snapshot("articles", "z") == {"z": "Z" * 300, "n": 1}
+
+
+def test_a_large_snapshot_is_packed_alone_and_reads_back(store, record, monkeypatch):
+    """A snapshot of codec.LARGE bytes or more gets no base (a dictionary only helps inside zlib's window) and the
+    fast level; every read, the chain and the next small revision work as for any other."""
+    monkeypatch.setattr(codec, "LARGE", 2_000)
+    big = {"body": ["x" * 50 + str(n) for n in range(100)]}
+    record("create", data=big)
+    record("update", data={"title": "t"})
+    record("update", patch=[{"op": "replace", "path": "/body", "value": ["short"]}])
+    rows = store.conn.execute("SELECT base FROM revisions ORDER BY activity").fetchall()
+    assert [row[0] is None for row in rows] == [True, True, False]
+    assert store.snapshot("articles", "1", rev=0) == big
+    assert store.snapshot("articles", "1", rev=1) == {**big, "title": "t"}
+    assert store.snapshot("articles", "1") == {"body": ["short"], "title": "t"}
+    assert store.verify()["ok"]

@@ -10,13 +10,19 @@ from __future__ import annotations
 import zlib
 
 LEVEL = 6
+FAST_LEVEL = 1
+LARGE = 2**20
 # Re-base when a packed revision is larger than this share of its base's own packed size.
 REBASE_RATIO = 0.35
 _WINDOW = 32 * 1024  # zlib uses at most the last 32 KiB of a dictionary
 
 
+def level(text: bytes) -> int:
+    return FAST_LEVEL if len(text) >= LARGE else LEVEL
+
+
 def pack_base(text: bytes) -> bytes:
-    return zlib.compress(text, LEVEL)
+    return zlib.compress(text, level(text))
 
 
 def unpack_base(body: bytes) -> bytes:
@@ -24,7 +30,7 @@ def unpack_base(body: bytes) -> bytes:
 
 
 def pack(text: bytes, base: bytes | None) -> bytes:
-    packer = zlib.compressobj(LEVEL, zdict=base[-_WINDOW:]) if base else zlib.compressobj(LEVEL)
+    packer = zlib.compressobj(level(text), zdict=base[-_WINDOW:]) if base else zlib.compressobj(level(text))
     return packer.compress(text) + packer.flush()
 
 

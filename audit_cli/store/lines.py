@@ -183,8 +183,9 @@ def pack(text: bytes, base: bytes | None) -> bytes:
     need = len(text) + (len(zdict) if zdict else 0)
     wbits = min(15, max(10, need.bit_length()))
     memory = max(1, min(8, wbits - 7))
+    level = codec.level(text)
     if zdict:
-        packer = zlib.compressobj(codec.LEVEL, zlib.DEFLATED, wbits, memory, zdict=zdict)
+        packer = zlib.compressobj(level, zlib.DEFLATED, wbits, memory, zdict=zdict)
     else:
-        packer = zlib.compressobj(codec.LEVEL, zlib.DEFLATED, wbits, memory)
+        packer = zlib.compressobj(level, zlib.DEFLATED, wbits, memory)
     return packer.compress(text) + packer.flush()

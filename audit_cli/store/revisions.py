@@ -111,10 +111,12 @@ class RevisionOps:
     ) -> None:
         text = data_text.encode()
         packed = None
-        if base is not None:
+        if len(text) >= codec.LARGE:  # packed alone (store/codec.py)
+            base, packed = None, codec.pack(text, None)
+        elif base is not None:
             base_text = self._base_text(base)
             packed = codec.pack(text, base_text)
-            base_size = len(self.conn.execute("SELECT body FROM bases WHERE id = ?", [base]).fetchone()[0])
+            base_size = self.conn.execute("SELECT length(body) FROM bases WHERE id = ?", [base]).fetchone()[0]
             if codec.worth_rebasing(packed, base_size):
                 packed = None
         if packed is None:
