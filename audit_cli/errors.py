@@ -34,3 +34,14 @@ class Conflict(AuditError):
 
 class StoreError(AuditError):
     """The store is missing, newer than this program, not an audit store, corrupt or unwritable."""
+
+
+def shown(text: str) -> str:
+    """`text` as it can be printed and stored: bytes that were not UTF-8 (argv and file names keep them as lone
+    surrogates) as \\xNN."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that came as such, not from a byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -130,22 +130,40 @@ def writer(target: str) -> Iterator[IO[bytes]]:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent or ".")
     except OSError as exc:
         raise AuditError(f"cannot write {path}: {exc.strerror}") from None
+    written = False  # the caller's block is done: an OSError after that is ours, closing or renaming the file
     try:
         with os.fdopen(fd, "wb") as raw:
             if path.suffix == ".gz":
                 # Level 1: about 3x faster than the default for a few percent more bytes (PERF-NOTES).
                 with gzip.GzipFile(filename=path.stem, fileobj=raw, mode="wb", compresslevel=1, mtime=0) as zipped:
                     with _Behind(zipped) as behind:
-                        yield behind
+                        yield _Named(behind, path)
+                        written = True
             else:
-                yield raw
+                yield _Named(raw, path)
+                written = True
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(temp)
         except FileNotFoundError:
             pass
+        if written and isinstance(exc, OSError):
+            raise AuditError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+
+
+class _Named:
+    """The stream `writer` hands out: a failed write (a full disk) names the file, which the error alone does not."""
+
+    def __init__(self, stream: Any, path: Path):
+        self.stream, self.path = stream, path
+
+    def write(self, chunk: bytes) -> int:
+        try:
+            return self.stream.write(chunk)
+        except OSError as exc:
+            raise AuditError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
 
 class _Behind:

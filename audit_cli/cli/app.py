@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Optional
 import typer
 
 from .. import __version__
-from ..errors import AuditError, ExitCode, UsageError
+from ..errors import AuditError, ExitCode, UsageError, shown
 
 Format = Literal["table", "json", "jsonl", "csv"]
 
@@ -61,9 +61,49 @@ def _global(
 def fail(message: str, code: int) -> typer.Exit:
     # Messages quote what the user gave: escape what would not print (newlines, controls), so the error stays one
     # readable line whatever came in.
-    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
-    typer.echo(f"audit: error: {shown}", err=True)
+    line = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
+    typer.echo(f"audit: error: {line}", err=True)
     return typer.Exit(code)
+
+
+# Arguments that are not text: file names (any bytes on POSIX), and JSON arguments, whose bytes jsontext checks
+# itself (and which may be @FILE).
+_NOT_TEXT = frozenset({"output", "source", "anchor", "archive", "cursor_file", "data", "details", "patch", "filter"})
+
+
+def _check_utf8(kw: dict[str, Any]) -> None:
+    """Refuse an argument given in bytes that are not UTF-8 (Python keeps them as lone surrogates, which neither the
+    chain's JSON nor SQLite can hold) up front, by name, before anything is opened."""
+    for name, value in kw.items():
+        if name in _NOT_TEXT:
+            continue
+        for text in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise UsageError(f"{_flag(kw, name)} is not valid UTF-8 ({shown(text)}): give it as UTF-8 text") \
+                        from None
+
+
+def _flag(kw: dict[str, Any], name: str) -> str:
+    """How the user wrote the parameter `name`: its long option, or its argument's metavar."""
+    ctx = kw.get("ctx")  # every command takes its context as `ctx`
+    for param in ctx.command.params if ctx is not None else ():
+        if param.name == name:
+            if param.param_type_name == "option":
+                return max(param.opts, key=len)
+            return (param.metavar or param.name.upper()).strip("[]")
+    return "--" + name.replace("_", "-")
+
+
+def _database_error(exc: sqlite3.DatabaseError, kw: dict[str, Any]) -> str:
+    from ..store import damage
+
+    if damage.undecodable(exc):  # sqlite3's message would repeat the damaged bytes
+        ctx = kw.get("ctx")
+        return str(damage.error((ctx.obj or {}).get("store") if ctx is not None else None, exc))
+    return f"the store could not complete this ({exc}): check the file, its disk and permissions"
 
 
 def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any) -> Callable:
@@ -73,12 +113,12 @@ def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any
         @functools.wraps(func)
         def run(*args: Any, **kw: Any) -> Any:
             try:
+                _check_utf8(kw)
                 return func(*args, **kw)
             except AuditError as exc:
                 raise fail(str(exc), exc.exit_code) from None
             except sqlite3.DatabaseError as exc:
-                raise fail(f"the store could not complete this ({exc}): check the file, its disk and permissions",
-                           ExitCode.RUNTIME) from None
+                raise fail(_database_error(exc, kw), ExitCode.RUNTIME) from None
             except BrokenPipeError:
                 # The reader (head, less) went away: not an error of ours.
                 sys.stderr.close()
@@ -88,14 +128,21 @@ def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any
             except UnicodeError:
                 raise fail("an argument or value is not valid UTF-8 text: give UTF-8", ExitCode.USAGE) from None
             except RecursionError:
-                raise fail("the JSON is nested too deeply to diff or store: keep it under about 300 levels",
+                raise fail("the JSON is nested too deeply to diff or store: revisions keep at most 255 levels",
                            ExitCode.USAGE) from None
             except OSError as exc:
-                raise fail(f"cannot write the output: {exc.strerror or exc}", ExitCode.RUNTIME) from None
+                raise fail(_os_error(exc), ExitCode.RUNTIME) from None
 
         return parent.command(name, **kwargs)(run)
 
     return register
+
+
+def _os_error(exc: OSError) -> str:
+    # Files the commands open say so themselves (AuditError): an OSError without a file name is a write to stdout.
+    if exc.filename is not None:
+        return f"cannot use {exc.filename}: {exc.strerror or exc}"
+    return f"cannot write the output: {exc.strerror or exc}"
 
 
 def open_store(ctx: typer.Context, *, create: bool = False):
@@ -104,6 +151,7 @@ def open_store(ctx: typer.Context, *, create: bool = False):
     key = os.environ.get("AUDIT_CHAIN_KEY")
     store = AuditStore.open(ctx.obj["db"], create=create, chain_key=key.encode() if key else None)
     ctx.call_on_close(store.close)
+    ctx.obj["store"] = store  # for command(): a damaged row is named through it
     return store
 
 
@@ -111,11 +159,19 @@ def current_user(user: str | None) -> str | None:
     if user is not None:
         return user
     if os.environ.get("AUDIT_USER"):
-        return os.environ["AUDIT_USER"]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in containers without a passwd entry
-        return None
+        name, source = os.environ["AUDIT_USER"], "$AUDIT_USER"
+    else:
+        try:
+            name, source = getpass.getuser(), "your login name"
+        except (KeyError, OSError):  # no login name in containers without a passwd entry
+            return None
+    if not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{source} is not valid UTF-8 ({shown(name)}): set it as UTF-8, or pass --user") \
+                from None
+    return name
 
 
 def read_arg(value: str, *, flag: str) -> bytes:
@@ -154,6 +210,12 @@ def main() -> None:
         app(prog_name="audit")
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()  # as in command(): the reader went away, and Python's last flush would complain
+        sys.exit(ExitCode.OK)
+    except OSError as exc:  # --help or --version into a full disk: no command() around them
+        typer.echo(f"audit: error: {_os_error(exc)}", err=True)
+        sys.exit(ExitCode.RUNTIME)
 
 
 def check_positive(value: int | None, flag: str, *, allow_all: bool = False) -> int | None:

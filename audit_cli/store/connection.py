@@ -26,6 +26,7 @@ class StoreConnection(sqlite3.Connection):
         super().__init__(*args, **kwargs)
         self.bases: dict[int, bytes] = {}
         self.wrote = False  # a write transaction committed: the planner's statistics may want refreshing
+        self.read_only: str | None = None  # opened only to read: why a write cannot happen
 
 
 def connect(path: Path, *, create: bool) -> StoreConnection:
@@ -48,10 +49,46 @@ def connect(path: Path, *, create: bool) -> StoreConnection:
         _prepare(conn, path)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise StoreError(_describe(path, exc)) from None
+        reader = _read_only(path) if "readonly" in str(exc) else None
+        if reader is None:
+            raise StoreError(_describe(path, exc)) from None
+        return reader
     except BaseException:
         conn.close()
         raise
+    return conn
+
+
+def _read_only(path: Path) -> StoreConnection | None:
+    """A connection that reads a store in a folder this process cannot write to, or None.
+
+    A WAL reader needs a -shm file beside the store, which SQLite cannot make there. With no -wal file, every
+    committed page is in the store itself, so it is read as an immutable file; with one (a writer is open, or died),
+    a read-only open uses the writer's -shm. Writes through either fail, saying why (writing() below). An immutable
+    read does not see a writer that starts meanwhile (one that may write the folder, such as its owner): it reads
+    the store as it was.
+    """
+    import urllib.parse  # here: only this rare open needs it
+
+    if os.access(path.parent, os.W_OK):
+        return None  # not the folder: the error stands
+    mode = "mode=ro" if Path(f"{path}-wal").exists() else "immutable=1"
+    uri = f"file:{urllib.parse.quote(os.fsencode(path.absolute()))}?{mode}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False, factory=StoreConnection)
+    except sqlite3.Error:
+        return None
+    try:
+        _prepare(conn, path)
+    except sqlite3.DatabaseError:
+        conn.close()
+        return None
+    except BaseException:
+        conn.close()
+        raise
+    conn.read_only = (f"{path} is read-only here: its folder cannot be written, and SQLite writes its -wal and -shm "
+                      "files beside the store; this command needs to write to it")
     return conn
 
 
@@ -138,6 +175,8 @@ def writing(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             raise
         conn.execute("RELEASE nested")
         return
+    if getattr(conn, "read_only", None):
+        raise StoreError(conn.read_only)
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:

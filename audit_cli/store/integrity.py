@@ -11,7 +11,7 @@ from typing import Any
 from .. import chain, jsontext, timeparse
 from ..errors import AuditError, StoreError
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
-from . import codec
+from . import codec, damage
 
 ANCHOR_SCHEMA = "audit-anchor/1"
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
@@ -180,8 +180,24 @@ class IntegrityOps:
         self.conn.execute("BEGIN")  # one snapshot, however long the check takes
         try:
             return self._verify(anchor)
+        except sqlite3.OperationalError as exc:
+            if not damage.undecodable(exc):
+                raise
+            return self._damaged(exc)
         finally:
             self.conn.execute("COMMIT")
+
+    def _damaged(self, exc: sqlite3.OperationalError) -> dict[str, Any]:
+        """A row whose text is not UTF-8 cannot be what was written (the chain covers UTF-8): modified."""
+        found = damage.locate(self.conn, exc)
+        if found is None:
+            raise damage.error(self, exc) from None
+        at, column = found
+        before = self.conn.execute("SELECT count(*), max(id) FROM activity WHERE id < ?", [at]).fetchone()
+        head = self.conn.execute("SELECT hash FROM activity WHERE id = ?", [before[1]]).fetchone() \
+            if before[1] is not None else None
+        return self._report(before[0], before[1], head[0] if head else chain.GENESIS, (
+            "modified", at, f"activity {at}'s {column} holds bytes that are not UTF-8 text: the store is damaged"))
 
     def _verify(self, anchor: dict[str, Any] | None) -> dict[str, Any]:
         keyed = self._setting("chain_key_check") is not None

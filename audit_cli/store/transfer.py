@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..errors import shown
 from ..models import Activity, LogQuery
 from . import importer
 from .export import Export
@@ -51,6 +52,7 @@ class TransferOps:
         A bad line stops the import and nothing from the file is kept, unless `skip_invalid`, which reports it and
         goes on. `progress(lines, position, size)` is called every few thousand lines (store/importer.py).
         """
+        source = shown(source)  # kept in the store with the import: a file name's undecodable bytes as \xNN
         with self._writing():
             return importer.run(self, lines, source=source, skip_invalid=skip_invalid, verify=verify,
                                 keep_links=keep_links, as_given=as_given, progress=progress)

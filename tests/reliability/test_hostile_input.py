@@ -207,27 +207,51 @@ def test_invalid_utf8_in_json_input_is_refused(cli, db_path, tmp_path):
     assert n_activities(db_path) == 1
 
 
-_ARGV_UTF8 = ("argv bytes that are not UTF-8 reach the store as lone surrogates (Python's surrogateescape): orjson "
-              "raises TypeError and sqlite3 UnicodeEncodeError, neither caught by cli/app.py's `command` wrapper, "
-              "so a traceback")
-
-
 @needs_script
-@pytest.mark.xfail(strict=True, reason=_ARGV_UTF8)
 def test_invalid_utf8_in_arguments_is_refused(tmp_path):
+    """argv bytes that are not UTF-8 reach Python as lone surrogates, which neither the chain's JSON nor SQLite can
+    hold: each is refused up front, naming the argument, and nothing is written."""
     db = make_store(tmp_path / "audit.db", 5)
     before = rows(db)
     bad = b"x\xffy"
-    for args in ([b"record", b"login", b"-c", b"c", b"-i", b"1", b"--user", bad],
-                 [b"record", b"login", b"-c", bad, b"-i", b"1"],
-                 [b"record", b"login", b"-c", b"c", b"-i", bad],
-                 [b"record", b"comment", b"-c", b"c", b"-i", b"1", b"--comment", bad],
-                 [b"comment", b"add", b"posts", b"1", bad],
-                 [b"log", b"--user", bad], [b"log", b"-q", bad], [b"snapshot", bad, b"1"], [b"history", b"posts", bad]):
+    for named, args in (("--user", [b"record", b"login", b"-c", b"c", b"-i", b"1", b"--user", bad]),
+                        ("--collection", [b"record", b"login", b"-c", bad, b"-i", b"1"]),
+                        ("--item", [b"record", b"login", b"-c", b"c", b"-i", bad]),
+                        ("--comment", [b"record", b"comment", b"-c", b"c", b"-i", b"1", b"--comment", bad]),
+                        ("TEXT", [b"comment", b"add", b"posts", b"1", bad]),
+                        ("--user", [b"log", b"--user", bad]), ("--search", [b"log", b"-q", bad]),
+                        ("COLLECTION", [b"snapshot", bad, b"1"]), ("ITEM", [b"history", b"posts", bad])):
         proc = subprocess.run([str(AUDIT).encode(), b"--db", str(db).encode(), *args], capture_output=True,
                               env=audit_env(), timeout=60)
         assert proc.returncode in (1, 2), (args, proc.stderr.decode(errors="replace")[-1500:])
-        assert "UTF-8" in error_line(proc.stderr), args
+        line = error_line(proc.stderr)
+        assert "UTF-8" in line and line.startswith(f"audit: error: {named} "), (args, line)
+        assert "\\xff" in line, line  # the bytes as given, escaped
+    assert rows(db) == before
+
+
+@needs_script
+def test_file_names_need_not_be_utf8_but_the_login_name_must(tmp_path):
+    """A POSIX file name is any bytes: export, import and --data @FILE take one. $AUDIT_USER is text."""
+    db = make_store(tmp_path / "audit.db", 5)
+    folder = str(tmp_path).encode()
+    trail, data = folder + b"/tr\xe9il.jsonl", folder + b"/d\xe9ta.json"
+    Path(os.fsdecode(data)).write_text('{"a": 1}')
+    for args in ([b"export", b"-o", trail], [b"record", b"create", b"-c", b"c", b"-i", b"1", b"--data", b"@" + data]):
+        ok(subprocess.run([str(AUDIT).encode(), b"--db", str(db).encode(), *args], capture_output=True,
+                          env=audit_env(), timeout=60))
+    assert os.path.exists(trail)
+    other = tmp_path / "other.db"
+    ok(subprocess.run([str(AUDIT).encode(), b"--db", str(other).encode(), b"import", trail], capture_output=True,
+                      env=audit_env(), timeout=60))
+    assert count(other) == 5
+    before = rows(db)
+    env = {k.encode(): v.encode() for k, v in audit_env().items()}
+    env[b"AUDIT_USER"] = b"b\xffd"
+    proc = subprocess.run([str(AUDIT).encode(), b"--db", str(db).encode(), b"record", b"login", b"-c", b"c", b"-i",
+                           b"1"], capture_output=True, env=env, timeout=60)
+    line = fails(proc, 2)
+    assert "$AUDIT_USER" in line and "UTF-8" in line, line
     assert rows(db) == before
 
 
