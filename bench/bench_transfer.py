@@ -10,7 +10,8 @@ The trail (generated once, cached as bench/data/transfer-<rows>.jsonl, git-ignor
 `audit export` writes for a busy CMS: a chained audit/1 line per activity, ~800 bytes a line on average:
 - about 64% `update`s (one or two small edits of a ~170 B document, always a new `date_updated`), 7% `create`s,
   1% `delete`s, the rest login / logout / upload / publish / comment, and a few hundred comments edited later (the
-  line carries the edited text, the hash the original, a chained `comment-edit` record follows);
+  line carries the edited text and, as `original_comment`, the first, which the hash covers; a chained
+  `comment-edit` record follows);
 - items picked with locality, as editors work: most updates go to the last few thousand items touched, 3% to any
   item ever created (so the importer's bounded cache of item heads also misses);
 - every hash computed with audit_cli.chain over exactly what the store will hold, so the import verifies it and keeps
@@ -195,6 +196,8 @@ def generate(path: Path, count: int, seed: int = 4) -> None:
             own = chain.link(prev, chain.record_bytes(original, details_text, digest))
             head = {"schema": "audit/1", **{k: v for k, v in fields.items() if k != "details"},
                     "key": f"{STORE_ID}/{n}", "prev_hash": prev, "hash": own}
+            if original is not fields:  # as export writes an edited comment: with the first text its hash covers
+                head["original_comment"] = text
             out.write(_line(head, details_text, texts))
             prev = own
     temp.replace(path)

@@ -4,6 +4,7 @@
   empty store verifies with the same head, and exports again byte for byte.
 - Any single-byte change to one exported line's content makes `audit verify FILE` fail; when the changed line is
   still JSON of the same shape with different content, it fails as tampered (exit 3), never as OK.
+- Any history's comments exported alone (without the records of their edits) import and verify offline.
 
 Each example gets fresh temporary folders (never the function-scoped fixtures).
 """
@@ -119,6 +120,30 @@ def test_any_history_round_trips_with_its_chain(ops):
             assert export(copy) == exported
             again = copy.import_lines(enumerate(exported.splitlines(keepends=True), 1), source="trail.jsonl")
             assert again["added"] == 0 and export(copy) == exported
+
+
+@SETTINGS
+@given(OPS)
+def test_any_history_s_comments_alone_import_and_verify_offline(ops):
+    """An export of the comments only holds edited ones without their edit records: their lines carry the first
+    text, which their hashes cover."""
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        with AuditStore.open(folder / "source.db", create=True) as source:
+            play(source, [("comment", "1", "alice", "first"), *ops])
+            comments = b"".join(source.export_lines(LogQuery(actions=["comment"])))
+            texts = dict(source.conn.execute("SELECT id, comment FROM activity WHERE action = 'comment'"))
+        event("some edited" if b'"original_comment":' in comments else "none edited")
+        trail = folder / "comments.jsonl"
+        trail.write_bytes(comments)
+        with AuditStore.open(folder / "copy.db", create=True) as copy:
+            result = copy.import_lines(enumerate(comments.splitlines(keepends=True), 1), source="comments.jsonl")
+            assert result["added"] == len(texts)
+            assert dict(copy.conn.execute("SELECT id, comment FROM activity")) == texts
+            assert copy.verify()["ok"]
+        offline = CliRunner(env={"AUDIT_CHAIN_KEY": None, "AUDIT_DB": None}).invoke(
+            app, ["--db", str(folder / "none.db"), "verify", str(trail), "--format", "json"])
+        assert offline.exit_code == 0 and json.loads(offline.stdout)["ok"], offline.output
 
 
 CONTENT = ("action", "user", "timestamp", "ip", "user_agent", "origin", "collection", "item", "comment", "details",

@@ -1,5 +1,6 @@
-"""`audit export`: incremental exports with --cursor-file, ECS lines (--format ecs), the progress bar, and the lines
-SQLite builds being the lines jsontext would write."""
+"""`audit export`: incremental exports with --cursor-file, ECS lines (--format ecs), edited comments' first text
+(`original_comment`) in exports without their edits, the progress bar, and the lines SQLite builds being the lines
+jsontext would write."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from audit_cli.cli import progress as progress_mod
 from audit_cli.models import Activity, LogQuery
 from audit_cli.store import AuditStore
 from audit_cli.store import export as export_mod
+from conftest import Cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "fixtures" / "sample.jsonl"
@@ -301,6 +303,134 @@ def test_an_export_inside_a_transaction_reads_that_transaction(built):
     with AuditStore.open(built) as store, store._writing():
         assert len(list(store.export_lines(LogQuery()))) == store.conn.execute(
             "SELECT count(*) FROM activity").fetchone()[0]
+
+
+# edited comments in an export that lacks their edits: the line carries the first text, which its hash covers
+
+
+@pytest.fixture
+def edited(cli) -> dict[str, int]:
+    """Comments edited twice, edited with odd text, never edited, and deleted; the edits all come after every
+    comment, so that --action comment and --until 1d hold the comments but none of their edits."""
+    cli("record", "create", "-c", "articles", "-i", "1", "--data", '{"title": "v0"}', "--at", "5d")
+    ids = {"twice": cli.json("comment", "add", "articles", "1", "first text", "--at", "4d")["id"]}
+    cli("record", "update", "-c", "articles", "-i", "1", "--data", '{"title": "v1"}', "--at", "3d")
+    for name, text in (("odd", ODD), ("never", "never edited"), ("deleted", "deleted, not edited")):
+        ids[name] = cli.json("comment", "add", "articles", "1", text, "--at", "2d")["id"]
+    cli("comment", "edit", str(ids["twice"]), "second text")
+    cli("comment", "edit", str(ids["twice"]), "third text")
+    cli("comment", "edit", str(ids["odd"]), ODD + " fixed")
+    cli("comment", "delete", str(ids["deleted"]))
+    cli("record", "update", "-c", "articles", "-i", "1", "--data", '{"title": "v2"}')
+    return ids
+
+
+def import_into(cli, tmp_path: Path, trail: Path, name: str):
+    return cli.runner.invoke(_app(), ["--db", str(tmp_path / f"{name}.db"), "import", str(trail)])
+
+
+def verify_offline(cli, trail: Path):
+    result = cli.runner.invoke(_app(), ["verify", str(trail), "--format", "json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _app():
+    from audit_cli.cli import app
+
+    return app
+
+
+PARTS = {"only the comments": ["--action", "comment"], "up to a day ago": ["--until", "1d"]}
+
+
+@pytest.mark.parametrize("part", list(PARTS))
+def test_an_export_without_a_comment_s_edits_imports_and_verifies(part, edited, cli, tmp_path):
+    trail = tmp_path / "part.jsonl"
+    cli("export", *PARTS[part], "-o", trail)
+    lines = {line["id"]: line for line in lines_of(trail.read_bytes())}
+    assert not any(line["action"] == "comment-edit" for line in lines.values())
+    assert lines[edited["twice"]]["original_comment"] == "first text"  # the first text, not the one between
+    assert lines[edited["twice"]]["comment"] == "third text"
+    assert lines[edited["odd"]]["original_comment"] == ODD
+    assert "original_comment" not in lines[edited["never"]] and "original_comment" not in lines[edited["deleted"]]
+    result = import_into(cli, tmp_path, trail, "copy")
+    assert result.exit_code == 0, result.output
+    copy = Cli(tmp_path / "copy.db")
+    assert copy.json("verify")["ok"]
+    assert {row["id"]: row["comment"] for row in copy.json("log", "--action", "comment", "--include-deleted")} == {
+        edited["twice"]: "third text", edited["odd"]: ODD + " fixed", edited["never"]: "never edited",
+        edited["deleted"]: "deleted, not edited"}
+    code, report = verify_offline(cli, trail)
+    assert code == 0 and report["ok"], report
+    assert "2 edited comments came without their edit records" in report["partial"]
+
+
+def test_a_whole_chain_without_a_comment_s_edits_is_chained_anew_as_a_copy_could_not_check_it(edited, cli, tmp_path):
+    trail = tmp_path / "until.jsonl"
+    cli("export", "--until", "1d", "-o", trail)
+    assert not any(line.get("gap") for line in lines_of(trail.read_bytes()))
+    assert import_into(cli, tmp_path, trail, "copy").exit_code == 0
+    with AuditStore.open(tmp_path / "copy.db") as copy, AuditStore.open(cli.db_path) as original:
+        assert copy._setting("links_kept") is None
+        hashes = dict(copy.conn.execute("SELECT id, hash FROM activity"))
+        before = dict(original.conn.execute("SELECT id, hash FROM activity WHERE id < ?", [edited["twice"]]))
+        assert {i: h for i, h in hashes.items() if i < edited["twice"]} == before
+        assert hashes[edited["twice"]] != original.conn.execute(
+            "SELECT hash FROM activity WHERE id = ?", [edited["twice"]]).fetchone()[0]
+        assert copy.verify()["ok"]
+
+
+@pytest.mark.parametrize("part", [*PARTS, "everything"])
+def test_a_changed_original_comment_is_tampering(part, edited, cli, tmp_path):
+    trail = tmp_path / "trail.jsonl"
+    cli("export", *PARTS.get(part, []), "-o", trail)
+    text = trail.read_text()
+    assert text.count('"original_comment":"first text"') == 1
+    trail.write_text(text.replace('"original_comment":"first text"', '"original_comment":"First text"'))
+    result = import_into(cli, tmp_path, trail, "copy")
+    assert result.exit_code == 1 and "its hash does not match its content" in result.stderr, result.output
+    code, report = verify_offline(cli, trail)
+    assert code == 3 and not report["ok"], report
+
+
+def test_an_original_comment_that_is_not_a_string_is_refused_with_the_line(edited, cli, tmp_path):
+    trail = tmp_path / "trail.jsonl"
+    cli("export", "--action", "comment", "-o", trail)
+    trail.write_text(trail.read_text().replace('"original_comment":"first text"', '"original_comment":5'))
+    result = import_into(cli, tmp_path, trail, "copy")
+    assert result.exit_code == 1 and "line 1: original_comment must be a string" in result.stderr, result.output
+
+
+def test_files_without_original_comment_import_as_before(edited, cli, tmp_path):
+    def old(trail: Path) -> Path:
+        lines = lines_of(trail.read_bytes())
+        for line in lines:
+            line.pop("original_comment", None)
+        older = trail.with_name("old-" + trail.name)
+        older.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        return older
+
+    whole, part = tmp_path / "whole.jsonl", tmp_path / "part.jsonl"
+    cli("export", "-o", whole)
+    cli("export", "--action", "comment", "-o", part)
+    assert import_into(cli, tmp_path, old(whole), "whole").exit_code == 0
+    copy, original = Cli(tmp_path / "whole.db").json("verify"), cli.json("verify")
+    assert copy["ok"] and copy["head"] == original["head"]
+    assert verify_offline(cli, old(whole))[0] == 0
+    # without the first text, and without the edits that tell it, the edited comments' hashes cannot be checked
+    refused = import_into(cli, tmp_path, old(part), "part")
+    assert refused.exit_code == 1 and "its hash does not match its content" in refused.stderr
+
+
+def test_sql_built_lines_are_the_lines_built_in_python_with_both_optional_members(edited, cli, monkeypatch):
+    cli("prune", "--keep-revisions", "1", "--yes")  # attested revision digests, beside the edited comments
+    queries = [LogQuery(), LogQuery(actions=["comment"]), LogQuery(after_id=3)]
+    with AuditStore.open(cli.db_path) as store:
+        fast = [b"".join(store.export(q)) for q in queries]
+        monkeypatch.setattr(export_mod, "sqlite_writes_as_jsontext", lambda conn: False)
+        slow = [b"".join(store.export(q)) for q in queries]
+    assert slow == fast
+    assert b'"attested_revision":' in fast[0] and fast[1].count(b'"original_comment":') == 2
 
 
 # the progress bar

@@ -316,6 +316,16 @@ def exported(folder: Path, ops: list[tuple], key: bytes | None = None) -> list[b
         return list(source.export_lines(LogQuery()))
 
 
+def without_original(line: bytes) -> bytes:
+    """The line as the reference read it: it predates `original_comment` (an edited comment's first text, with which
+    a trail missing the comment's edits still checks: tests/test_export.py), and would refuse what that lets in."""
+    if b'"original_comment":' not in line:
+        return line
+    record = json.loads(line)
+    del record["original_comment"]
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
 def transform(trail: list[bytes], how: str, rng: random.Random) -> list[bytes]:
     """The lines as some other writer, or an accident, might give them."""
     if how == "as is":
@@ -346,6 +356,7 @@ def transform(trail: list[bytes], how: str, rng: random.Random) -> list[bytes]:
 
 def run_both(folder: Path, trail: list[bytes], *, prefill: bool, key: bytes | None = None, **options: Any):
     """(result or error) and the export and verify report of each importer, into twin stores."""
+    trail = [without_original(line) for line in trail]
     outcomes = []
     for name, run in (("reference", reference_import), ("new", None)):
         path = folder / f"{name}.db"

@@ -18,9 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from audit_cli import patches, timeparse
-from audit_cli.models import Activity
+from audit_cli.models import Activity, LogQuery
 from audit_cli.store import AuditStore
 
 # "now" for the whole module: the CLI prunes against the real clock, the core against NOW; every event sits at
@@ -512,12 +513,8 @@ def test_verify_after_prune_then_export_then_import_into_an_empty_store(kind, bu
 
 
 @pytest.mark.parametrize("kind", ["age", "count", "scope"])
-def test_export_of_a_pruned_store_imports_into_an_empty_store_with_the_same_chain(kind, built, cli, tmp_path, request):
+def test_export_of_a_pruned_store_imports_into_an_empty_store_with_the_same_chain(kind, built, cli, tmp_path):
     """DESIGN: into an empty store an import keeps the ids and reproduces the chain exactly."""
-    if kind == "age":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "import keeps an exported chain only without gaps; an age-pruned store's export has gaps that its own "
-            "prune record covers (the keep-links rule in audit_cli/store/importer.py)")))
     setup(cli, kind)
     cli("prune", *KINDS[kind][0], "--yes")
     trail = tmp_path / "trail.jsonl"
@@ -528,6 +525,152 @@ def test_export_of_a_pruned_store_imports_into_an_empty_store_with_the_same_chai
     assert {i: row[8] for i, row in copy.activities.items()} == {i: row[8] for i, row in original.activities.items()}
     result = cli.runner.invoke(_app(), ["--db", str(fresh), "verify", "--format", "json"])
     assert "pruned" in json.loads(result.stdout), "the copy should still say how much was pruned, and when"
+
+
+# an export with gaps keeps its links only when its own latest prune record accounts for every one of them
+
+
+def exported_lines(cli, tmp_path: Path, *args: str) -> list[dict]:
+    trail = tmp_path / "export.jsonl"
+    cli("export", "-o", trail, *args)
+    return [json.loads(line) for line in trail.read_text().splitlines()]
+
+
+def import_fresh(cli, tmp_path: Path, lines: list[dict], name: str = "copy"):
+    """`audit import` of `lines` into a new store: (the CLI result, the store's path)."""
+    trail = tmp_path / f"{name}.jsonl"
+    trail.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    fresh = tmp_path / f"{name}.db"
+    return cli.runner.invoke(_app(), ["--db", str(fresh), "import", str(trail)]), fresh
+
+
+def verify_json(db_path: Path) -> dict:
+    result = CliRunner(env={"AUDIT_DB": None, "AUDIT_CHAIN_KEY": None}).invoke(
+        _app(), ["--db", str(db_path), "verify", "--format", "json"])
+    return json.loads(result.stdout)
+
+
+def test_a_store_pruned_by_age_then_by_count_keeps_its_chain_and_attested_digests(pruned, cli, tmp_path):
+    result, fresh = import_fresh(cli, tmp_path, exported_lines(cli, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert {i: row[8] for i, row in State(fresh).activities.items()} == \
+        {i: row[8] for i, row in State(pruned).activities.items()}
+    original, copy = verify_json(pruned), verify_json(fresh)
+    assert copy["ok"] and (copy["head"], copy["pruned"]) == (original["head"], original["pruned"])
+    with sqlite3.connect(pruned) as source, sqlite3.connect(fresh) as target:
+        attested = source.execute("SELECT activity, revision FROM attested ORDER BY activity").fetchall()
+        assert attested and target.execute("SELECT activity, revision FROM attested ORDER BY activity").fetchall() \
+            == attested
+
+
+def test_a_keyed_pruned_store_keeps_its_chain_in_a_copy_made_with_its_key(tmp_path):
+    with AuditStore.open(tmp_path / "source.db", create=True, chain_key=b"k1") as source:
+        build(source)
+        source.prune(older_than="60d", now=NOW)
+        lines = list(source.export_lines(LogQuery()))
+        original = source.verify()
+    with AuditStore.open(tmp_path / "copy.db", create=True, chain_key=b"k1") as copy:
+        result = copy.import_lines(enumerate(lines, 1), source="trail.jsonl")
+        report = copy.verify()
+    assert result["links_kept"] and result["gaps"] == 3
+    assert report["ok"] and report["keyed"] and (report["head"], report["pruned"]) == (original["head"],
+                                                                                       original["pruned"])
+
+
+def test_pieces_of_a_pruned_store_exported_with_a_cursor_keep_its_chain(built, cli, tmp_path):
+    cli("prune", "--older-than", "60d", "--yes")
+    cursor, first, second = tmp_path / "cursor", tmp_path / "1.jsonl", tmp_path / "2.jsonl"
+    cli("export", "--cursor-file", cursor, "-o", first)
+    cli("record", "update", "-c", "articles", "-i", "1", "--data", '{"title": "after the export"}')
+    cli("comment", "add", "articles", "1", "and a note")
+    cli("export", "--cursor-file", cursor, "-o", second)
+    whole = tmp_path / "whole.jsonl"
+    whole.write_bytes(first.read_bytes() + second.read_bytes())
+    fresh = tmp_path / "copy.db"
+    assert cli.runner.invoke(_app(), ["--db", str(fresh), "import", str(whole)]).exit_code == 0
+    copy, original = verify_json(fresh), verify_json(built)
+    assert copy["ok"] and (copy["head"], copy["pruned"]) == (original["head"], original["pruned"])
+
+
+def _without(*names: str):
+    return lambda lines: [line for line in lines if line["id"] not in {ID[n] for n in names}]
+
+
+def _cut_the_end(lines):
+    assert lines[-1]["action"] == "prune"
+    return lines[:-1]
+
+
+def _marked(name: str, **changes):
+    def change(lines):
+        for line in lines:
+            if line["id"] == ID[name]:
+                line.update(changes)
+        return lines
+    return change
+
+
+def _then(*steps):
+    def run(lines):
+        for step in steps:
+            lines = step(lines)
+        return lines
+    return run
+
+
+# An age-pruned trail (survivors p2c, c88, a2d75 below the boundary lo61; li59 onwards kept whole), changed so that
+# its gaps are not the ones its prune record accounts for: chained anew, or refused, never kept.
+UNCOVERED = {
+    "a kept line removed, its gap marked": _then(_without("a1u29"), _marked("p1u20", gap=True)),
+    "a survivor removed": _without("a2d75"),
+    "the survivors left out (as --since would)": _without("p2c", "c88", "a2d75"),
+    "the prune record cut off the end": _cut_the_end,
+    "the line after the boundary removed": _then(_without("li59"), _marked("a1u50", gap=True)),
+    "a gap marked where the kept chain runs on": _marked("a1u10", gap=True),
+}
+REFUSED = {
+    "a kept line removed, no gap marked": _without("a1u29"),
+    "a survivor changed": _marked("a2d75", user="mallory"),
+    "a kept line changed": _marked("a1u50", user="mallory"),
+}
+
+
+@pytest.mark.parametrize("change", list(UNCOVERED))
+def test_a_pruned_trail_whose_gaps_its_prune_does_not_account_for_is_chained_anew(change, built, cli, tmp_path):
+    cli("prune", "--older-than", "60d", "--yes")
+    lines = UNCOVERED[change](exported_lines(cli, tmp_path))
+    result, fresh = import_fresh(cli, tmp_path, lines)
+    assert result.exit_code == 0, result.output
+    check_chained_anew(built, fresh, lines)
+
+
+def check_chained_anew(built: Path, fresh: Path, lines: list[dict]) -> None:
+    with AuditStore.open(fresh) as copy:
+        assert copy._setting("links_kept") is None
+        first = copy.conn.execute("SELECT prev_hash FROM activity ORDER BY id LIMIT 1").fetchone()[0]
+        assert first == "0" * 64, "chained anew from the start"
+    copy, original = verify_json(fresh), verify_json(built)
+    assert copy["ok"] and "pruned" not in copy, "a copy chained anew does not pass as the pruned store"
+    assert copy["head"] != original["head"] and copy["checked"] == len(lines)
+
+
+@pytest.mark.parametrize("change", list(REFUSED))
+def test_a_pruned_trail_broken_or_changed_is_refused(change, built, cli, tmp_path):
+    cli("prune", "--older-than", "60d", "--yes")
+    result, fresh = import_fresh(cli, tmp_path, REFUSED[change](exported_lines(cli, tmp_path)))
+    assert result.exit_code == 1 and "nothing was imported" in result.stderr, result.output
+    with sqlite3.connect(fresh) as conn:
+        assert conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("args", [["--action", "update"], ["--filter", '{"action": {"_neq": "login"}}'],
+                                  ["--collection", "articles"]])
+def test_a_filtered_export_of_a_pruned_store_is_chained_anew(args, built, cli, tmp_path):
+    cli("prune", "--older-than", "60d", "--yes")
+    lines = exported_lines(cli, tmp_path, *args)
+    result, fresh = import_fresh(cli, tmp_path, lines)
+    assert result.exit_code == 0, result.output
+    check_chained_anew(built, fresh, lines)
 
 
 def _app():

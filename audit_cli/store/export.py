@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import chain, jsontext, query
-from ..models import ACTIVITY_FIELDS, SCHEMA, LogQuery
-from . import codec
+from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES, SCHEMA, LogQuery
+from . import codec, damage
 
 FORMATS = ("audit", "ecs")
 CHUNK = 1000  # lines joined into one chunk of bytes
@@ -35,6 +35,18 @@ _KEY = "coalesce(a.key, ? || '/' || a.id)"  # a local activity is known elsewher
 _HEAD = (f"CAST(rtrim(json_object('schema', '{SCHEMA}'"
          + "".join(f", '{name}', a.{name}" for name in _HEAD_FIELDS)
          + f", 'key', {_KEY}, 'prev_hash', a.prev_hash, 'hash', a.hash), '}}') AS BLOB)")
+# An edited comment's first text, which its hash covers: the `before` of the first chained change that names it
+# (as verify rebuilds it), when it differs from the text now. A line carries it so that it can be checked without
+# its comment-edit records (a filtered export). Looked up only for comments whose state changed; ?1 is the store id
+# (the key's parameter, bound first). The text stays JSON as stored (->): json_extract would cut it at a \u0000.
+# `{}` wraps it: a column, or the line's member.
+_FIRST_TEXT = "(c.details -> '$.before.comment')"
+_ORIGINAL = f"""CASE WHEN (a.edited_on IS NOT NULL OR a.comment_deleted_on IS NOT NULL) AND a.action = 'comment'
+    THEN (SELECT CASE WHEN json_type(c.details, '$.before.comment') = 'text'
+                      AND {_FIRST_TEXT} IS NOT json_quote(a.comment) THEN {{}} END
+          FROM activity c WHERE c.collection = a.collection AND c.item = a.item AND c.id > a.id
+          AND c.action IN {COMMENT_CHANGES!r} AND json_valid(c.details)
+          AND json_extract(c.details, '$.comment') = coalesce(a.key, ?1 || '/' || a.id) ORDER BY c.id LIMIT 1) END"""
 _MIDDLE = """CAST(',"details":' || coalesce(a.details, 'null')
                || CASE WHEN r.data IS NULL THEN ',"revision":null}' || char(10) ELSE ',"revision":{"data":' END
              AS BLOB)"""
@@ -44,9 +56,12 @@ _TAIL = """CAST(CASE WHEN r.data IS NULL THEN '' ELSE ',"delta":' || r.delta
 _FROM = """FROM (SELECT * FROM activity WHERE {where}) a LEFT JOIN revisions r ON r.activity = a.id
            {attested} ORDER BY a.id"""
 _ATTESTED = "LEFT JOIN attested t ON t.activity = a.id"
-_LINES = f"SELECT a.id, a.prev_hash, a.hash, {_HEAD}, {{revision}}, {_MIDDLE}, r.base, r.data, {_TAIL} {_FROM}"
+# The members only some lines have, after the hash, as bytes (NULL for most lines): attested_revision, original_comment.
+_ATTESTED_MEMBER = """CASE WHEN t.revision IS NOT NULL THEN ',"attested_revision":' || json_quote(t.revision) END"""
+_ORIGINAL_MEMBER = _ORIGINAL.format("""',"original_comment":' || """ + _FIRST_TEXT)
+_LINES = f"SELECT a.id, a.prev_hash, a.hash, {_HEAD}, {{extra}}, {_MIDDLE}, r.base, r.data, {_TAIL} {_FROM}"
 _COLUMNS = (f"SELECT {', '.join('a.' + name for name in ACTIVITY_FIELDS)}, {_KEY}, a.prev_hash, a.hash, "
-            f"{{revision}}, r.version, r.base, r.data, r.delta {_FROM}")
+            f"{{revision}}, {{original}}, r.version, r.base, r.data, r.delta {_FROM}")
 # Every kind of character json_object and orjson might escape differently.
 _PROBE = "".join(map(chr, range(0x20))) + "\"\\/\x7f\u00e9\u2028\u2029\U0001f600 \ud7ff\ufeff"
 
@@ -132,13 +147,18 @@ class Export:
             previous = row[0] if row else chain.GENESIS
         keyed = store._setting("chain_key_check") is not None
         attested = conn.execute("SELECT 1 FROM attested LIMIT 1").fetchone() is not None
+        edited = conn.execute(f"SELECT 1 FROM activity WHERE action IN {COMMENT_CHANGES!r} LIMIT 1").fetchone()
         parts = {"where": clause, "attested": _ATTESTED if attested else "",
-                 "revision": "t.revision" if attested else "NULL"}
+                 "revision": "t.revision" if attested else "NULL",
+                 "original": _ORIGINAL.format(_FIRST_TEXT) if edited else "NULL",
+                 "extra": _extra([m for m, present in ((_ATTESTED_MEMBER, attested), (_ORIGINAL_MEMBER, edited))
+                                  if present])}
         params = [store.store_id(), *params]  # the store id comes first, in the select list
         if self.fmt == "ecs":
             return self._python(_fill(_COLUMNS, parts), params, previous, keyed, _ecs_line)
         if sqlite_writes_as_jsontext(conn):
-            return self._audit(_fill(_LINES, parts), params, previous, keyed)
+            # Stored text is joined in as bytes, never decoded: a damaged row's must not reach the file.
+            return damage.checked(store, self._audit(_fill(_LINES, parts), params, previous, keyed))
         # this SQLite escapes differently from jsontext: build the heads here
         return self._python(_fill(_COLUMNS, parts), params, previous, keyed, _audit_line)
 
@@ -148,11 +168,11 @@ class Export:
         lines: list[bytes] = []
         add = lines.append
         count = activity_id = 0
-        for activity_id, prev_hash, hash_, head, attested, middle, base, data, tail in self.store.conn.execute(
+        for activity_id, prev_hash, hash_, head, extra, middle, base, data, tail in self.store.conn.execute(
                 sql, params):
             add(head)
-            if attested is not None:  # the revision was pruned or rewritten: the digest the hash covers
-                add(b',"attested_revision":' + jsontext.dumps(attested).encode())
+            if extra is not None:  # a pruned or rewritten revision's digest, an edited comment's first text
+                add(extra)
             if prev_hash != previous:  # filtered out or pruned before it: say so, or an import would see a break
                 add(b',"gap":true')
             previous = hash_
@@ -173,13 +193,15 @@ class Export:
     def _python(self, sql: str, params: list, previous: str, keyed: bool,
                 line: Callable[..., str]) -> Iterator[tuple[int, int, bytes]]:
         """Lines built here from the columns: ECS lines, or audit/1 lines when SQLite cannot build them."""
-        names = (*ACTIVITY_FIELDS, "key", "prev_hash", "hash", "attested_revision")
+        names = (*ACTIVITY_FIELDS, "key", "prev_hash", "hash", "attested_revision", "original_comment")
         unpack, base_text = codec.unpack, _Bases(self.store).text
         lines: list[str] = []
         activity_id = 0
         for values in self.store.conn.execute(sql, params):
             record = dict(zip(names, values))
             version, base, data, delta = values[len(names):]
+            if record["original_comment"] is not None:  # as stored: JSON text
+                record["original_comment"] = jsontext.loads(record["original_comment"])
             record["gap"] = record["prev_hash"] != previous
             record["keyed"] = keyed
             previous = record["hash"]
@@ -310,6 +332,16 @@ def sqlite_writes_as_jsontext(conn: Any) -> bool:
     return conn.execute("SELECT json_object('k', ?)", [_PROBE]).fetchone()[0] == jsontext.dumps({"k": _PROBE})
 
 
+def _extra(members: list[str]) -> str:
+    """The optional members as one bytes column: NULL where a line has none (most lines, so the loop skips it)."""
+    if not members:
+        return "NULL"
+    if len(members) == 1:
+        return f"CAST({members[0]} AS BLOB)"
+    joined = " || ".join(f"coalesce({member}, '')" for member in members)
+    return f"CAST(nullif({joined}, '') AS BLOB)"
+
+
 def _fill(template: str, parts: dict[str, str]) -> str:
     for name, value in parts.items():
         template = template.replace("{" + name + "}", value)
@@ -321,6 +353,8 @@ def _audit_line(record: dict[str, Any], revision: tuple[str, str, str | None] | 
             "key": record["key"], "prev_hash": record["prev_hash"], "hash": record["hash"]}
     if record["attested_revision"] is not None:
         head["attested_revision"] = record["attested_revision"]
+    if record["original_comment"] is not None:
+        head["original_comment"] = record["original_comment"]
     if record["gap"]:
         head["gap"] = True
     if record["keyed"]:

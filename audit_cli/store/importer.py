@@ -12,8 +12,10 @@ bounded whatever the size of the file:
   (store/prepare.py), which reads, checks and hashes the lines, in a helper process for a big file;
 - the chain, computed in the same pass in id order. The lines' own links are checked as they come and, when they
   turn out to be one whole chain from the start into an empty store, are what is written; otherwise the new links
-  are. What one pass cannot know (a comment edited by a later line hashes its original text; ids out of order; a
-  row the slow path wrote) marks where the chain is recomputed at the end, with the store's own `_rechain`.
+  are. Lines that mark gaps may still be a pruned store's chain, which the trail's own latest prune record vouches
+  for: their links are held aside (in a temporary table) until the end tells, and put back if it does. What one
+  pass cannot know (a comment edited by a later line hashes its original text; ids out of order; a row the slow
+  path wrote) marks where the chain is recomputed at the end, with the store's own `_rechain`.
 - Past BULK_AFTER lines (or from the first batch of a big file) into a store no larger than what the import has
   added, the indexes no lookup here needs are dropped, and made again at the end in the same transaction: a failed
   or killed import rolls the drop back too.
@@ -26,7 +28,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .. import chain
+import orjson
+
+from .. import chain, jsontext
 from ..errors import AuditError, UsageError
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES, Activity
 from .activity import _INSERT as INSERT_ACTIVITY
@@ -34,6 +38,7 @@ from .heads import Heads
 from .integrity import Tampered
 from .lines import Bloom
 from .prepare import Prepared, fields
+from .prune import survivors_digest
 
 BATCH = 2000
 BULK_AFTER = 20_000  # lines; from the first batch when the file is big (BULK_BYTES)
@@ -94,6 +99,12 @@ class Importer(Heads):
         # at the end, when their edits are known) and attested digests (kept only with the links).
         self.pending_given: list[tuple] = []
         self.pending_attested: list[tuple] = []
+        # The lines' own links of rows written with computed ones, while the lines may yet be a pruned store's
+        # chain (`_covered`); and the first texts edited comments came with.
+        self.pending_held: list[tuple] = []
+        self.pending_originals: list[tuple] = []
+        self.holding = False
+        self.originals = 0
         self.temp: set[str] = set()
         self.bulk: list[str] | None = None  # the definitions of the indexes dropped for a bulk load
         self.bulk_after = BULK_AFTER
@@ -107,6 +118,7 @@ class Importer(Heads):
         self.linked = 0
         self.last_given = (0, chain.GENESIS)  # (line number, hash) of the last line that had a hash
         self.first_prev: str | None = None
+        self.run_from = 0  # the id of the line the lines' own links run unbroken from: the first, or the last gap
         self.gaps = 0
         self.breaks: list[tuple[int, int | None]] = []
         self.first_break: str | None = None
@@ -137,15 +149,19 @@ class Importer(Heads):
             self.skipped.append(message)
 
     def _add(self, number: int, prepared: tuple) -> None:
-        values, key, prev_hash, hash_, gap, attested, wanted, revision, record, packing, expected = prepared
+        values, key, prev_hash, hash_, gap, attested, wanted, revision, record, packing, expected, original = prepared
         if self.given and self.keep_links is None and (
                 hash_ is None or gap or (self.first_prev is None and prev_hash != chain.GENESIS)):
-            self._switch()  # these lines cannot be one whole chain from the start: compute the links
+            # These lines cannot be one whole chain from the start: compute the links. A gap may be one that a
+            # prune made, though: hold the lines' own links until the end tells (ids in order so far).
+            self.holding = hash_ is not None and self.dirty_from is None
+            self._switch()
         known, own = self._known(key)
         if known is not None:
             if values[1] == "comment" and hash_ is None and not own:
                 self._update_comment(known, values)
             self.duplicates += 1
+            self.holding = False
             self._follow(number, None, prev_hash, hash_, gap)
             return
         if self.empty and wanted is not None and not self._exists(wanted):
@@ -176,10 +192,15 @@ class Importer(Heads):
             new = expected if expected is not None and prev_hash == self.prev_new and same_key \
                 else chain.link(self.prev_new, record, self.key)
         if self.verify and hash_ is not None:
-            self._check(number, activity_id, values, prev_hash, hash_, attested, expected)
+            self._check(number, activity_id, values, prev_hash, hash_, attested, expected, record, original)
         if not self.given:
             self.pending_activity.append((*values, key, self.prev_new, new))
             self.prev_new = new
+            if self.holding:
+                if hash_ is None or activity_id != wanted or activity_id <= self.last_id:
+                    self.holding = False  # not a store's chain as it was: a line without links, or other ids
+                else:
+                    self.pending_held.append((activity_id, prev_hash, hash_))
         elif hash_ is not None:
             self.pending_activity.append((*values, key, prev_hash, hash_))
         else:  # links kept as given (forced) for a line without any
@@ -195,6 +216,8 @@ class Importer(Heads):
             self._write_revision(number, activity_id, values, packed, packing)
         if attested is not None and hash_ is not None:
             self.pending_attested.append((activity_id, attested))
+        if original is not None:
+            self.pending_originals.append((activity_id, original))
         self.added += 1
         self._follow(number, activity_id, prev_hash, hash_, gap)
         if len(self.pending_activity) >= BATCH:
@@ -211,8 +234,10 @@ class Importer(Heads):
         before_number, before_hash = self.last_given
         if self.first_prev is None:
             self.first_prev = prev_hash
+            self.run_from = activity_id
         if gap:
             self.gaps += 1
+            self.run_from = activity_id
         elif prev_hash != before_hash:
             if len(self.breaks) < 1000:
                 self.breaks.append((number, activity_id))
@@ -235,9 +260,17 @@ class Importer(Heads):
             self.dirty_from = activity_id
 
     def _check(self, number: int, activity_id: int, values: list[Any], prev_hash: str, hash_: str,
-               attested: str | None, expected: str) -> None:
+               attested: str | None, expected: str, record: bytes, original: str | None) -> None:
         """Does the line's hash cover what is imported from it? A comment is checked again at the end if it fails
-        here or a later line edits it: its hash covers its original text, known only from its edits."""
+        here or a later line edits it: its hash covers its original text, known from its edits, or from the line
+        itself (`original_comment`), which must then be what the hash covers."""
+        if original is not None:
+            expected = chain.link(prev_hash, orjson.dumps({**orjson.loads(record), "comment": original}),
+                                  self.store.chain_key)
+            if expected != hash_:
+                if self.failure is None or (activity_id, number) < self.failure:
+                    self.failure = (activity_id, number)
+                return
         if expected != hash_ and attested is not None:
             expected = chain.link(prev_hash, chain.record_bytes(fields(values), values[10], attested),
                                   self.store.chain_key)
@@ -297,8 +330,16 @@ class Importer(Heads):
         if self.pending_attested:
             self._temp("audit_import_attested", "activity INTEGER PRIMARY KEY, revision")
             conn.executemany("INSERT OR REPLACE INTO temp.audit_import_attested VALUES (?, ?)", self.pending_attested)
+        if self.pending_held and self.holding:
+            self._temp("audit_import_held", "id INTEGER PRIMARY KEY, prev_hash, hash")
+            conn.executemany("INSERT INTO temp.audit_import_held VALUES (?, ?, ?)", self.pending_held)
+        if self.pending_originals:
+            self._temp("audit_import_originals", "id INTEGER PRIMARY KEY, original")
+            conn.executemany("INSERT OR REPLACE INTO temp.audit_import_originals VALUES (?, ?)",
+                             self.pending_originals)
         for pending in (self.pending_bases, self.pending_activity, self.pending_revisions, self.pending_given,
-                        self.pending_attested, self.pending_keys, self.pending_items):
+                        self.pending_attested, self.pending_held, self.pending_originals, self.pending_keys,
+                        self.pending_items):
             pending.clear()
 
     def _temp(self, name: str, columns: str) -> None:
@@ -332,12 +373,24 @@ class Importer(Heads):
             self.conn.execute("ANALYZE revisions")
             self.conn.execute(f"PRAGMA analysis_limit = {int(limit)}")
         keep = self.keep_links
-        if keep is None:  # kept when they make a whole chain from the start, as a full export does
+        auto = keep is None
+        if auto:  # kept when they make a whole chain from the start, as a full export does
             keep = (self.verify and self.empty and bool(self.added) and self.linked == self.added + self.duplicates
                     and not self.gaps and self.first_prev == chain.GENESIS)
-        edited, changes = self._edited_comments() if self.added and (self.verify or not keep) else (set(), {})
+        originals = "audit_import_originals" in self.temp
+        edited, changes = self._edited_comments() if self.added and (self.verify or not keep or originals) \
+            else (set(), {})
         if self.verify:
             self._verify(edited, changes)
+        if originals:
+            self.originals = self._originals(changes)
+        if auto and self.originals:
+            keep = False  # a copy could not check those comments' hashes: their edits are not in the trail
+        elif auto and not keep and self.holding:
+            keep = self._covered()  # or the chain of a pruned store: the links held aside go back
+            if keep:
+                self.conn.execute("UPDATE activity SET prev_hash = h.prev_hash, hash = h.hash "
+                                  "FROM temp.audit_import_held h WHERE activity.id = h.id")
         if not keep and self.given:
             self._switch()
         store = self.store
@@ -361,8 +414,62 @@ class Importer(Heads):
                     store._rechain(before[0], before[1])
         for name in self.temp:
             self.conn.execute(f"DROP TABLE temp.{name}")
-        return {"added": self.added, "duplicates": self.duplicates, "skipped": len(self.skipped),
-                "skipped_lines": self.skipped, "gaps": self.gaps, "links_kept": bool(keep), "breaks": self.breaks}
+        result = {"added": self.added, "duplicates": self.duplicates, "skipped": len(self.skipped),
+                  "skipped_lines": self.skipped, "gaps": self.gaps, "links_kept": bool(keep), "breaks": self.breaks}
+        if self.originals:  # edited comments whose edits were not in the trail (`_originals`)
+            result["originals"] = self.originals
+        return result
+
+    def _covered(self) -> bool:
+        """Are the lines, gaps and all, the chain of a pruned store exactly as the trail's own latest prune record
+        attests it? That is what verify checks of a store: the activities left up to the prune's boundary (each on
+        its own link, together its survivors digest), one chain from the boundary's hash on, and the revision
+        digests kept (its attested digest). The lines' own links are those of the rows up to where they were
+        switched to computed ones, and the held ones from there; no line repeated, ids kept and in order."""
+        if self.duplicates or "audit_import_held" not in self.temp:
+            return False
+        conn = self.conn
+        # INDEXED BY, as store.latest_prune: without statistics the planner walks the whole table for max(id).
+        row = conn.execute("SELECT id, details FROM activity WHERE id = (SELECT max(id) FROM activity "
+                           "INDEXED BY activity_action WHERE action = 'prune')").fetchone()
+        try:
+            details = jsontext.loads(row[1])
+            bound, bound_hash = details["boundary"]["id"], details["boundary"]["hash"]
+            survivors, attested = details["survivors"], details.get("attested")
+        except (TypeError, KeyError, ValueError):  # no prune record, or not one a prune writes
+            return False
+        if type(bound) is not int or not isinstance(bound_hash, str) or row[0] <= bound:
+            return False
+        given = ("SELECT a.id, coalesce(h.prev_hash, a.prev_hash), coalesce(h.hash, a.hash) FROM activity a "
+                 "LEFT JOIN temp.audit_import_held h ON h.id = a.id")
+        first = conn.execute(f"{given} WHERE a.id > ? ORDER BY a.id LIMIT 1", [bound]).fetchone()
+        if first is None or first[1] != bound_hash or first[0] < self.run_from:
+            return False  # the chain from the boundary on is not one run from its hash
+        kept = survivors_digest((i, h) for i, _, h in conn.execute(f"{given} WHERE a.id <= ? ORDER BY a.id", [bound]))
+        if dict(zip(("count", "digest"), kept)) != survivors:
+            return False
+        digests = survivors_digest(conn.execute("SELECT activity, revision FROM temp.audit_import_attested "
+                                                "ORDER BY activity") if "audit_import_attested" in self.temp else ())
+        return not digests[0] or dict(zip(("count", "digest"), digests)) == attested
+
+    def _originals(self, changes: dict[str, list]) -> int:
+        """How many comments came with their first text on the line (`original_comment`, which their hash was
+        checked against) and without the edits that made their text now. Offline (as_given), such a comment is
+        kept as it was written, so that the store's own check judges its hash, and so is one whose edits say
+        otherwise, so that it fails."""
+        unvouched = 0
+        written = []
+        for activity_id, key, original in self.conn.execute(
+                "SELECT o.id, a.key, o.original FROM temp.audit_import_originals o JOIN activity a ON a.id = o.id"):
+            edits = changes.get(key)
+            if edits and isinstance(edits[0].get("before"), dict) and edits[0]["before"].get("comment") == original:
+                continue
+            if not edits:
+                unvouched += 1
+            written.append((original, activity_id))
+        if self.as_given and written:
+            self.conn.executemany("UPDATE activity SET comment = ? WHERE id = ?", written)
+        return unvouched
 
     def _edited_comments(self) -> tuple[set[int], dict[str, list]]:
         """The comments imported now that chained edits or deletes name (so their hash covers their original text),

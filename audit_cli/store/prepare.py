@@ -6,7 +6,7 @@ streams the tuples back while the importer does the other half (what needs the s
 heads, the chain, SQLite), so that an import uses two cores. Both ways run the same Preparer; the helper only
 changes where. The helper never opens the store, and dies with its importer (a broken pipe).
 
-A prepared line is (values, key, prev_hash, hash, gap, attested, id, revision, record, packing, expected):
+A prepared line is (values, key, prev_hash, hash, gap, attested, id, revision, record, packing, expected, original):
 - values: the activity's columns in ACTIVITY_FIELDS order (id None, details as its JSON text);
 - id: the line's own id when it is an integer, else None;
 - revision: None, or (version, data JSON bytes or None, delta JSON or None, data exact, delta exact, digest or None,
@@ -15,7 +15,9 @@ A prepared line is (values, key, prev_hash, hash, gap, attested, id, revision, r
   before, and checked says against what the delta was found to agree with the snapshot (Preparer._item);
 - record: chain.record_bytes of the line when its revision digest is known (or it has no revision), else None;
 - packing: None, or how its snapshot was packed, on a guess the importer checks (Preparer._item);
-- expected: the hash the line's own link must have (its prev_hash and record, with the chain key), or None.
+- expected: the hash the line's own link must have (its prev_hash and record, with the chain key), or None;
+- original: an edited comment's first text (`original_comment`), which its hash covers instead of its text now, or
+  None.
 A bad line is its error message instead (a str).
 """
 
@@ -100,13 +102,16 @@ class Preparer:
                 checked, packing = self._item(number, values[1], (values[7], values[8]), version, data, delta,
                                               data_text, data_exact)
             prepared_revision = (version, data_text, delta_text, data_exact, delta_exact, digest, error, checked)
+        original = line.get("original_comment")
+        if original is not None and (type(original) is not str or values[1] != "comment"):
+            raise AuditError("original_comment must be a string, on a comment line (or left out)")
         record = expected = None
         if revision is None or digest:
             record = chain.record_bytes(fields(values), values[10], digest)
             if hash_ is not None:
                 expected = chain.link(prev_hash, record, self.key)
         return (values, key, prev_hash, hash_, line.get("gap") is True, line.get("attested_revision"),
-                wanted if type(wanted) is int else None, prepared_revision, record, packing, expected)
+                wanted if type(wanted) is int else None, prepared_revision, record, packing, expected, original)
 
     def _item(self, number: int, action: str, where: tuple[str, str], version: str | None, data: Any, delta: Any,
               text: bytes | None, exact: bool) -> tuple[int | None, tuple | None]:
