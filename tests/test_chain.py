@@ -77,6 +77,16 @@ def test_record_bytes_are_canonical_json_of_the_documented_fields():
     assert "naïve ✓".encode() in record  # UTF-8, not \u escapes
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.none() | st.text(max_size=5), min_size=13, max_size=13), st.none() | st.text(max_size=64))
+def test_record_bytes_of_columns_is_record_bytes(values, revision):
+    """The import's positional form (ACTIVITY_FIELDS order) gives the very bytes of the dict form."""
+    from audit_cli.models import ACTIVITY_FIELDS
+
+    row = dict(zip(ACTIVITY_FIELDS, values))
+    assert chain.record_bytes_of_columns(values, revision) == chain.record_bytes(row, row["details"], revision)
+
+
 @pytest.mark.parametrize("name", FIELDS)
 def test_every_documented_field_is_covered(name):
     before = chain.record_bytes(SAMPLE, None, None)

@@ -339,3 +339,22 @@ def test_cli_diff_patch_turns_snapshot_a_into_snapshot_b(data, steps):
         assert patches.same(snapshot_a, model.revisions[a][1])
         assert patches.same(snapshot_b, model.revisions[b][1])
         assert patches.same(jsonpatch.apply_patch(snapshot_a, patch), snapshot_b)
+
+
+@FAST
+@given(pairs(), st.booleans())
+def test_the_imports_fast_apply_matches_ours(pair, theirs):
+    """store/lines.apply (the import's path: no copies, object members and array elements in place) gives what
+    patches.apply gives, or refuses what it refuses, on our own patches and on jsonpatch's."""
+    from audit_cli.store import lines
+
+    a, b = pair
+    patch = jsonpatch.make_patch(a, b).patch if theirs else patches.diff(a, b)
+    text, exact = lines.dump(a)
+    try:
+        expected = patches.apply(a, patch)
+    except Conflict:
+        with pytest.raises(Conflict):
+            lines.apply(text, exact, patch)
+        return
+    assert patches.same(lines.apply(text, exact, patch), expected)

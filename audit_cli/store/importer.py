@@ -37,7 +37,7 @@ from .activity import _INSERT as INSERT_ACTIVITY
 from .heads import Heads
 from .integrity import Tampered
 from .lines import Bloom
-from .prepare import Prepared, fields
+from .prepare import Prepared
 from .prune import survivors_digest
 
 BATCH = 2000
@@ -172,7 +172,7 @@ class Importer(Heads):
         # Nothing below raises for a bad line: from here on, the line is in.
         values[0] = activity_id
         if record is None:
-            record = chain.record_bytes(fields(values), values[10], packed[0])
+            record = chain.record_bytes_of_columns(values, packed[0])
             if hash_ is not None:
                 expected = chain.link(prev_hash, record, self.store.chain_key)
         if activity_id <= self.last_id:  # ids out of order: the chain is made in id order
@@ -272,7 +272,7 @@ class Importer(Heads):
                     self.failure = (activity_id, number)
                 return
         if expected != hash_ and attested is not None:
-            expected = chain.link(prev_hash, chain.record_bytes(fields(values), values[10], attested),
+            expected = chain.link(prev_hash, chain.record_bytes_of_columns(values, attested),
                                   self.store.chain_key)
         if values[1] == "comment":
             self.pending_given.append((activity_id, number, prev_hash, hash_, attested, expected != hash_))

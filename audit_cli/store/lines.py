@@ -130,10 +130,10 @@ def load(text: bytes, exact: bool) -> Any:
 def apply_fresh(doc: Any, delta: list[dict[str, Any]]) -> Any:
     """patches.apply_in_place for a document nobody else holds, whose result is only compared and dropped.
 
-    The common deltas (add, replace, remove of object members) are applied here without copying their values;
-    anything else, and anything that does not apply, goes through patches.apply_in_place on a fresh copy, so its
-    result and its errors are exactly that function's. Returns None when `doc` was changed half-way and must not be
-    used again (the caller re-reads it).
+    The common deltas (add, replace, remove of object members and array elements, as patches.diff makes them) are
+    applied here without copying their values; anything else, and anything that does not apply, goes through
+    patches.apply_in_place on a fresh copy, so its result and its errors are exactly that function's. Returns None
+    when `doc` was changed half-way and must not be used again (the caller re-reads it).
     """
     try:
         for op in delta:
@@ -143,23 +143,43 @@ def apply_fresh(doc: Any, delta: list[dict[str, Any]]) -> Any:
             keys = path[1:].split("/")
             parent = doc
             for key in keys[:-1]:
-                parent = parent[key] if type(parent) is dict else None
-                if parent is None:
+                if type(parent) is dict:
+                    parent = parent[key]
+                elif type(parent) is list and _index(key):
+                    parent = parent[int(key)]
+                else:
                     return None
             last = keys[-1]
-            if type(parent) is not dict:
-                return None
-            if kind == "add":
-                parent[last] = op["value"]
-            elif last not in parent:
-                return None
-            elif kind == "replace":
-                parent[last] = op["value"]
+            if type(parent) is dict:
+                if kind == "add":
+                    parent[last] = op["value"]
+                elif last not in parent:
+                    return None
+                elif kind == "replace":
+                    parent[last] = op["value"]
+                else:
+                    del parent[last]
+            elif type(parent) is list:
+                if kind == "add" and last == "-":
+                    parent.append(op["value"])
+                elif not _index(last) or int(last) > len(parent) - (kind != "add"):
+                    return None
+                elif kind == "add":
+                    parent.insert(int(last), op["value"])
+                elif kind == "replace":
+                    parent[int(last)] = op["value"]
+                else:
+                    del parent[int(last)]
             else:
-                del parent[last]
-    except (KeyError, TypeError):
+                return None
+    except (KeyError, IndexError, TypeError):
         return None
     return doc
+
+
+def _index(token: str) -> bool:
+    """An array index as RFC 6901 writes one: ASCII digits, no leading zero."""
+    return token.isascii() and token.isdigit() and (token == "0" or token[0] != "0")
 
 
 def apply(before: bytes | None, exact: bool, delta: list[dict[str, Any]]) -> Any:

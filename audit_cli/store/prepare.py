@@ -31,12 +31,11 @@ import subprocess
 import sys
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from operator import itemgetter
 from typing import Any
 
 from .. import chain, jsonl, patches
 from ..errors import AuditError
-from ..models import ACTIVITY_FIELDS, CREATES
+from ..models import CREATES
 from . import codec
 from .lines import apply, check_line, dump, given_link, pack
 
@@ -49,12 +48,6 @@ HELD_ITEMS = 50_000
 _FRAME = struct.Struct("<Q")
 _HELPER = "import sys; from audit_cli.store.prepare import main; sys.exit(main(sys.argv[1:]))"
 _KEY_VARIABLE = "AUDIT_PREPARE_CHAIN_KEY"  # how the helper gets the chain key (not on its command line)
-_RECORD_AT = itemgetter(*(ACTIVITY_FIELDS.index(name) for name in chain.RECORD_FIELDS))
-
-
-def fields(values: list[Any]) -> dict[str, Any]:
-    """What chain.record_bytes reads of an activity's columns."""
-    return dict(zip(chain.RECORD_FIELDS, _RECORD_AT(values)))
 
 
 class Preparer:
@@ -107,7 +100,7 @@ class Preparer:
             raise AuditError("original_comment must be a string, on a comment line (or left out)")
         record = expected = None
         if revision is None or digest:
-            record = chain.record_bytes(fields(values), values[10], digest)
+            record = chain.record_bytes_of_columns(values, digest)
             if hash_ is not None:
                 expected = chain.link(prev_hash, record, self.key)
         return (values, key, prev_hash, hash_, line.get("gap") is True, line.get("attested_revision"),
