@@ -22,7 +22,8 @@ counts), the phases interleaved run by run so that all see the same machine, med
 - baseline "bare": stdlib json.loads of each line, then executemany in batches of 1,000 into one table (the activity
   columns, key, hashes, revision data and delta as JSON text) with a unique index on key and two more (timestamp;
   collection, item, timestamp), one transaction, WAL, synchronous=NORMAL;
-- baseline "sqlite-utils": `sqlite-utils insert DB activity FILE --nl` (the CLI from the venv), into a WAL database;
+- baseline "sqlite-utils": `sqlite-utils insert DB activity FILE --nl --alter` (the CLI from the venv), into a WAL
+  database (`--alter`: the edited comments' `original_comment` first appears past its first batch);
 - `audit --db NEW import FILE` into an empty store (end to end, start-up included), and the same with the import's
   helper process turned off (one process);
 - reference "read rows": the export's own query, rows fetched and dropped (how fast this machine reads, now);
@@ -259,7 +260,10 @@ def phase_read(db: Path) -> int:
     from audit_cli.store import export
 
     conn = sqlite3.connect(db)
-    sql = export._fill(export._LINES, {"where": "1", "attested": "", "revision": "NULL"})
+    # As an export of this trail fills it: no attested digests, edited comments with their original text.
+    sql = export._fill(export._LINES, {"where": "1", "attested": "", "revision": "NULL",
+                                       "original": export._ORIGINAL.format(export._FIRST_TEXT),
+                                       "extra": export._extra([export._ORIGINAL_MEMBER])})
     count = sum(1 for _ in conn.execute(sql, ["store"]))
     conn.close()
     return count
@@ -388,7 +392,7 @@ def main() -> None:
         phases["bare"] = (lambda: [*here, "--phase", "bare", "--source", str(source), "--db", str(bare_db)],
                           lambda: fresh(bare_db))
         phases["sqlite_utils"] = (lambda: [str(VENV_BIN / "sqlite-utils"), "insert", str(utils_db), "activity",
-                                           str(source), "--nl"], utils_wal)
+                                           str(source), "--nl", "--alter"], utils_wal)
     phases["import"] = (lambda: _audit("--db", str(store), "import", str(source)), lambda: fresh(store))
     phases["import_single"] = (lambda: _audit("--db", str(single_db), "import", str(source), helper=False),
                                lambda: fresh(single_db))
