@@ -568,3 +568,48 @@ def test_an_export_stopped_early_stops_its_helper(built, split, monkeypatch):
         next(chunks)
         chunks.close()
     assert started and started[0].process.returncode is not None and started[0].file.closed
+
+
+# incremental pieces (--cursor-file) imported one by one
+
+
+def _pieces(cli, tmp_path) -> tuple[Path, Path]:
+    cli("import", SAMPLE)
+    cursor = tmp_path / "cursor"
+    first, second = tmp_path / "1.jsonl", tmp_path / "2.jsonl"
+    cli("export", "--cursor-file", cursor, "-o", first)
+    cli("record", "update", "-c", "articles", "-i", "1", "--data", '{"title": "later"}')
+    cli("comment", "add", "articles", "1", "after the first piece")
+    cli("export", "--cursor-file", cursor, "-o", second)
+    return first, second
+
+
+def test_pieces_imported_one_by_one_continue_the_same_chain(cli, tmp_path):
+    first, second = _pieces(cli, tmp_path)
+    copy = Cli(tmp_path / "copy.db")
+    copy("import", first)
+    copy("import", second)
+    assert copy("verify").stdout.startswith("OK")
+    head = lambda c: json.loads(c("verify", "--format", "json").stdout)["head"]  # noqa: E731
+    assert head(copy) == head(cli)  # the same links, not a chain made anew
+    assert copy("import", second).stderr.startswith("imported 0 activities")
+
+
+def test_a_later_piece_alone_imports_and_verifies_offline_as_a_part(cli, tmp_path):
+    _, second = _pieces(cli, tmp_path)
+    alone = Cli(tmp_path / "alone.db")
+    alone("import", second)
+    assert alone("verify").stdout.startswith("OK")
+    report = json.loads(cli("verify", second, "--format", "json").stdout)
+    assert report["ok"] and "starts after a line it does not hold" in report["partial"]
+
+
+def test_a_piece_with_a_line_cut_from_its_middle_is_still_refused(cli, tmp_path):
+    first, _ = _pieces(cli, tmp_path)
+    lines = first.read_bytes().splitlines(keepends=True)
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(b"".join(lines[:5] + lines[6:]))
+    result = Cli(tmp_path / "other.db")("import", cut, ok=False)
+    assert result.exit_code == 1 and "the chain is broken" in result.stderr and "line 6" in result.stderr
+    report = cli("verify", cut, ok=False)
+    assert report.exit_code == 3

@@ -103,20 +103,23 @@ def reference_import(store: AuditStore, source_lines, *, source: str, skip_inval
                                    [(x.prev_hash, x.hash, x.id) for x in links])
         else:
             store._rechain(start_id if not empty else 0, head)
-    breaks = [(b.number, b.id) for a, b in zip([_Link(0, None, None, chain.GENESIS)] + links, links)
-              if b.prev_hash != a.hash and not b.gap]
-    return {"added": added, "duplicates": duplicates, "skipped": len(skipped), "skipped_lines": skipped,
-            "gaps": sum(1 for x in links if x.gap), "links_kept": bool(keep_links), "breaks": breaks}
+    # The first line may continue one outside the file (an incremental export's piece): no break before it.
+    breaks = [(b.number, b.id) for a, b in zip(links, links[1:]) if b.prev_hash != a.hash and not b.gap]
+    result = {"added": added, "duplicates": duplicates, "skipped": len(skipped), "skipped_lines": skipped,
+              "gaps": sum(1 for x in links if x.gap), "links_kept": bool(keep_links), "breaks": breaks}
+    if links and links[0].prev_hash != chain.GENESIS:
+        result["continues"] = links[0].prev_hash
+    return result
 
 
 def _check_links(store, links, source):
     key = store.chain_key
     by_id = {x.id: x for x in links if x.id is not None}
-    for before, after in zip([_Link(0, None, None, chain.GENESIS)] + links, links):
+    for before, after in zip(links, links[1:]):
         if after.prev_hash != before.hash and not after.gap:
-            where = f"line {before.number}" if before.number else "the start"
             raise Tampered(f"{source} line {after.number}: the chain is broken (its prev_hash does not continue "
-                           f"{where}, and no gap is marked): nothing was imported; --no-verify imports it anyway")
+                           f"line {before.number}, and no gap is marked): nothing was imported; --no-verify "
+                           "imports it anyway")
     if not by_id:
         return
     changes = store._comment_change_map()

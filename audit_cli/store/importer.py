@@ -227,7 +227,9 @@ class Importer(Heads):
 
     def _follow(self, number: int, activity_id: int | None, prev_hash: str | None, hash_: str | None,
                 gap: bool) -> None:
-        """The lines' own chain: each line with a hash continues the one before, unless it says it follows a gap."""
+        """The lines' own chain: each line with a hash continues the one before, unless it says it follows a gap.
+        The first may continue a line the file does not hold: an incremental export's piece starts where the last
+        one ended (and a trail that does not start from the genesis hash keeps no links of its own, `finish`)."""
         if hash_ is None:
             return
         self.linked += 1
@@ -238,13 +240,12 @@ class Importer(Heads):
         if gap:
             self.gaps += 1
             self.run_from = activity_id
-        elif prev_hash != before_hash:
+        elif prev_hash != before_hash and before_number:
             if len(self.breaks) < 1000:
                 self.breaks.append((number, activity_id))
             if self.first_break is None:
-                where = f"line {before_number}" if before_number else "the start"
                 self.first_break = (f"{self.source} line {number}: the chain is broken (its prev_hash does not "
-                                    f"continue {where}, and no gap is marked){_BROKEN}")
+                                    f"continue line {before_number}, and no gap is marked){_BROKEN}")
         self.last_given = (number, hash_)
 
     def _switch(self) -> None:
@@ -418,6 +419,8 @@ class Importer(Heads):
                   "skipped_lines": self.skipped, "gaps": self.gaps, "links_kept": bool(keep), "breaks": self.breaks}
         if self.originals:  # edited comments whose edits were not in the trail (`_originals`)
             result["originals"] = self.originals
+        if self.first_prev not in (None, chain.GENESIS):  # the trail starts after a line it does not hold
+            result["continues"] = self.first_prev
         return result
 
     def _covered(self) -> bool:

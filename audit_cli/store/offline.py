@@ -23,14 +23,18 @@ def verify_file(source: str, *, chain_key: bytes | None = None) -> dict[str, Any
                     raise CannotCheck("this trail's chain is keyed: set AUDIT_CHAIN_KEY to its key to verify it")
                 break
     report = _as_store(source, chain_key, keep_links=True, verify=False, as_given=True)
-    if report["ok"] or not report.get("gaps") or report["failure"]["kind"] not in ("deleted", "inserted", "reordered"):
+    if report["ok"] or not (report.get("gaps") or report.get("continues")) or \
+            report["failure"]["kind"] not in ("deleted", "inserted", "reordered"):
         return _unproven(report)
-    # Not a whole chain (a filtered export, an archive): check it as an import does, every line's hash and every
-    # link between the gaps the export marked; that is all a part of a chain can show.
+    # Not a whole chain (a filtered export, an archive, an incremental export's piece): check it as an import does,
+    # every line's hash and every link between the gaps the export marked; that is all a part of a chain can show.
     partial = _as_store(source, chain_key, keep_links=False, verify=True, as_given=False)
     if partial["ok"]:
-        partial.update(partial=f"{report['gaps']} gaps marked by the export (a filtered trail): each line's hash "
-                               "and the links between gaps were checked")
+        parts = [f"{report['gaps']} gaps marked by the export (a filtered trail)"] if report.get("gaps") else []
+        if report.get("continues"):
+            parts.append(f"it starts after a line it does not hold (hash {report['continues'][:16]}; an "
+                         "incremental export's piece)")
+        partial.update(partial=f"{'; '.join(parts)}: each line's hash and the links between gaps were checked")
     return _unproven(partial)
 
 
@@ -38,6 +42,7 @@ def _unproven(report: dict[str, Any]) -> dict[str, Any]:
     """Say so when edited comments came without their edits: their hashes cover their first text, which their lines
     carry; what they say now, only the edits would prove."""
     count = report.pop("originals", 0)
+    report.pop("continues", None)
     if report["ok"] and count:
         note = (f"{count} edited comment{'s' if count > 1 else ''} came without {'their' if count > 1 else 'its'} "
                 "edit records: checked against the first text the line carries; the text now is not covered")
@@ -65,7 +70,7 @@ def _as_store(source: str, chain_key: bytes | None, **how: Any) -> dict[str, Any
                 report.update(ok=False, failure={"kind": "reordered", "id": activity_id, "message":
                               f"line {number} (activity {activity_id}) does not follow the line before it"})
             report.update(source=source, lines=result["added"] + result["duplicates"], gaps=result["gaps"],
-                          originals=result.get("originals", 0))
+                          originals=result.get("originals", 0), continues=result.get("continues"))
             return report
 
 
