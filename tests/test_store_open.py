@@ -358,3 +358,48 @@ def test_plans_match_the_cli(busy_store):
     expected = busy_store.log(SHAPES["action since newest"]).rows
     assert [row["id"] for row in rows] == [row["id"] for row in expected]
     assert rows and all(row["action"] == "entry.update" for row in rows)
+
+
+# a big load into a store this connection created: a rollback journal, then the WAL again
+
+
+def _trail(n: int) -> list[tuple[int, bytes]]:
+    line = '{{"action": "login", "timestamp": "2026-01-01T00:00:00Z", "collection": "directus_users", "item": "u{}"}}'
+    return [(i, line.format(i).encode()) for i in range(1, n + 1)]
+
+
+def test_an_import_into_a_store_it_created_loads_without_the_wal_and_leaves_it_in_wal(tmp_path):
+    seen = []
+    with AuditStore.open(tmp_path / "new.db", create=True) as store:
+        progress = lambda *_: seen.append(store.conn.execute("PRAGMA journal_mode").fetchone()[0])  # noqa: E731
+        assert store.import_lines(_trail(5000), source="t", progress=progress)["added"] == 5000
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert seen and set(seen) == {"delete"}
+    with sqlite3.connect(tmp_path / "new.db") as conn:  # the file itself says WAL again
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 5000
+    assert not (tmp_path / "new.db-journal").exists()
+
+
+def test_a_failed_load_rolls_back_and_leaves_the_wal(tmp_path):
+    bad = _trail(3000) + [(3001, b'{"action": "login"}')]
+    with AuditStore.open(tmp_path / "new.db", create=True) as store:
+        with pytest.raises(Exception, match="line 3001"):
+            store.import_lines(bad, source="t")
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.conn.execute("SELECT count(*) FROM activity").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("why", ["someone else has it open", "it was there before"])
+def test_an_import_keeps_the_wal_for_a_store_others_may_use(tmp_path, why):
+    path = tmp_path / "shared.db"
+    if why == "it was there before":
+        AuditStore.open(path, create=True).close()
+    seen = []
+    with AuditStore.open(path, create=True) as store:
+        other = sqlite3.connect(path)
+        other.execute("SELECT count(*) FROM activity").fetchone()
+        progress = lambda *_: seen.append(store.conn.execute("PRAGMA journal_mode").fetchone()[0])  # noqa: E731
+        store.import_lines(_trail(5000), source="t", progress=progress)
+        other.close()
+    assert seen and set(seen) == {"wal"}

@@ -10,6 +10,7 @@ from typing import Any
 from ..errors import shown
 from ..models import Activity, LogQuery
 from . import importer
+from .connection import bulk_load
 from .export import Export
 from .importer import ImportError_  # noqa: F401 - the error type import raises, for callers
 
@@ -53,7 +54,7 @@ class TransferOps:
         goes on. `progress(lines, position, size)` is called every few thousand lines (store/importer.py).
         """
         source = shown(source)  # kept in the store with the import: a file name's undecodable bytes as \xNN
-        with self._writing():
+        with bulk_load(self.conn), self._writing():
             return importer.run(self, lines, source=source, skip_invalid=skip_invalid, verify=verify,
                                 keep_links=keep_links, as_given=as_given, progress=progress)
 
