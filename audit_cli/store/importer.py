@@ -28,17 +28,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
-
-from .. import chain, jsontext
+from .. import chain
 from ..errors import AuditError, UsageError
-from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES, Activity
+from ..models import ACTIVITY_FIELDS, Activity
 from .activity import _INSERT as INSERT_ACTIVITY
+from .given_links import GivenLinks
 from .heads import Heads
-from .integrity import Tampered
 from .lines import Bloom
 from .prepare import Prepared
-from .prune import survivors_digest
 
 BATCH = 2000
 BULK_AFTER = 20_000  # lines; from the first batch when the file is big (BULK_BYTES)
@@ -48,7 +45,6 @@ LOOKUP_INDEXES = ("activity_key", "revisions_item")
 _INSERT_REVISION = ("INSERT INTO revisions (activity, collection, item, version, base, data, delta) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _UNCHECKED = " (nothing was imported; --skip-invalid imports the rest)"
-_BROKEN = ": nothing was imported; --no-verify imports it anyway"
 
 
 class ImportError_(AuditError):
@@ -63,7 +59,7 @@ def _record(values: list[Any]) -> dict[str, Any]:
     return dict(zip(ACTIVITY_FIELDS, values))
 
 
-class Importer(Heads):
+class Importer(Heads, GivenLinks):
     """The state of one import: `add` each line, then `finish`. The caller holds the transaction."""
 
     def __init__(self, store: Any, *, source: str, skip_invalid: bool, verify: bool, keep_links: bool | None,
@@ -225,29 +221,6 @@ class Importer(Heads):
             if self.bulk is None and self.added >= self.bulk_after and self.added >= self.start_count:
                 self._defer_indexes()
 
-    def _follow(self, number: int, activity_id: int | None, prev_hash: str | None, hash_: str | None,
-                gap: bool) -> None:
-        """The lines' own chain: each line with a hash continues the one before, unless it says it follows a gap.
-        The first may continue a line the file does not hold: an incremental export's piece starts where the last
-        one ended (and a trail that does not start from the genesis hash keeps no links of its own, `finish`)."""
-        if hash_ is None:
-            return
-        self.linked += 1
-        before_number, before_hash = self.last_given
-        if self.first_prev is None:
-            self.first_prev = prev_hash
-            self.run_from = activity_id
-        if gap:
-            self.gaps += 1
-            self.run_from = activity_id
-        elif prev_hash != before_hash and before_number:
-            if len(self.breaks) < 1000:
-                self.breaks.append((number, activity_id))
-            if self.first_break is None:
-                self.first_break = (f"{self.source} line {number}: the chain is broken (its prev_hash does not "
-                                    f"continue line {before_number}, and no gap is marked){_BROKEN}")
-        self.last_given = (number, hash_)
-
     def _switch(self) -> None:
         """The lines turn out not to be one whole chain: from here on the links are computed, and what was written
         as given is redone at the end from where it differs from them."""
@@ -259,26 +232,6 @@ class Importer(Heads):
     def _dirty(self, activity_id: int) -> None:
         if self.dirty_from is None or activity_id < self.dirty_from:
             self.dirty_from = activity_id
-
-    def _check(self, number: int, activity_id: int, values: list[Any], prev_hash: str, hash_: str,
-               attested: str | None, expected: str, record: bytes, original: str | None) -> None:
-        """Does the line's hash cover what is imported from it? A comment is checked again at the end if it fails
-        here or a later line edits it: its hash covers its original text, known from its edits, or from the line
-        itself (`original_comment`), which must then be what the hash covers."""
-        if original is not None:
-            expected = chain.link(prev_hash, orjson.dumps({**orjson.loads(record), "comment": original}),
-                                  self.store.chain_key)
-            if expected != hash_:
-                if self.failure is None or (activity_id, number) < self.failure:
-                    self.failure = (activity_id, number)
-                return
-        if expected != hash_ and attested is not None:
-            expected = chain.link(prev_hash, chain.record_bytes_of_columns(values, attested),
-                                  self.store.chain_key)
-        if values[1] == "comment":
-            self.pending_given.append((activity_id, number, prev_hash, hash_, attested, expected != hash_))
-        elif expected != hash_ and (self.failure is None or (activity_id, number) < self.failure):
-            self.failure = (activity_id, number)
 
     # what is here already
 
@@ -422,95 +375,6 @@ class Importer(Heads):
         if self.first_prev not in (None, chain.GENESIS):  # the trail starts after a line it does not hold
             result["continues"] = self.first_prev
         return result
-
-    def _covered(self) -> bool:
-        """Are the lines, gaps and all, the chain of a pruned store exactly as the trail's own latest prune record
-        attests it? That is what verify checks of a store: the activities left up to the prune's boundary (each on
-        its own link, together its survivors digest), one chain from the boundary's hash on, and the revision
-        digests kept (its attested digest). The lines' own links are those of the rows up to where they were
-        switched to computed ones, and the held ones from there; no line repeated, ids kept and in order."""
-        if self.duplicates or "audit_import_held" not in self.temp:
-            return False
-        conn = self.conn
-        # INDEXED BY, as store.latest_prune: without statistics the planner walks the whole table for max(id).
-        row = conn.execute("SELECT id, details FROM activity WHERE id = (SELECT max(id) FROM activity "
-                           "INDEXED BY activity_action WHERE action = 'prune')").fetchone()
-        try:
-            details = jsontext.loads(row[1])
-            bound, bound_hash = details["boundary"]["id"], details["boundary"]["hash"]
-            survivors, attested = details["survivors"], details.get("attested")
-        except (TypeError, KeyError, ValueError):  # no prune record, or not one a prune writes
-            return False
-        if type(bound) is not int or not isinstance(bound_hash, str) or row[0] <= bound:
-            return False
-        given = ("SELECT a.id, coalesce(h.prev_hash, a.prev_hash), coalesce(h.hash, a.hash) FROM activity a "
-                 "LEFT JOIN temp.audit_import_held h ON h.id = a.id")
-        first = conn.execute(f"{given} WHERE a.id > ? ORDER BY a.id LIMIT 1", [bound]).fetchone()
-        if first is None or first[1] != bound_hash or first[0] < self.run_from:
-            return False  # the chain from the boundary on is not one run from its hash
-        kept = survivors_digest((i, h) for i, _, h in conn.execute(f"{given} WHERE a.id <= ? ORDER BY a.id", [bound]))
-        if dict(zip(("count", "digest"), kept)) != survivors:
-            return False
-        digests = survivors_digest(conn.execute("SELECT activity, revision FROM temp.audit_import_attested "
-                                                "ORDER BY activity") if "audit_import_attested" in self.temp else ())
-        return not digests[0] or dict(zip(("count", "digest"), digests)) == attested
-
-    def _originals(self, changes: dict[str, list]) -> int:
-        """How many comments came with their first text on the line (`original_comment`, which their hash was
-        checked against) and without the edits that made their text now. Offline (as_given), such a comment is
-        kept as it was written, so that the store's own check judges its hash, and so is one whose edits say
-        otherwise, so that it fails."""
-        unvouched = 0
-        written = []
-        for activity_id, key, original in self.conn.execute(
-                "SELECT o.id, a.key, o.original FROM temp.audit_import_originals o JOIN activity a ON a.id = o.id"):
-            edits = changes.get(key)
-            if edits and isinstance(edits[0].get("before"), dict) and edits[0]["before"].get("comment") == original:
-                continue
-            if not edits:
-                unvouched += 1
-            written.append((original, activity_id))
-        if self.as_given and written:
-            self.conn.executemany("UPDATE activity SET comment = ? WHERE id = ?", written)
-        return unvouched
-
-    def _edited_comments(self) -> tuple[set[int], dict[str, list]]:
-        """The comments imported now that chained edits or deletes name (so their hash covers their original text),
-        and the map of all such changes (store._comment_change_map)."""
-        if not self.conn.execute(f"SELECT 1 FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))}) "
-                                 "LIMIT 1", list(COMMENT_CHANGES)).fetchone():
-            return set(), {}
-        changes = self.store._comment_change_map()
-        return {activity_id for activity_id, key in self.conn.execute(
-            "SELECT id, key FROM activity WHERE action = 'comment' AND id > ?", [self.start_id])
-            if key in changes}, changes
-
-    def _verify(self, edited: set[int], changes: dict[str, list]) -> None:
-        """The lines' chain: a break first (as the earlier two-pass check did), then the first line by id whose hash
-        does not cover its content, comments checked with their original text."""
-        if self.first_break is not None:
-            raise Tampered(self.first_break)
-        failure = self.failure
-        if "audit_import_given" in self.temp:
-            store, key = self.store, self.store.chain_key
-            for activity_id, number, prev_hash, hash_, attested, failed in self.conn.execute(
-                    "SELECT id, number, prev_hash, hash, attested, failed FROM temp.audit_import_given ORDER BY id"):
-                if not failed and activity_id not in edited:
-                    continue
-                expected = None
-                rows = store._rows(since=activity_id - 1)
-                for row, details_text, digest in rows:
-                    if row["id"] == activity_id:
-                        expected, _ = store._link_of(row, details_text, digest, prev_hash, key, changes)
-                        if expected != hash_ and attested is not None:
-                            expected, _ = store._link_of(row, details_text, attested, prev_hash, key, changes)
-                    break
-                rows.close()
-                if expected != hash_ and (failure is None or (activity_id, number) < failure):
-                    failure = (activity_id, number)
-        if failure is not None:
-            hint = " (a keyed trail needs its AUDIT_CHAIN_KEY)" if self.store.chain_key is None else ""
-            raise Tampered(f"{self.source} line {failure[1]}: its hash does not match its content{hint}{_BROKEN}")
 
 
 def run(store: Any, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, source: str, skip_invalid: bool,
