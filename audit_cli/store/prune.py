@@ -14,12 +14,12 @@ import os
 import sqlite3
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
 from .. import chain, jsontext, patches, timeparse
-from ..errors import Conflict, UsageError
+from ..errors import Conflict, StoreError, UsageError
 from ..models import COMMENT_CHANGES, CREATES, Activity
 from . import codec
 from .policy import scoped
@@ -215,7 +215,11 @@ class PruneOps:
                    "note": "no retention policy is set and no limits were given: nothing to prune"}
         if limits is None and (dry_run or not self.conn.execute("SELECT 1 FROM prune_plan LIMIT 1").fetchone()):
             return nothing  # and nothing written, not even the lock file
-        with self._prune_lock():
+        read_only = getattr(self.conn, "read_only", None)  # a store in a folder this process cannot write
+        if read_only and not dry_run:
+            raise StoreError(read_only)
+        # A dry run of a read-only store takes no lock: it writes nothing, and it could not make the lock file.
+        with nullcontext() if read_only else self._prune_lock():
             pending = self.conn.execute("SELECT count(*) FROM prune_plan").fetchone()[0]
             # An interrupted prune is finished first, by any real prune, even one with nothing of its own to do.
             finished = bool(pending) and not dry_run and self._finish_pending(batch, after_batch)
