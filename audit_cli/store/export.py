@@ -10,7 +10,6 @@ line from its columns.
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 import signal
 import subprocess
@@ -22,7 +21,7 @@ from typing import Any
 
 from .. import chain, jsontext, query
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES, SCHEMA, LogQuery
-from . import codec, damage
+from . import codec, damage, helpers
 
 FORMATS = ("audit", "ecs")
 CHUNK = 1000  # lines joined into one chunk of bytes
@@ -254,12 +253,8 @@ class _Helper:
         file = tempfile.TemporaryFile(prefix="audit-export-")
         request = pickle.dumps({"db": str(store.path), "q": q, "fmt": fmt, "max_id": q.max_id,
                                 "fd": file.fileno()})
-        package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")]))}
         try:
-            process = subprocess.Popen([sys.executable, "-c", _HELPER], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                                       pass_fds=[file.fileno()])
+            process = helpers.start(_HELPER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=[file.fileno()])
             process.stdin.write(request)
             process.stdin.close()
         except OSError:

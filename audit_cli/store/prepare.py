@@ -36,7 +36,7 @@ from typing import Any
 from .. import chain, jsonl, patches
 from ..errors import AuditError
 from ..models import CREATES
-from . import codec
+from . import codec, helpers
 from .lines import apply, check_line, dump, given_link, pack
 
 # A file at least this big is prepared by a helper process (its start costs about a tenth of a second).
@@ -181,13 +181,9 @@ class Prepared:
                 yield number, preparer.prepare_raw(number, raw)
 
     def _start(self, source: str) -> bool:
-        package = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package, os.environ.get("PYTHONPATH")])),
-               _KEY_VARIABLE: self.key.hex() if self.key is not None else ""}
         try:
-            self._helper = subprocess.Popen([sys.executable, "-c", _HELPER, source],
-                                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                            stderr=subprocess.DEVNULL, env=env)
+            self._helper = helpers.start(_HELPER, source, env={_KEY_VARIABLE: self.key.hex() if self.key is not None else ""},
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         except OSError:
             return False  # no helper: prepare here
         return True

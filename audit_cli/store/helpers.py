@@ -1,0 +1,20 @@
+"""Helper processes: a big import or export has a second Python process do half of the work, so that it uses two
+cores. Both start the same way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+# The folder holding this audit_cli: a helper imports the very code that started it, installed or not.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def start(code: str, *args: str, env: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen:
+    """`python -c CODE ARGS...` with this interpreter, its stderr dropped (the starting process reports what
+    fails). Raises OSError when it cannot be started."""
+    path = os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
+    return subprocess.Popen([sys.executable, "-c", code, *args], stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": path, **(env or {})}, **popen)
