@@ -12,6 +12,7 @@ and the delta applier against what they shortcut.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import random
@@ -389,9 +390,12 @@ def _report(store: AuditStore) -> dict:
 HOWS = ["as is", "no hashes", "no deltas", "no snapshots", "repeated", "reordered", "broken", "filtered"]
 
 
-@pytest.fixture(params=["default", "tiny"])
+@pytest.fixture(params=["default", "tiny", "half"])
 def knobs(request, monkeypatch):
-    """The importer as shipped, and with batches, caches and the bulk threshold so small that every path runs."""
+    """The importer as shipped; with batches, caches and the bulk threshold so small that every path runs; and with
+    the preparing side guessing for half the items only, as the helper process does (the importer does the rest)."""
+    if request.param == "half":
+        monkeypatch.setattr(prepare, "Preparer", functools.partial(prepare.Preparer, share=prepare.HELPER_SHARE))
     if request.param == "tiny":
         monkeypatch.setattr(importer, "BATCH", 3)
         monkeypatch.setattr(importer, "BULK_AFTER", 4)
@@ -514,7 +518,9 @@ def _store_export(path: Path) -> bytes:
 
 @pytest.mark.parametrize("gzipped", [False, True])
 def test_the_helper_process_imports_what_the_importer_alone_does(tmp_path, monkeypatch, gzipped):
-    trail = exported(tmp_path, [("update", "1", "bob", {"n": n}) for n in range(30)]
+    # Several items: the helper checks and packs the lines of some (HELPER_SHARE), the importer the others'.
+    trail = exported(tmp_path, [("create" if n < 5 else "update", str(n % 5 + 1), "bob", {"n": n, "body": "x" * n})
+                                for n in range(40)]
                      + [("comment", "1", "hi"), ("edit", 0, "hello"), ("version", "2", {"t": 1})])
     source = tmp_path / ("trail.jsonl.gz" if gzipped else "trail.jsonl")
     source.write_bytes(gzip.compress(b"".join(trail)) if gzipped else b"".join(trail))
@@ -529,6 +535,18 @@ def test_the_helper_process_imports_what_the_importer_alone_does(tmp_path, monke
             assert (again["added"], again["duplicates"]) == (0, len(trail))
         exports.append(_store_export(path))
     assert exports[0] == exports[1] == b"".join(trail)
+
+
+def test_a_preparer_with_a_share_guesses_for_that_part_of_the_items_only(tmp_path):
+    trail = exported(tmp_path, [("create" if n < 4 else "update", str(n % 4 + 2), "bob", {"n": n}) for n in range(12)])
+    guessed: dict[str, set[bool]] = {}
+    preparer = prepare.Preparer(share=0.5)
+    for number, line in enumerate(trail, 1):
+        record = jsonl.parse_record(line)
+        packing = preparer.prepare(number, record)[9]
+        guessed.setdefault(record["item"], set()).add(packing is not None)
+    # items taken in turn as they first come (the fixture's own item 1 first), each either always or never
+    assert guessed == {"1": {False}, "2": {True}, "3": {False}, "4": {True}, "5": {False}}
 
 
 def test_bad_lines_from_the_helper_are_reported_as_from_the_importer(tmp_path, monkeypatch):
