@@ -483,9 +483,11 @@ def test_a_bulk_import_drops_and_remakes_the_indexes_and_analyzes(tmp_path, monk
     AuditStore.open(copy, create=True).close()
     before = _schema(copy)
     with AuditStore.open(copy) as store:
+        threads = store.conn.execute("PRAGMA threads").fetchone()[0]
         result = store.import_lines(enumerate(trail, 1), source="t")
         assert result["added"] == 61 and result["links_kept"]
         assert store.verify()["ok"]
+        assert store.conn.execute("PRAGMA threads").fetchone()[0] == threads  # the rebuild's sort threads, given back
     assert _schema(copy) == before
     with sqlite3.connect(copy) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
