@@ -500,7 +500,9 @@ def test_the_cli_prints_no_bar_when_stderr_is_not_a_terminal(cli, tmp_path):
 
 @pytest.fixture
 def split(monkeypatch):
+    """Every export split, in blocks of a few ids, the helper writing every other one."""
     monkeypatch.setattr(export_mod, "SPLIT_MIN", 2)
+    monkeypatch.setattr(export_mod, "BLOCK", 3)
 
 
 @pytest.mark.parametrize("query", [{}, {"actions": ["update", "comment"]}, {"after_id": 3}, {"users": ["nobody"]}])
@@ -526,10 +528,10 @@ def test_a_split_export_through_the_cli_with_a_cursor(cli, tmp_path, split):
 def test_a_helper_that_sees_another_snapshot_leaves_the_export_to_this_process(built, split, monkeypatch):
     start = export_mod._Helper.start.__func__
 
-    def late(cls, store, q, fmt):  # another process writes after this export began
+    def late(cls, store, *args):  # another process writes after this export began
         with AuditStore.open(built) as other:
             other.record(Activity("login", "directus_users", "late", ""))
-        return start(cls, store, q, fmt)
+        return start(cls, store, *args)
 
     monkeypatch.setattr(export_mod._Helper, "start", classmethod(late))
     with AuditStore.open(built) as store:
@@ -547,6 +549,41 @@ def test_a_helper_that_fails_leaves_the_export_to_this_process(built, split, mon
             b"".join(export_mod.Export(store, LogQuery(), helper=False))
 
 
+@pytest.mark.parametrize("hash_", ["e" * 70, "é" * 64, ""])
+def test_a_split_export_of_a_tampered_store_writes_what_one_process_does(built, split, hash_):
+    # A hash of any length and text, which the next line continues: the helper hands the hash of the last line of
+    # its block (ids 4-6) on as it is, so that the next block knows that line 7 is no gap.
+    with sqlite3.connect(built) as db:
+        db.execute("UPDATE activity SET hash = ? WHERE id = 6", [hash_])
+        db.execute("UPDATE activity SET prev_hash = ? WHERE id = 7", [hash_])
+    with AuditStore.open(built) as store:
+        expected = b"".join(export_mod.Export(store, LogQuery(), helper=False))
+        assert b"".join(export_mod.Export(store, LogQuery())) == expected
+        assert b'"gap":true' not in expected
+
+
+@pytest.mark.parametrize("frames", [0, 1, 2, 5])
+def test_a_helper_that_dies_part_way_leaves_the_rest_to_this_process(built, split, monkeypatch, frames):
+    # A helper that sends a frame for every two lines (blocks in parts), and dies after `frames` of them.
+    monkeypatch.setattr(export_mod, "_HELPER", f"""
+import os
+from audit_cli.store import export
+export.HELD, export.CHUNK = 1, 2
+send, sent = export._send, []
+def dying(*args):
+    if len(sent) == {frames}:
+        os._exit(5)
+    sent.append(send(*args))
+export._send = dying
+export.helper()""")
+    with AuditStore.open(built) as store:
+        alone = export_mod.Export(store, LogQuery(), helper=False)
+        expected = b"".join(alone)
+        both = export_mod.Export(store, LogQuery())
+        assert b"".join(both) == expected
+        assert (both.count, both.last_id) == (alone.count, alone.last_id)
+
+
 def test_an_export_inside_a_write_transaction_uses_no_helper(built, split, monkeypatch):
     monkeypatch.setattr(export_mod._Helper, "start", classmethod(lambda *a: pytest.fail("a helper was started")))
     with AuditStore.open(built) as store, store._writing():
@@ -558,8 +595,8 @@ def test_an_export_stopped_early_stops_its_helper(built, split, monkeypatch):
     started = []
     start = export_mod._Helper.start.__func__
 
-    def keep(cls, store, q, fmt):
-        started.append(start(cls, store, q, fmt))
+    def keep(cls, *args):
+        started.append(start(cls, *args))
         return started[-1]
 
     monkeypatch.setattr(export_mod._Helper, "start", classmethod(keep))
@@ -567,7 +604,7 @@ def test_an_export_stopped_early_stops_its_helper(built, split, monkeypatch):
         chunks = iter(export_mod.Export(store, LogQuery()))
         next(chunks)
         chunks.close()
-    assert started and started[0].process.returncode is not None and started[0].file.closed
+    assert started and started[0].process.returncode is not None and started[0].process.stdout.closed
 
 
 # incremental pieces (--cursor-file) imported one by one

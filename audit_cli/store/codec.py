@@ -36,7 +36,8 @@ def pack(text: bytes, base: bytes | None) -> bytes:
 
 def unpack(data: bytes, base: bytes | None) -> bytes:
     unpacker = zlib.decompressobj(zdict=base[-_WINDOW:]) if base else zlib.decompressobj()
-    return unpacker.decompress(data) + unpacker.flush()
+    text = unpacker.decompress(data)
+    return text if unpacker.eof else text + unpacker.flush()  # a whole stream (every one) needs no flush
 
 
 def worth_rebasing(packed: bytes, base_packed_size: int) -> bool:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import signal
+import struct
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,12 @@ from . import codec, damage, helpers
 
 FORMATS = ("audit", "ecs")
 CHUNK = 1000  # lines joined into one chunk of bytes
-SPLIT_MIN = 200_000  # ids: an export of at least this many has its upper half written by a helper process
+# An export of at least SPLIT_MIN ids is written by two processes: a helper writes every other block of BLOCK ids
+# and sends it through a pipe, holding up to HELD bytes of it, so that it renders a block while this process renders
+# the one before and then copies the helper's out.
+SPLIT_MIN = 200_000
+BLOCK = 20_000
+HELD = 32 * 2**20
 BASES_HELD = 32 * 2**20  # bytes of unpacked bases one export keeps
 _HEAD_FIELDS = [name for name in ACTIVITY_FIELDS if name != "details"]
 _KEY = "coalesce(a.key, ? || '/' || a.id)"  # a local activity is known elsewhere as "<store id>/<id>"
@@ -74,10 +79,11 @@ class Export:
         if fmt not in FORMATS:
             raise ValueError(f"unknown export format {fmt!r}")
         self.store, self.q, self.fmt, self.progress = store, q, fmt, progress
-        self.helper = helper  # may the upper half of a big export be written by a helper process
+        self.helper = helper  # may a big export have a helper process write every other block
         self.count = 0
         self.last_id: int | None = None
-        self.boundary = False  # a helper's part: the line before is the last one matching below after_id
+        self.previous = chain.GENESIS  # the hash of the last line written (or of the line before the first)
+        self.bases = _Bases(store)
 
     def __iter__(self) -> Iterator[bytes]:
         conn = self.store.conn
@@ -100,50 +106,56 @@ class Export:
         clause, params = query.where(q)
         total = conn.execute(f"SELECT count(*) FROM activity WHERE {clause}", params).fetchone()[0] \
             if self.progress is not None else 0
-        first = (q.after_id or 0) + 1
+        after = q.after_id or 0
+        previous = chain.GENESIS
+        if q.after_id is not None:  # an incremental export: the line before is the one at the cursor
+            row = conn.execute("SELECT hash FROM activity WHERE id = ?", [q.after_id]).fetchone()
+            previous = row[0] if row else chain.GENESIS
+        blocks = [(after, q.max_id)]
         helper = None
-        if self.helper and q.max_id - first >= SPLIT_MIN and Path(str(store.path)).is_file():
-            split = first + (q.max_id - first) // 2
-            helper = _Helper.start(store, dataclasses.replace(q, after_id=split), self.fmt)
-            if helper is not None:
-                q = dataclasses.replace(q, max_id=split)
+        if self.helper and q.max_id - after > SPLIT_MIN and Path(str(store.path)).is_file():
+            blocks = [(low, min(low + BLOCK, q.max_id)) for low in range(after, q.max_id, BLOCK)]
+            helper = _Helper.start(store, q, self.fmt, blocks, last)
         done = 0
-        def upper(helper: _Helper) -> Iterator[tuple[int, int | None, bytes]]:  # once the lower half is written
-            part = helper.part()
-            yield from part if part is not None else self._part(dataclasses.replace(self.q, after_id=q.max_id), True)
-
-        parts = [self._part(q, self.boundary)] + ([upper(helper)] if helper is not None else [])
         try:
-            for part in parts:
-                for count, last_id, chunk in part:
-                    self.count += count
-                    if last_id is not None:
-                        self.last_id = last_id
+            for number, (low, high) in enumerate(blocks):
+                if helper is not None and number % 2:  # the helper's block
+                    for end, count, last_id, hash_, chunk in helper.frames():
+                        if count:
+                            low, previous = last_id, hash_  # where this process goes on from if the helper stops
+                            done = self._written(count, last_id, done, total)
+                            yield chunk
+                        if end:
+                            break
+                    else:  # it stopped, or saw another snapshot: the rest is written here
+                        helper.stop()
+                        helper = None
+                    if helper is not None:
+                        continue
+                for count, last_id, chunk in self._part(dataclasses.replace(q, after_id=low, max_id=high), previous):
+                    done = self._written(count, last_id, done, total)
                     yield chunk
-                    if self.progress is not None:
-                        done += count
-                        if done & ~4095 != (done - count) & ~4095:
-                            self.progress(done, total)
+                previous = self.previous
         finally:  # an export stopped early (an error, an interrupt) stops its helper too
             if helper is not None:
                 helper.stop()
         if self.progress is not None:
             self.progress(done, total)
 
-    def _part(self, q: LogQuery, boundary: bool) -> Iterator[tuple[int, int | None, bytes]]:
-        """(lines, last id, chunk) of the lines of ids after q.after_id up to q.max_id. The line before is the one at
-        after_id (a cursor), or with `boundary` the last one matching up to there (where another part ended)."""
+    def _written(self, count: int, last_id: int | None, done: int, total: int) -> int:
+        self.count += count
+        if last_id is not None:
+            self.last_id = last_id
+        if self.progress is not None and done & ~4095 != (done + count) & ~4095:
+            self.progress(done + count, total)
+        return done + count
+
+    def _part(self, q: LogQuery, previous: str) -> Iterator[tuple[int, int | None, bytes]]:
+        """(lines, last id, chunk) of the lines of ids after q.after_id up to q.max_id, the line before having hash
+        `previous`; `self.previous` follows the last line yielded."""
         store, conn = self.store, self.store.conn
         clause, params = query.where(q)
-        previous = chain.GENESIS  # the line before; one that does not continue it is marked as a gap
-        if q.after_id is not None:
-            if boundary:  # the last line the lower part wrote
-                below, below_params = query.where(dataclasses.replace(q, after_id=None, max_id=q.after_id))
-                row = conn.execute(f"SELECT hash FROM activity WHERE {below} ORDER BY id DESC LIMIT 1",
-                                   below_params).fetchone()
-            else:  # an incremental export: the line before is the one at the cursor
-                row = conn.execute("SELECT hash FROM activity WHERE id = ?", [q.after_id]).fetchone()
-            previous = row[0] if row else chain.GENESIS
+        self.previous = previous
         keyed = store._setting("chain_key_check") is not None
         attested = conn.execute("SELECT 1 FROM attested LIMIT 1").fetchone() is not None
         edited = conn.execute(f"SELECT 1 FROM activity WHERE action IN {COMMENT_CHANGES!r} LIMIT 1").fetchone()
@@ -154,15 +166,16 @@ class Export:
                                   if present])}
         params = [store.store_id(), *params]  # the store id comes first, in the select list
         if self.fmt == "ecs":
-            return self._python(_fill(_COLUMNS, parts), params, previous, keyed, _ecs_line)
+            return self._python(_fill(_COLUMNS, parts), params, keyed, _ecs_line)
         if sqlite_writes_as_jsontext(conn):
             # Stored text is joined in as bytes, never decoded: a damaged row's must not reach the file.
-            return damage.checked(store, self._audit(_fill(_LINES, parts), params, previous, keyed))
+            return damage.checked(store, self._audit(_fill(_LINES, parts), params, keyed))
         # this SQLite escapes differently from jsontext: build the heads here
-        return self._python(_fill(_COLUMNS, parts), params, previous, keyed, _audit_line)
+        return self._python(_fill(_COLUMNS, parts), params, keyed, _audit_line)
 
-    def _audit(self, sql: str, params: list, previous: str, keyed: bool) -> Iterator[tuple[int, int | None, bytes]]:
-        unpack, base_text = codec.unpack, _Bases(self.store).text
+    def _audit(self, sql: str, params: list, keyed: bool) -> Iterator[tuple[int, int | None, bytes]]:
+        unpack, base_text = codec.unpack, self.bases.text
+        previous = self.previous
         mark = b',"keyed":true' if keyed else b""
         lines: list[bytes] = []
         add = lines.append
@@ -183,17 +196,20 @@ class Export:
                 add(tail)
             count += 1
             if count == CHUNK:
+                self.previous = previous
                 yield count, activity_id, b"".join(lines)
                 lines.clear()
                 count = 0
+        self.previous = previous
         if count:
             yield count, activity_id, b"".join(lines)
 
-    def _python(self, sql: str, params: list, previous: str, keyed: bool,
+    def _python(self, sql: str, params: list, keyed: bool,
                 line: Callable[..., str]) -> Iterator[tuple[int, int, bytes]]:
         """Lines built here from the columns: ECS lines, or audit/1 lines when SQLite cannot build them."""
         names = (*ACTIVITY_FIELDS, "key", "prev_hash", "hash", "attested_revision", "original_comment")
-        unpack, base_text = codec.unpack, _Bases(self.store).text
+        unpack, base_text = codec.unpack, self.bases.text
+        previous = self.previous
         lines: list[str] = []
         activity_id = 0
         for values in self.store.conn.execute(sql, params):
@@ -210,8 +226,10 @@ class Export:
             activity_id = record["id"]
             lines.append(line(record, revision))
             if len(lines) == CHUNK:
+                self.previous = previous
                 yield len(lines), activity_id, "".join(lines).encode()
                 lines.clear()
+        self.previous = previous
         if lines:
             yield len(lines), activity_id, "".join(lines).encode()
 
@@ -238,88 +256,108 @@ class _Bases:
 
 
 class _Helper:
-    """The upper half of a big export, written by a helper process into an anonymous file (unlinked before it is
-    written, so nothing is left behind whatever happens) while this process writes the lower half: two cores.
+    """The odd blocks of a big export, written by a helper process and sent through a pipe, while this process writes
+    the even ones: two cores.
 
-    Both halves must read one snapshot of the store. Every write through audit adds an activity, so the helper's
-    snapshot is this one exactly when it sees the same highest id, which it checks before writing anything; if not,
-    or if it fails, this process writes the upper half itself."""
+    Both must read one snapshot of the store. Every write through audit adds an activity, so the helper's snapshot is
+    this one exactly when it sees the same highest id, which it checks before writing anything. If it did not see it,
+    or stops for any reason, this process writes the rest, from the last line the helper sent."""
 
-    def __init__(self, process: subprocess.Popen, file: Any):
-        self.process, self.file = process, file
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
 
     @classmethod
-    def start(cls, store: Any, q: LogQuery, fmt: str) -> _Helper | None:
-        file = tempfile.TemporaryFile(prefix="audit-export-")
-        request = pickle.dumps({"db": str(store.path), "q": q, "fmt": fmt, "max_id": q.max_id,
-                                "fd": file.fileno()})
+    def start(cls, store: Any, q: LogQuery, fmt: str, blocks: list[tuple[int, int]], last: int) -> _Helper | None:
+        """`last`: the highest id this process sees."""
+        request = pickle.dumps({"db": str(store.path), "q": q, "fmt": fmt, "blocks": blocks, "last": last})
         try:
-            process = helpers.start(_HELPER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=[file.fileno()])
+            process = helpers.start(_HELPER, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             process.stdin.write(request)
             process.stdin.close()
         except OSError:
-            file.close()
             return None
-        return cls(process, file)
+        helpers.widen(process.stdout)
+        return cls(process)
 
-    def part(self) -> Iterator[tuple[int, int | None, bytes]] | None:
-        """The helper's part as (lines, last id or None, chunk), once it is done; None when it did not see this
-        snapshot or failed, and this process must write the part."""
-        try:
-            answer = self.process.stdout.read()
-            self.process.wait()
-            done = pickle.loads(answer) if self.process.returncode == 0 and answer else None
-        except (OSError, pickle.UnpicklingError, EOFError):
-            done = None
-        if not done or done.get("stale"):
-            self.file.close()
-            return None
-        return self._read(done["count"], done["last_id"])
+    def frames(self) -> Iterator[tuple[bool, int, int, str, bytes]]:
+        """The frames of its next block, as (last of the block, lines, last id, hash of the last line, bytes); ends
+        without a last frame when the helper stopped or saw another snapshot."""
+        read = self.process.stdout.read
+        while True:
+            try:
+                head = read(_FRAME.size)
+                if len(head) < _FRAME.size:
+                    return
+                kind, count, last_id, length, size = _FRAME.unpack(head)
+                hash_ = read(length)
+                chunk = read(size) if size else b""
+            except (OSError, ValueError):
+                return
+            if kind not in (b"l", b"e") or len(hash_) < length or len(chunk) < size:  # "s": another snapshot
+                return
+            yield kind == b"e", count, last_id, hash_.decode(), chunk
+            if kind == b"e":
+                return
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
         self.process.stdout.close()
-        self.file.close()
-
-    def _read(self, count: int, last_id: int | None) -> Iterator[tuple[int, int | None, bytes]]:
-        file, rest = self.file, b""
-        try:
-            file.seek(0)
-            while block := file.read(4 * 2**20):
-                block = rest + block if rest else block
-                cut = block.rfind(b"\n") + 1  # whole lines only: the rest goes with the next block
-                rest = block[cut:]
-                if cut:
-                    lines = block.count(b"\n", 0, cut)
-                    count -= lines
-                    yield lines, last_id if count == 0 else None, block[:cut]
-        finally:
-            file.close()
 
 
 _HELPER = "from audit_cli.store.export import helper; helper()"
+# kind (l: lines, e: the block's last lines, s: another snapshot), lines, last id, and the sizes of the hash of the
+# last line and of the lines' bytes, which follow
+_FRAME = struct.Struct("<cQQQQ")
 
 
 def helper() -> None:
-    """The export helper's process: read the request, check the snapshot, write the part, answer on stdout."""
+    """The export helper's process: read the request, check the snapshot, write the odd blocks to stdout."""
     from . import AuditStore
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the exporting process decides what an interrupt does
     request = pickle.loads(sys.stdin.buffer.read())
     out = sys.stdout.buffer
-    with AuditStore.open(request["db"]) as store, open(request["fd"], "wb", closefd=True) as file:
-        store.conn.execute("BEGIN")
-        if store.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0] < request["max_id"] or \
-                store.conn.execute("SELECT 1 FROM activity WHERE id > ?", [request["max_id"]]).fetchone():
-            out.write(pickle.dumps({"stale": True}))
+    q, blocks = request["q"], request["blocks"]
+    with AuditStore.open(request["db"]) as store:
+        conn = store.conn
+        conn.execute("BEGIN")
+        if conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0] != request["last"]:
+            out.write(_FRAME.pack(b"s", 0, 0, 0, 0))
             return
-        export = Export(store, request["q"], fmt=request["fmt"], helper=False)
-        export.boundary = True
-        for chunk in export:
-            file.write(chunk)
-    out.write(pickle.dumps({"count": export.count, "last_id": export.last_id}))
+        export = Export(store, q, fmt=request["fmt"], helper=False)
+        previous = chain.GENESIS
+        if q.after_id is not None:  # as the exporting process starts
+            row = conn.execute("SELECT hash FROM activity WHERE id = ?", [q.after_id]).fetchone()
+            previous = row[0] if row else chain.GENESIS
+        for number in range(1, len(blocks), 2):
+            low, high = blocks[number]
+            # The line before the block: the last of the one before (the exporting process's) or, if that has none,
+            # this process's own last one.
+            clause, params = query.where(dataclasses.replace(q, after_id=blocks[number - 1][0], max_id=low))
+            row = conn.execute(f"SELECT hash FROM activity WHERE {clause} ORDER BY id DESC LIMIT 1", params).fetchone()
+            if row:
+                previous = row[0]
+            held: list[bytes] = []
+            size = count = last_id = 0
+            for lines, last, chunk in export._part(dataclasses.replace(q, after_id=low, max_id=high), previous):
+                held.append(chunk)
+                size, count, last_id = size + len(chunk), count + lines, last
+                if size >= HELD:  # a block of huge lines: send it in parts (this process then waits)
+                    _send(out, b"l", count, last_id, export.previous, held)
+                    held, size, count = [], 0, 0
+            previous = export.previous
+            _send(out, b"e", count, last_id, previous, held)
+
+
+def _send(out: Any, kind: bytes, count: int, last_id: int, hash_: str, chunks: list[bytes]) -> None:
+    hashed = hash_.encode()
+    out.write(_FRAME.pack(kind, count, last_id, len(hashed), sum(map(len, chunks))))
+    out.write(hashed)
+    for chunk in chunks:
+        out.write(chunk)
+    out.flush()
 
 
 def sqlite_writes_as_jsontext(conn: Any) -> bool:

@@ -44,7 +44,6 @@ HELPER_MIN_BYTES = 16 * 2**20
 # Small frames through a pipe of a megabyte: the helper runs a few frames ahead, so neither process waits on the
 # other's hiccups (a batch written, a head read). With one 1,000-line frame in a 64 KiB pipe, they took turns.
 FRAME_LINES = 250
-PIPE_BYTES = 2**20  # Linux's limit for an unprivileged process (fs.pipe-max-size)
 # Of the items first seen, the share whose lines the helper checks and packs; the importer works out the rest
 # itself, as it does for any line without a guess. Checking and packing is about a third of the helper's work,
 # and the importer, which also writes the store, has time for half of it: 1M lines took 47.7 s with the helper
@@ -209,12 +208,7 @@ class Prepared:
                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         except OSError:
             return False  # no helper: prepare here
-        try:
-            import fcntl
-
-            fcntl.fcntl(self._helper.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        except (ImportError, AttributeError, OSError):
-            pass  # not Linux, or a lower limit: the default pipe, a little slower
+        helpers.widen(self._helper.stdout)
         return True
 
     def _from_helper(self) -> Iterator[tuple[int, tuple | str]]:
