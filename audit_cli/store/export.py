@@ -107,10 +107,7 @@ class Export:
         total = conn.execute(f"SELECT count(*) FROM activity WHERE {clause}", params).fetchone()[0] \
             if self.progress is not None else 0
         after = q.after_id or 0
-        previous = chain.GENESIS
-        if q.after_id is not None:  # an incremental export: the line before is the one at the cursor
-            row = conn.execute("SELECT hash FROM activity WHERE id = ?", [q.after_id]).fetchone()
-            previous = row[0] if row else chain.GENESIS
+        previous = _first_previous(conn, q)
         blocks = [(after, q.max_id)]
         helper = None
         if self.helper and q.max_id - after > SPLIT_MIN and Path(str(store.path)).is_file():
@@ -327,10 +324,7 @@ def helper() -> None:
             out.write(_FRAME.pack(b"s", 0, 0, 0, 0))
             return
         export = Export(store, q, fmt=request["fmt"], helper=False)
-        previous = chain.GENESIS
-        if q.after_id is not None:  # as the exporting process starts
-            row = conn.execute("SELECT hash FROM activity WHERE id = ?", [q.after_id]).fetchone()
-            previous = row[0] if row else chain.GENESIS
+        previous = _first_previous(conn, q)
         for number in range(1, len(blocks), 2):
             low, high = blocks[number]
             # The line before the block: the last of the one before (the exporting process's) or, if that has none,
@@ -349,6 +343,14 @@ def helper() -> None:
                     held, size, count = [], 0, 0
             previous = export.previous
             _send(out, b"e", count, last_id, previous, held)
+
+
+def _first_previous(conn: Any, q: LogQuery) -> str:
+    """The hash the first line of an export follows: an incremental export's is the line at its cursor."""
+    if q.after_id is None:
+        return chain.GENESIS
+    row = conn.execute("SELECT hash FROM activity WHERE id = ?", [q.after_id]).fetchone()
+    return row[0] if row else chain.GENESIS
 
 
 def _send(out: Any, kind: bytes, count: int, last_id: int, hash_: str, chunks: list[bytes]) -> None:
