@@ -9,7 +9,7 @@ import pytest
 
 from audit_cli import patches
 from audit_cli.errors import Conflict, NotFound, UsageError
-from audit_cli.models import Activity
+from audit_cli.models import Activity, LogQuery
 from audit_cli.store import AuditStore
 
 
@@ -350,3 +350,79 @@ def test_cli_delete(cli, main_item):
     assert json.loads(cli("snapshot", "articles", "1").stdout) == {"title": "Hello", "body": "text"}
     assert cli.json("log", "--action", "version-delete")[0]["details"] == {"version": "draft"}
     assert "has no version" in cli.fails("version", "delete", "articles", "1", "draft", code=1)
+
+
+# an imported trail brings its versions
+
+
+def _versions_life(store, record):
+    """articles 1 with a version partly promoted (body left staged), one deleted, and one staged as it is."""
+    create(store, name="Spring")
+    save(store, {"title": "Hello, spring"})
+    save(store, {"body": "new text"})
+    store.promote_version("articles", "1", "draft", fields=["title"], force=False, activity=act())
+    create(store, key="gone")
+    save(store, {"n": 9}, key="gone")
+    store.delete_version("articles", "1", "gone", activity=act())
+    record("update", data={"n": 3})
+    create(store, key="later", name="Later")
+    save(store, {"n": 4}, key="later")
+
+
+def _comparable(store):
+    return [{**v, "staged": store.compare_version(v["collection"], v["item"], v["key"])["staged"]}
+            for v in store.list_versions()]
+
+
+def test_an_imported_trail_brings_its_versions(store, item, record, tmp_path):
+    _versions_life(store, record)
+    trail = b"".join(store.export_lines(LogQuery()))
+    expected = _comparable(store)
+    assert [(v["key"], v["fields"]) for v in expected] == [("draft", ["body"]), ("later", ["n"])]
+    with AuditStore.open(tmp_path / "copy.db", create=True) as copy:
+        copy.import_lines(enumerate(trail.splitlines(keepends=True), 1), source="t")
+        assert _comparable(copy) == expected  # ids kept: the same bases, times and authors
+        copy.import_lines(enumerate(trail.splitlines(keepends=True), 1), source="t")  # adds nothing
+        assert _comparable(copy) == expected
+        # and the copy goes on with them
+        copy.promote_version("articles", "1", "later", fields=None, force=False, activity=act())
+        assert copy.revision("articles", "1", -1).data["n"] == 4
+
+
+def test_versions_imported_into_a_store_with_its_own_history_follow_its_ids(store, item, record, tmp_path):
+    _versions_life(store, record)
+    trail = b"".join(store.export_lines(LogQuery()))
+    with AuditStore.open(tmp_path / "other.db", create=True) as other:
+        other.record(Activity("create", "pages", "9", ""), data={"x": 1})
+        other.import_lines(enumerate(trail.splitlines(keepends=True), 1), source="t")
+        copied = {v["key"]: v for v in other.list_versions()}
+        assert sorted(copied) == ["draft", "later"] and copied["later"]["name"] == "Later"
+        # based on the copy's own activity: its head when the version was made
+        head = other.history("articles", "1")[-1]["activity"]
+        assert copied["later"]["base_activity"] == head and not copied["later"]["outdated"]
+        assert other.compare_version("articles", "1", "draft")["staged"] == {"body": "new text"}
+
+
+def test_a_trail_without_its_version_creates_starts_each_version_from_its_first_save(store, item, record, tmp_path):
+    _versions_life(store, record)
+    filtered = list(store.export_lines(LogQuery(actions=["create", "update", "promote", "version-save"])))
+    with AuditStore.open(tmp_path / "copy.db", create=True) as copy:
+        copy.import_lines(enumerate(filtered, 1), source="t")
+        staged = {v["key"]: copy.compare_version("articles", "1", v["key"])["staged"] for v in copy.list_versions()}
+    # "gone" was never deleted, as far as this trail tells; "draft" still gave its title to the promote
+    assert staged == {"draft": {"body": "new text"}, "gone": {"n": 9}, "later": {"n": 4}}
+
+
+def test_hand_made_version_records_that_are_not_ours_import_and_stage_nothing(tmp_path):
+    def line(action, details=None, revision=None):
+        return json.dumps({"action": action, "timestamp": "2026-01-01T00:00:00Z", "collection": "articles",
+                           "item": "1", "details": details, "revision": revision}).encode() + b"\n"
+
+    lines = [line("create", revision={"data": {"a": 1}}),
+             line("version-save", {"version": "v"}, {"data": [1, 2], "version": "v"}),  # staged must be an object
+             line("version-create", True),  # details that are no object
+             line("version-create", {"version": 5}),  # a key that is no string
+             line("promote", {"version": "v", "fields": [{"x": 1}]}, {"data": {"a": 2}})]
+    with AuditStore.open(tmp_path / "t.db", create=True) as store:
+        assert store.import_lines(enumerate(lines, 1), source="t")["added"] == 5
+        assert store.list_versions() == []

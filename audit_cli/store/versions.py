@@ -13,6 +13,14 @@ from .revisions import NewRevision
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _COLUMNS = "id, collection, item, key, name, base_activity, staged, created_at, created_by"
+# The activities that change the versions table, as the operations below record them, and a Directus save
+# (adapters/directus.py keeps Directus's action names).
+VERSION_ACTIONS = ("version-create", "version-save", "promote", "version-delete", "version_save")
+_REPLAYED = f"""SELECT a.id, a.action, a.user, a.timestamp, a.collection, a.item, a.details, r.version, r.base, r.data
+    FROM activity a LEFT JOIN revisions r ON r.activity = a.id
+    WHERE a.id > ? AND a.action IN {VERSION_ACTIONS!r} ORDER BY a.id"""
+_HEAD_BEFORE = """SELECT max(activity) FROM revisions WHERE collection = ? AND item = ? AND version IS NULL
+    AND activity < ?"""
 
 
 class VersionOps:
@@ -144,6 +152,57 @@ class VersionOps:
             version = self._version(collection, item, key)
             self.conn.execute("DELETE FROM versions WHERE id = ?", [version["id"]])
             return self._note(activity, "version-delete", collection, item, {"version": key})
+
+
+    def _replay_versions(self, after_id: int) -> int:
+        """Bring the versions table up to date with the version activities after `after_id` (an import's), in id
+        order, as the operations above would have left it; returns how many it applied.
+
+        A trail holds each version's whole life (its create, each save's snapshot of the staged fields, a promote and
+        the fields it took, a delete), so a copy of a store can go on with its versions. A save of a version the
+        table does not hold (its create filtered out, or a Directus trail, whose versions are created outside the
+        activity log) starts it from that save."""
+        applied = 0
+        for activity_id, action, user, timestamp, collection, item, details_text, version, base, data in \
+                self.conn.execute(_REPLAYED, [after_id]):
+            details = jsontext.loads(details_text) if details_text else None
+            details = details if isinstance(details, dict) else {}
+            key = version if version is not None else details.get("version")
+            staged = None
+            if action in ("version-save", "version_save") and version is not None and data is not None:
+                staged = jsontext.loads(self._unpack_text(base, data))
+            if not isinstance(key, str) or (staged is not None and not isinstance(staged, dict)):
+                continue  # not a version as the operations above keep one (a hand-made record)
+            where = [collection, item, key]
+            row = self.conn.execute("SELECT id, staged FROM versions WHERE collection = ? AND item = ? AND key = ?",
+                                    where).fetchone()
+            head = self.conn.execute(_HEAD_BEFORE, [collection, item, activity_id]).fetchone()[0]
+            if action == "version-create" or (staged is not None and row is None):
+                name = details.get("name" if action == "version-create" else "version_name")
+                self.conn.execute("DELETE FROM versions WHERE collection = ? AND item = ? AND key = ?", where)
+                self.conn.execute(
+                    "INSERT INTO versions (collection, item, key, name, base_activity, staged, created_at, created_by) "
+                    "VALUES (?, ?, ?, ?, ?, '{}', ?, ?)",
+                    [collection, item, key, name if isinstance(name, str) else None, head, timestamp, user])
+                row = self.conn.execute("SELECT id, staged FROM versions WHERE collection = ? AND item = ? AND key = ?",
+                                        where).fetchone()
+            if row is None:
+                continue
+            if staged is not None:
+                self.conn.execute("UPDATE versions SET staged = ? WHERE id = ?", [jsontext.dumps(staged), row[0]])
+            elif action == "promote":
+                fields = details.get("fields")
+                taken = {name for name in fields if isinstance(name, str)} if isinstance(fields, list) else set()
+                remaining = {k: v for k, v in jsontext.loads(row[1]).items() if k not in taken}
+                if remaining:
+                    self.conn.execute("UPDATE versions SET staged = ?, base_activity = ? WHERE id = ?",
+                                      [jsontext.dumps(remaining), activity_id if data is not None else head, row[0]])
+                else:
+                    self.conn.execute("DELETE FROM versions WHERE id = ?", [row[0]])
+            elif action == "version-delete":
+                self.conn.execute("DELETE FROM versions WHERE id = ?", [row[0]])
+            applied += 1
+        return applied
 
 
 def _version_dict(row: tuple) -> dict[str, Any]:
