@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import json
+import os
 import random
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -549,6 +552,20 @@ def test_a_preparer_with_a_share_guesses_for_that_part_of_the_items_only(tmp_pat
         guessed.setdefault(record["item"], set()).add(packing is not None)
     # items taken in turn as they first come (the fixture's own item 1 first), each either always or never
     assert guessed == {"1": {False}, "2": {True}, "3": {False}, "4": {True}, "5": {False}}
+
+
+def test_standard_input_gets_a_helper_from_a_pipe_or_a_big_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(prepare, "HELPER_MIN_BYTES", 100)
+    small, big = tmp_path / "small", tmp_path / "big"
+    small.write_bytes(b"{}\n")
+    big.write_bytes(b"{}\n" * 100)
+    read_end, write_end = os.pipe()
+    with open(read_end, "rb") as pipe, open(small, "rb") as small_file, open(big, "rb") as big_file:
+        for stdin, helped in ((pipe, True), (big_file, True), (small_file, False), (io.BytesIO(b"{}\n"), False)):
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(stdin))
+            assert prepare._big(jsonl.Lines("-")) is helped, stdin
+    os.close(write_end)
+    assert prepare._big(jsonl.Lines(str(big))) and not prepare._big(jsonl.Lines(str(small)))
 
 
 def test_bad_lines_from_the_helper_are_reported_as_from_the_importer(tmp_path, monkeypatch):

@@ -103,3 +103,14 @@ def test_closed_stdout_is_not_an_error(tmp_path):
     assert pipeline.stdout == '{"id":1,"a'
     assert pipeline.stderr == ""
     assert pipeline.returncode == 0
+
+
+def test_an_import_from_a_pipe_reads_it_in_the_helper_process(audit, tmp_path):
+    # Standard input from a pipe is read by the import's helper process (store/prepare.py), and imports as a file does.
+    sample = Path(__file__).resolve().parent.parent / "fixtures" / "sample.jsonl"
+    piped = audit("import", "-", input=sample.read_text())
+    assert piped.returncode == 0 and piped.stderr.startswith("imported 27 activities"), piped.stderr
+    assert audit("verify").stdout.startswith("OK")
+    from_file = tmp_path / "file.db"
+    assert audit("--db", str(from_file), "import", str(sample)).returncode == 0
+    assert audit("export").stdout == audit("--db", str(from_file), "export").stdout

@@ -23,9 +23,11 @@ A bad line is its error message instead (a str).
 
 from __future__ import annotations
 
+import io
 import marshal
 import os
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -173,6 +175,19 @@ class Preparer:
             return str(exc)
 
 
+def _big(lines: jsonl.Lines) -> bool:
+    """Whether the lines are worth a helper process: a file of HELPER_MIN_BYTES or more, or standard input from a
+    pipe (of a size no one can tell: a helper costs a tenth of a second, and halves the time of a big trail) or from
+    such a file. Not a stream without a descriptor to hand over (a test's)."""
+    if lines.source != "-":
+        return (lines.size or 0) >= HELPER_MIN_BYTES
+    try:
+        status = os.fstat(sys.stdin.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+    return stat.S_ISFIFO(status.st_mode) or (stat.S_ISREG(status.st_mode) and status.st_size >= HELPER_MIN_BYTES)
+
+
 def _blank(raw: Any) -> bool:
     return type(raw) is bytes and (not raw or raw.isspace())
 
@@ -193,8 +208,7 @@ class Prepared:
 
     def __iter__(self) -> Iterator[tuple[int, tuple | str]]:
         lines = self.lines
-        if (isinstance(lines, jsonl.Lines) and lines.source != "-" and (lines.size or 0) >= HELPER_MIN_BYTES
-                and self._start(lines.source)):
+        if isinstance(lines, jsonl.Lines) and _big(lines) and self._start(lines.source):
             yield from self._from_helper()
             return
         preparer = Preparer(self.key)
@@ -204,8 +218,9 @@ class Prepared:
 
     def _start(self, source: str) -> bool:
         try:
+            # Standard input is the helper's own: it reads the lines, and this process never touches them.
             self._helper = helpers.start(_HELPER, source, env={_KEY_VARIABLE: self.key.hex() if self.key is not None else ""},
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+                                         stdin=None if source == "-" else subprocess.DEVNULL, stdout=subprocess.PIPE)
         except OSError:
             return False  # no helper: prepare here
         helpers.widen(self._helper.stdout)
