@@ -1,10 +1,11 @@
 """The first half of an import: each line parsed, checked, serialized, hashed and its snapshot packed, as far as
 that can go without the store, into a plain tuple.
 
-It runs in the importing process, or, for a big file, in a helper process (`main`, run with the file's path) that
-streams the tuples back while the importer does the other half (what needs the store: what is already there, item
-heads, the chain, SQLite), so that an import uses two cores. Both ways run the same Preparer; the helper only
-changes where. The helper never opens the store, and dies with its importer (a broken pipe).
+It runs in the importing process, or, for a big file or a pipe, in a helper process (`main`, run with the file's
+path or `-`, its standard input then the importer's) that streams the tuples back while the importer does the other
+half (what needs the store: what is already there, item heads, the chain, SQLite), so that an import uses two
+cores. Both ways run the same Preparer; the helper only changes where, and guesses for half the items
+(HELPER_SHARE). The helper never opens the store, and dies with its importer (a broken pipe).
 
 A prepared line is (values, key, prev_hash, hash, gap, attested, id, revision, record, packing, expected, original):
 - values: the activity's columns in ACTIVITY_FIELDS order (id None, details as its JSON text);
@@ -177,8 +178,8 @@ class Preparer:
 
 def _big(lines: jsonl.Lines) -> bool:
     """Whether the lines are worth a helper process: a file of HELPER_MIN_BYTES or more, or standard input from a
-    pipe (of a size no one can tell: a helper costs a tenth of a second, and halves the time of a big trail) or from
-    such a file. Not a stream without a descriptor to hand over (a test's)."""
+    pipe (of a size no one can tell: a helper costs a tenth of a second, and takes over a third off a big trail's
+    time) or from such a file. Not a stream without a descriptor to hand over (a test's)."""
     if lines.source != "-":
         return (lines.size or 0) >= HELPER_MIN_BYTES
     try:
