@@ -154,15 +154,14 @@ class VersionOps:
             return self._note(activity, "version-delete", collection, item, {"version": key})
 
 
-    def _replay_versions(self, after_id: int) -> int:
+    def _replay_versions(self, after_id: int) -> None:
         """Bring the versions table up to date with the version activities after `after_id` (an import's), in id
-        order, as the operations above would have left it; returns how many it applied.
+        order, as the operations above would have left it.
 
         A trail holds each version's whole life (its create, each save's snapshot of the staged fields, a promote and
         the fields it took, a delete), so a copy of a store can go on with its versions. A save of a version the
         table does not hold (its create filtered out, or a Directus trail, whose versions are created outside the
         activity log) starts it from that save."""
-        applied = 0
         for activity_id, action, user, timestamp, collection, item, details_text, version, base, data in \
                 self.conn.execute(_REPLAYED, [after_id]):
             details = jsontext.loads(details_text) if details_text else None
@@ -176,16 +175,15 @@ class VersionOps:
             where = [collection, item, key]
             row = self.conn.execute("SELECT id, staged FROM versions WHERE collection = ? AND item = ? AND key = ?",
                                     where).fetchone()
-            head = self.conn.execute(_HEAD_BEFORE, [collection, item, activity_id]).fetchone()[0]
+            head = lambda: self.conn.execute(_HEAD_BEFORE, [collection, item, activity_id]).fetchone()[0]  # noqa: E731
             if action == "version-create" or (staged is not None and row is None):
                 name = details.get("name" if action == "version-create" else "version_name")
                 self.conn.execute("DELETE FROM versions WHERE collection = ? AND item = ? AND key = ?", where)
-                self.conn.execute(
+                created = self.conn.execute(
                     "INSERT INTO versions (collection, item, key, name, base_activity, staged, created_at, created_by) "
                     "VALUES (?, ?, ?, ?, ?, '{}', ?, ?)",
-                    [collection, item, key, name if isinstance(name, str) else None, head, timestamp, user])
-                row = self.conn.execute("SELECT id, staged FROM versions WHERE collection = ? AND item = ? AND key = ?",
-                                        where).fetchone()
+                    [collection, item, key, name if isinstance(name, str) else None, head(), timestamp, user])
+                row = (created.lastrowid, "{}")
             if row is None:
                 continue
             if staged is not None:
@@ -196,13 +194,11 @@ class VersionOps:
                 remaining = {k: v for k, v in jsontext.loads(row[1]).items() if k not in taken}
                 if remaining:
                     self.conn.execute("UPDATE versions SET staged = ?, base_activity = ? WHERE id = ?",
-                                      [jsontext.dumps(remaining), activity_id if data is not None else head, row[0]])
+                                      [jsontext.dumps(remaining), activity_id if data is not None else head(), row[0]])
                 else:
                     self.conn.execute("DELETE FROM versions WHERE id = ?", [row[0]])
             elif action == "version-delete":
                 self.conn.execute("DELETE FROM versions WHERE id = ?", [row[0]])
-            applied += 1
-        return applied
 
 
 def _version_dict(row: tuple) -> dict[str, Any]:
