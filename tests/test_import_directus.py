@@ -14,9 +14,9 @@ import pytest
 
 from conftest import Cli
 
-# The capture lives beside the project (../shared, as DESIGN.md says); AUDIT_DIRECTUS_CAPTURE points elsewhere.
+# The capture ships in the repository (fixtures/directus-11.3.5); AUDIT_DIRECTUS_CAPTURE points at another one.
 CAPTURE = Path(os.environ.get("AUDIT_DIRECTUS_CAPTURE")
-               or Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "directus-11.3.5")
+               or Path(__file__).resolve().parent.parent / "fixtures" / "directus-11.3.5")
 SOURCES = {"sqlite": CAPTURE / "directus.db", "json": CAPTURE}
 
 
