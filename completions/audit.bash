@@ -8,7 +8,7 @@
 # The sub-commands of each group.
 _audit_commands() {
     case "$1" in
-        audit) reply=(blame checkpoint comment diff export history import info log prune record retention revert scope show snapshot stats verify version) ;;
+        audit) reply=(blame checkpoint comment diff export history import info log prune record retention revert schema scope show snapshot stats verify version) ;;
         'audit comment') reply=(add delete edit) ;;
         'audit retention') reply=(clear set show) ;;
         'audit scope') reply=(clear set show) ;;
@@ -40,6 +40,7 @@ _audit_options() {
         'audit retention set') reply=(--activity --format --help --keep-revisions --revisions -f -h) ;;
         'audit retention show') reply=(--format --help -f -h) ;;
         'audit revert') reply=(--at --comment --dry-run --format --help --to --user -f -h) ;;
+        'audit schema') reply=(--help --path -h) ;;
         'audit scope') reply=(--help -h) ;;
         'audit scope clear') reply=(--help -h) ;;
         'audit scope set') reply=(--exclude-fields --fields --format --help --keep-revisions --track -f -h) ;;
@@ -218,6 +219,7 @@ _audit_argument() {
     reply=()
     case "$1" in
         'audit import') case "$2" in 0) reply=(file) ;; esac ;;
+        'audit schema') case "$2" in 0) reply=(choice line anchor) ;; esac ;;
         'audit verify') case "$2" in 0) reply=(file) ;; esac ;;
     esac
 }

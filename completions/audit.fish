@@ -7,7 +7,7 @@
 function __audit_commands
     switch $argv[1]
         case audit
-            printf '%s\n' blame checkpoint comment diff export history import info log prune record retention revert scope show snapshot stats verify version
+            printf '%s\n' blame checkpoint comment diff export history import info log prune record retention revert schema scope show snapshot stats verify version
         case 'audit comment'
             printf '%s\n' add delete edit
         case 'audit retention'
@@ -260,6 +260,7 @@ complete -c audit -n '__audit_at audit' -a prune -d 'Remove activity and revisio
 complete -c audit -n '__audit_at audit' -a record -d 'Record one activity (and, for data actions, the item\'s new revision).'
 complete -c audit -n '__audit_at audit' -a retention -d 'The retention policy that a bare `audit prune` applies: set, show, clear.'
 complete -c audit -n '__audit_at audit' -a revert -d 'Make revision N an item\'s current state again, recorded as a revert activity;...'
+complete -c audit -n '__audit_at audit' -a schema -d 'Print the JSON Schema (draft 2020-12) of an audit/1 line or of an anchor, for...'
 complete -c audit -n '__audit_at audit' -a scope -d 'Per-collection version scope: which fields revisions keep, how many, what is...'
 complete -c audit -n '__audit_at audit' -a show -d 'Show one activity with its details and revision (data and delta).'
 complete -c audit -n '__audit_at audit' -a snapshot -d 'Print an item\'s JSON state: now, at a revision, or at a moment.'
@@ -415,6 +416,11 @@ complete -c audit -n '__audit_at audit revert' -l format -s f -x -a 'text json' 
 complete -c audit -n '__audit_at audit revert' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit revert' -l to -x -d 'The revision index to go back to (negative counts back).'
 complete -c audit -n '__audit_at audit revert' -l user -x -d 'Who did it.'
+
+# audit schema
+complete -c audit -n '__audit_at audit schema' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit schema' -l path -d 'Print the schema file\'s path instead of its text.'
+complete -c audit -n '__audit_at_argument 0 audit schema' -a 'line anchor'
 
 # audit scope
 complete -c audit -n '__audit_at audit scope' -a clear -d 'Remove a collection\'s scope: everything is tracked again.'

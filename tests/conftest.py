@@ -25,6 +25,36 @@ def _build_the_command_once(monkeypatch):
     monkeypatch.setattr(typer.testing, "_get_command", _command_once)
 
 
+@pytest.fixture(autouse=True)
+def _exports_follow_the_schema(monkeypatch, request):
+    """Every audit/1 line an export writes in the suite, through the CLI or the core, validates against the shipped
+    schema (tests/schema_check.py); so does every anchor. Exports by a subprocess are checked where a test reads
+    them back (tests/test_schema.py). A test that exports a store it tampered with says so with
+    @pytest.mark.exports_tampered: its lines carry what the attacker wrote."""
+    if request.node.get_closest_marker("exports_tampered"):
+        return
+    from audit_cli.store import export, integrity
+    from schema_check import check_lines, problems
+
+    iterate = export.Export.__iter__
+
+    def checked(self):
+        for chunk in iterate(self):
+            if self.fmt == "audit":
+                check_lines(chunk)
+            yield chunk
+
+    monkeypatch.setattr(export.Export, "__iter__", checked)
+    checkpoint = integrity.IntegrityOps.checkpoint
+
+    def anchor(self, *args, **kwargs):
+        written = checkpoint(self, *args, **kwargs)
+        assert not problems("anchor", written), problems("anchor", written)
+        return written
+
+    monkeypatch.setattr(integrity.IntegrityOps, "checkpoint", anchor)
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "audit.db"

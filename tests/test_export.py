@@ -549,6 +549,7 @@ def test_a_helper_that_fails_leaves_the_export_to_this_process(built, split, mon
             b"".join(export_mod.Export(store, LogQuery(), helper=False))
 
 
+@pytest.mark.exports_tampered
 @pytest.mark.parametrize("hash_", ["e" * 70, "é" * 64, ""])
 def test_a_split_export_of_a_tampered_store_writes_what_one_process_does(built, split, hash_):
     # A hash of any length and text, which the next line continues: the helper hands the hash of the last line of

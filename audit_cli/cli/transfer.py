@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from . import filters as f
-from .app import command, note, open_store
+from .app import command, note, open_store, out
 
 _QUIET = "No progress bar. (A bar is drawn on stderr only when it is a terminal.)"
 
@@ -146,3 +146,24 @@ def import_(
     note(f"imported {result['added']} activities from {source}"
          + (f"; {result['duplicates']} were already here" if result["duplicates"] else "")
          + (f"; skipped {result['skipped']} invalid lines" if result["skipped"] else ""))
+
+
+@command(
+    "schema",
+    help="""Print the JSON Schema (draft 2020-12) of an audit/1 line or of an anchor, for programs that write or read them.
+
+docs/format.md describes both in prose. --path prints where the installed file is instead.
+
+\b
+Example:
+  audit schema line > audit-1.schema.json
+  audit schema anchor --path
+""",
+)
+def schema(
+    name: Annotated[Literal["line", "anchor"], typer.Argument(help="line (an audit/1 line) or anchor.")] = "line",
+    path: Annotated[bool, typer.Option("--path", help="Print the schema file's path instead of its text.")] = False,
+) -> None:
+    from .. import schemas
+
+    out().write(f"{schemas.path(name)}\n" if path else schemas.path(name).read_text(encoding="utf-8"))
