@@ -5,13 +5,16 @@ Nothing a user typed is pasted into SQL: field names are checked against the kno
 
 from __future__ import annotations
 
+import unicodedata
+from datetime import date
 from typing import Any
 
-from . import timeparse
+from . import jsontext, timeparse
 from .errors import UsageError
 from .models import ACTIVITY_FIELDS, COMMENT_CHANGES, TEXT_SEARCH_FIELDS, TIME_FIELDS, LogQuery
 
 Clause = tuple[str, list[Any]]
+Column = tuple[str, list[Any]]  # an SQL expression with the parameters it binds
 
 _COMPARE = {"_eq": "=", "_gt": ">", "_gte": ">=", "_lt": "<", "_lte": "<="}
 OPERATORS = (
@@ -58,6 +61,60 @@ def _like_pattern(text: str, *, prefix: bool = False) -> str:
     return f"{escaped}%" if prefix else f"%{escaped}%"
 
 
+def fold(value: object) -> str | None:
+    """The one case folding of every case-insensitive match (-q, _icontains, _istarts_with): Unicode's full case
+    folding of the NFC form, so that ZOË finds Zoë however its ë was typed, and STRASSE finds Straße. Registered on
+    each connection as fold()."""
+    if not isinstance(value, str):
+        return None
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+
+
+def number(value: object) -> int | float | None:
+    """A text field's value as a number, or None when it is not one: `{"item": {"_gt": 9}}` compares numbers, and
+    an item such as "abc" is neither above nor below 9. Registered on each connection as number()."""
+    if isinstance(value, (int, float)):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        result = float(value)
+    except ValueError:
+        return None
+    return result if result == result and result not in (float("inf"), float("-inf")) else None
+
+
+def week(timestamp: object) -> str | None:
+    """The ISO 8601 week ("2026-W47") of a stored timestamp, for `stats --by week`. Registered as iso_week()."""
+    if not isinstance(timestamp, str):
+        return None
+    try:
+        year, number_, _ = date.fromisoformat(timestamp[:10]).isocalendar()
+    except ValueError:
+        return None
+    return f"{year:04d}-W{number_:02d}"
+
+
+def _ifind(column: Column, text: str, *, prefix: bool = False) -> Clause:
+    """`column` holds `text` (or starts with it), ignoring case as fold() does."""
+    c, cp = column
+    needle = fold(text) or ""
+    if prefix:
+        folded = (f"substr(fold({c}), 1, ?) = ?", cp + [len(needle), needle])
+    else:
+        folded = (f"instr(fold({c}), ?) > 0", cp + [needle])
+    if not text.isascii():
+        return folded
+    # SQLite's LIKE folds ASCII only, which is exact for a row of printable ASCII, and fast: only the rows that
+    # hold anything else go through fold().
+    like = _like_pattern(text, prefix=prefix)
+    return (f"({c} LIKE ? ESCAPE '\\' OR ({c} GLOB '*[^ -~]*' AND {folded[0]}))", cp + [like] + cp + folded[1])
+
+
 def _in(column: str, values: list[Any], *, negate: bool = False) -> Clause:
     if not values:
         return ("1" if negate else "0", [])
@@ -86,12 +143,15 @@ def where(query: LogQuery) -> Clause:
         parts.append(("id > ?", [query.after_id]))
     if query.max_id is not None:
         parts.append(("id <= ?", [query.max_id]))
-    if not query.include_deleted and (not query.actions or "comment" in query.actions):
+    named = filter_fields(query.filter) if query.filter else set()
+    if not query.include_deleted and "comment_deleted_on" not in named and \
+            (not query.actions or "comment" in query.actions):
         # Only comments are soft-deleted; leaving the test out when no comment can match keeps counts on the index.
+        # A filter on comment_deleted_on asks about deleted comments itself.
         parts.append(("comment_deleted_on IS NULL", []))
-    if not query.comment_changes and not query.actions:
+    if not query.comment_changes and not query.actions and "action" not in named:
         # The chained records of comment edits and deletes are bookkeeping of the comment's state (and hold its
-        # earlier text): listed when asked for by action, and always exported.
+        # earlier text): listed when asked for by action (-a, or a --filter rule on action), and always exported.
         parts.append((f"action NOT IN ({', '.join('?' * len(COMMENT_CHANGES))})", list(COMMENT_CHANGES)))
     if query.search:
         parts.append(_search(query.search))
@@ -103,13 +163,7 @@ def where(query: LogQuery) -> Clause:
 
 
 def _search(text: str) -> Clause:
-    if text.isascii():
-        # SQLite's LIKE folds ASCII case only, which is all an ASCII needle needs, and it is fast.
-        ors = " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in TEXT_SEARCH_FIELDS)
-        return (f"({ors})", [_like_pattern(text)] * len(TEXT_SEARCH_FIELDS))
-    # Beyond ASCII: Python's casefold, registered on the connection as fold() (store/connection.py).
-    ors = " OR ".join(f"instr(fold({column}), ?) > 0" for column in TEXT_SEARCH_FIELDS)
-    return (f"({ors})", [text.casefold()] * len(TEXT_SEARCH_FIELDS))
+    return _join([_ifind((column, []), text) for column in TEXT_SEARCH_FIELDS], "OR")
 
 
 def _touches(path: str) -> Clause:
@@ -149,7 +203,17 @@ def filter_clause(rules: Any) -> Clause:
     return _join(parts, "AND")
 
 
-Column = tuple[str, list[Any]]  # an SQL expression with the parameters it binds
+def filter_fields(rules: Any) -> set[str]:
+    """The fields that filter rules name, at any depth of _and / _or."""
+    names: set[str] = set()
+    if isinstance(rules, dict):
+        for key, value in rules.items():
+            if key in ("_and", "_or"):
+                for rule in value if isinstance(value, list) else ():
+                    names |= filter_fields(rule)
+            else:
+                names.add(key)
+    return names
 
 
 def _details_rules(rules: dict[str, Any], path: str) -> Clause:
@@ -179,27 +243,50 @@ def _field_rules(column: Column | str, name: str, rules: Any) -> Clause:
     return _join(parts, "AND")
 
 
-def _value(name: str, op: str, value: Any) -> Any:
+_TEXT_OPS = ("_contains", "_ncontains", "_icontains", "_starts_with", "_nstarts_with", "_istarts_with",
+             "_ends_with", "_nends_with")
+_RANGE_OPS = ("_gt", "_gte", "_lt", "_lte", "_between", "_nbetween")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _value(name: str, op: str, value: Any, *, end: bool = False) -> Any:
+    """A rule's value as it is bound; a time field's as stored, the end of a whole day with `end`."""
     if name == "id":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UsageError(f"--filter: id {op} takes an integer, not {value!r}")
+        if not _is_number(value) or not isinstance(value, int):
+            raise UsageError(f"--filter: id {op} takes an integer, not {jsontext.dumps(value)}")
         return value
-    if name in TIME_FIELDS:
+    if name in TIME_FIELDS and op not in _TEXT_OPS:
         if not isinstance(value, str):
-            raise UsageError(f'--filter: {name} {op} takes a time such as "7d" or "2026-11-20", not {value!r}')
-        return timeparse.normalize(value)
+            raise UsageError(f'--filter: {name} {op} takes a time such as "7d" or "2026-11-20", '
+                             f"not {jsontext.dumps(value)}")
+        return timeparse.normalize(value, end=end)
     if name == "details" and not isinstance(value, (dict, list)):
         return value
+    if op in _RANGE_OPS and _is_number(value):
+        return value  # compared as a number, through number() (_operator)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UsageError(f"--filter: {name} {op} takes a string, not {value!r}")
+        raise UsageError(f"--filter: {name} {op} takes a string or a number, not {jsontext.dumps(value)}")
     return str(value)
+
+
+def _numeric(column: Column, name: str, op: str, values: list[Any]) -> Column:
+    """The column to compare with `values`: as a number when they are numbers (items are text, and "10" < "9" as
+    text), as it is when they are strings; a mix has no order to compare by."""
+    if name in ("id", "details") or name in TIME_FIELDS or not any(_is_number(v) for v in values):
+        return column
+    if not all(_is_number(v) for v in values):
+        raise UsageError(f"--filter: {name} {op} takes numbers or strings, not both")
+    return (f"number({column[0]})", column[1])
 
 
 def _operator(column: Column, name: str, op: str, value: Any) -> Clause:
     c, cp = column
     if op in ("_null", "_nnull", "_empty", "_nempty"):
         if not isinstance(value, bool):
-            raise UsageError(f"--filter: {name} {op} takes true or false")
+            raise UsageError(f"--filter: {name} {op} takes true or false, not {jsontext.dumps(value)}")
         positive = value if op in ("_null", "_empty") else not value
         if op in ("_null", "_nnull"):
             return (f"{c} IS {'' if positive else 'NOT '}NULL", cp)
@@ -209,6 +296,10 @@ def _operator(column: Column, name: str, op: str, value: Any) -> Clause:
     if op in ("_in", "_nin"):
         if not isinstance(value, list):
             raise UsageError(f'--filter: {name} {op} takes an array, such as ["create", "update"]')
+        if name in TIME_FIELDS and value:
+            # Each time may be a whole day: a list of spans, not of values.
+            spans = _join([_operator(column, name, "_eq", v) for v in value], "OR")
+            return spans if op == "_in" else (f"({c} IS NULL OR NOT ({spans[0]}))", cp + spans[1])
         sql, params = _in(c, [_value(name, op, v) for v in value], negate=op == "_nin")
         if not value:
             return (sql, params)
@@ -218,22 +309,31 @@ def _operator(column: Column, name: str, op: str, value: Any) -> Clause:
     if op in ("_between", "_nbetween"):
         if not isinstance(value, list) or len(value) != 2:
             raise UsageError(f'--filter: {name} {op} takes an array of two values, such as ["7d", "now"]')
-        low, high = (_value(name, op, v) for v in value)
-        return (f"{c} {'NOT ' if op == '_nbetween' else ''}BETWEEN ? AND ?", cp + [low, high])
+        low, high = _value(name, op, value[0]), _value(name, op, value[1], end=True)
+        n, np_ = _numeric(column, name, op, value)
+        return (f"{n} {'NOT ' if op == '_nbetween' else ''}BETWEEN ? AND ?", np_ + [low, high])
     if value is None and op in ("_eq", "_neq"):
         return (f"{c} IS {'NOT ' if op == '_neq' else ''}NULL", cp)
-    bound = _value(name, op, value)
+    if name in TIME_FIELDS and op in ("_eq", "_neq"):
+        # A time names a span (a date: its whole day), and equals what falls in it.
+        start, last = _value(name, op, value), _value(name, op, value, end=True)
+        if op == "_eq":
+            return (f"{c} BETWEEN ? AND ?", cp + [start, last])
+        return (f"({c} IS NULL OR {c} NOT BETWEEN ? AND ?)", cp + cp + [start, last])
+    # Up to a whole day (_lte, like --until) includes it; the other comparisons take its start, as Directus does.
+    bound = _value(name, op, value, end=op == "_lte")
     if op in _COMPARE:
-        return (f"{c} {_COMPARE[op]} ?", cp + [bound])
+        n, np_ = _numeric(column, name, op, [value]) if op != "_eq" else column
+        return (f"{n} {_COMPARE[op]} ?", np_ + [bound])
     if op == "_neq":
         return (f"{c} IS NOT ?", cp + [bound])
     text = str(bound)
     if op in ("_contains", "_ncontains"):
         return (f"instr({c}, ?) {'= 0' if op == '_ncontains' else '> 0'}", cp + [text])
     if op == "_icontains":
-        return (f"{c} LIKE ? ESCAPE '\\'", cp + [_like_pattern(text)])
+        return _ifind(column, text)
     if op == "_istarts_with":
-        return (f"{c} LIKE ? ESCAPE '\\'", cp + [_like_pattern(text, prefix=True)])
+        return _ifind(column, text, prefix=True)
     if op in ("_starts_with", "_nstarts_with"):
         return (f"substr({c}, 1, ?) {'!=' if op == '_nstarts_with' else '='} ?", cp + [len(text), text])
     if not text:  # every string ends with ""

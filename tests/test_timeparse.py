@@ -99,7 +99,8 @@ def test_parse_duration_sums_units():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "7", "d", "7x", "7 d", "-7d", "1.5h", "7days", "soon", "tomorrow", "2026-13-01", "2026-11-31",
+    ["", "   ", "7", "d", "7x", "1.5h", "soon", "ago", "-2d ago", "7 dayz", "@", "@12x", "2026-11-20T10:00+02:00 UTC",
+     "2026-13-01", "2026-11-31",
      "2026-11-20T25:00", "2026-11-20T10:00:00+25:00", "20261120T1000Zjunk", "'; DROP TABLE activity; --"],
 )
 def test_bad_times_are_usage_errors_naming_the_input(text):
@@ -177,3 +178,71 @@ def test_durations_round_trip(amount, unit):
     seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
     assert parse_duration(f"{amount}{unit}") == timedelta(seconds=amount * seconds)
     assert parse_time(f"{amount}{unit}", now=NOW) == NOW - timedelta(seconds=amount * seconds)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2 days ago", "2026-11-18T15:30:45.123456Z"),
+        ("2 DAYS AGO", "2026-11-18T15:30:45.123456Z"),
+        ("1 day ago", "2026-11-19T15:30:45.123456Z"),
+        ("3 hours ago", "2026-11-20T12:30:45.123456Z"),
+        ("1 hour, 30 minutes ago", "2026-11-20T14:00:45.123456Z"),
+        ("2 days", "2026-11-18T15:30:45.123456Z"),
+        ("7days", "2026-11-13T15:30:45.123456Z"),
+        ("2d ago", "2026-11-18T15:30:45.123456Z"),
+        ("-2d", "2026-11-18T15:30:45.123456Z"),
+        ("- 2d", "2026-11-18T15:30:45.123456Z"),
+        ("-1d12h", "2026-11-19T03:30:45.123456Z"),
+        ("+1d", "2026-11-21T15:30:45.123456Z"),
+        ("3mo", "2026-08-22T15:30:45.123456Z"),
+        ("1 month ago", "2026-10-21T15:30:45.123456Z"),
+        ("1y", "2025-11-20T15:30:45.123456Z"),
+        ("2 years ago", "2024-11-20T15:30:45.123456Z"),
+        ("1y2mo", "2025-09-21T15:30:45.123456Z"),
+        ("@1790000000", "2026-09-21T14:13:20.000000Z"),
+        ("@0", "1970-01-01T00:00:00.000000Z"),
+        ("@1790000000.5", "2026-09-21T14:13:20.500000Z"),
+        ("@-86400", "1969-12-31T00:00:00.000000Z"),
+        ("tomorrow", "2026-11-21T00:00:00.000000Z"),
+        ("2026-10-02 10:00:00 UTC", "2026-10-02T10:00:00.000000Z"),
+        ("2026-10-02T10:00:00 utc", "2026-10-02T10:00:00.000000Z"),
+        ("2026-10-02 10:00 GMT", "2026-10-02T10:00:00.000000Z"),
+        ("2026-10-02 UTC", "2026-10-02T00:00:00.000000Z"),
+    ],
+)
+def test_the_forms_people_type(text, expected):
+    assert normalize(text, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("2026-11-27", "2026-11-27T00:00:00.000000Z", "2026-11-27T23:59:59.999999Z"),
+        ("2026-11-27 UTC", "2026-11-27T00:00:00.000000Z", "2026-11-27T23:59:59.999999Z"),
+        ("today", "2026-11-20T00:00:00.000000Z", "2026-11-20T23:59:59.999999Z"),
+        ("yesterday", "2026-11-19T00:00:00.000000Z", "2026-11-19T23:59:59.999999Z"),
+        ("tomorrow", "2026-11-21T00:00:00.000000Z", "2026-11-21T23:59:59.999999Z"),
+        ("9999-12-31", "9999-12-31T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z"),
+        # An instant is its own end: only whole days widen.
+        ("2026-11-27T10:00:00Z", "2026-11-27T10:00:00.000000Z", "2026-11-27T10:00:00.000000Z"),
+        ("2d", "2026-11-18T15:30:45.123456Z", "2026-11-18T15:30:45.123456Z"),
+        ("now", "2026-11-20T15:30:45.123456Z", "2026-11-20T15:30:45.123456Z"),
+    ],
+)
+def test_a_whole_day_ends_at_its_last_microsecond(text, start, end):
+    assert normalize(text, now=NOW) == start
+    assert normalize(text, now=NOW, end=True) == end
+
+
+@pytest.mark.parametrize("text", ["3mo", "1y", "2 days", "1 week", "1y2mo3d"])
+def test_durations_in_every_unit_are_lengths_too(text):
+    # prune --older-than takes a length; the same text as a time is that length ago.
+    assert parse_time(text, now=NOW) == NOW - parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["999999999y", "99999999999999999999999d", "@99999999999999", "+9999999y"])
+def test_huge_times_in_the_new_forms_are_usage_errors(text):
+    with pytest.raises(UsageError) as caught:
+        parse_time(text, now=NOW)
+    assert "64 bits" not in str(caught.value)

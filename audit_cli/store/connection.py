@@ -146,13 +146,13 @@ def _describe(path: Path, exc: sqlite3.DatabaseError) -> str:
     return f"cannot use {path}: {text}"
 
 
-def _fold(value: object) -> str | None:
-    return value.casefold() if isinstance(value, str) else None
-
-
 def _prepare(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.create_function("fold", 1, _fold, deterministic=True)
+    from ..query import fold, number, week
+
+    conn.create_function("fold", 1, fold, deterministic=True)
+    conn.create_function("number", 1, number, deterministic=True)
+    conn.create_function("iso_week", 1, week, deterministic=True)
     app_id, version = _identity(conn)
     if app_id == APPLICATION_ID and version == SCHEMA_VERSION:
         # The common case, kept to a few pragmas.
