@@ -172,19 +172,22 @@ def test_core_export_after_an_id_marks_no_gap_when_it_continues_and_one_when_it_
 
 ECS_KEYS = {
     "create": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.category",
-               "event.type", "event.id", "event.sequence", "user.name", "source.address", "source.ip",
-               "user_agent.original", "http.request.referrer", "audit.collection", "audit.item", "audit.origin",
-               "audit.hash", "audit.prev_hash", "audit.details", "audit.revision"},
-    "login": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.category",
-              "event.type", "event.outcome", "event.id", "event.sequence", "user.name", "source.address",
-              "source.ip", "audit.collection", "audit.item", "audit.hash", "audit.prev_hash"},
-    "update": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.category",
-               "event.type", "event.id", "event.sequence", "user.name", "source.address", "audit.collection",
-               "audit.item", "audit.origin", "audit.comment", "audit.hash", "audit.prev_hash", "audit.details",
+               "event.type", "event.id", "event.sequence", "message", "user.name", "related.user", "related.ip",
+               "source.address", "source.ip", "user_agent.original", "http.request.referrer", "audit.collection",
+               "audit.item", "audit.change", "audit.origin", "audit.hash", "audit.prev_hash", "audit.details",
                "audit.revision"},
-    "comment": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.id",
-                "event.sequence", "user.name", "audit.collection", "audit.item", "audit.comment", "audit.edited_on",
-                "audit.hash", "audit.prev_hash"},
+    "login": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.category",
+              "event.type", "event.outcome", "event.id", "event.sequence", "message", "user.name", "related.user",
+              "related.ip", "source.address", "source.ip", "audit.collection", "audit.item", "audit.hash",
+              "audit.prev_hash"},
+    "update": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.category",
+               "event.type", "event.id", "event.sequence", "message", "user.name", "related.user",
+               "source.address", "audit.collection", "audit.item", "audit.change", "audit.origin", "audit.comment",
+               "audit.hash", "audit.prev_hash", "audit.details", "audit.revision"},
+    "comment": {"@timestamp", "ecs.version", "event.action", "event.dataset", "event.kind", "event.category",
+                "event.type", "event.id", "event.sequence", "message", "user.name", "related.user",
+                "audit.collection", "audit.item", "audit.change", "audit.comment", "audit.edited_on", "audit.hash",
+                "audit.prev_hash"},
 }
 
 
@@ -226,9 +229,11 @@ def test_ecs_values_map_the_audit_fields(cli, built):
     assert by_action["create"]["http"] == {"request": {"referrer": "https://cms.example.com"}}
     assert (by_action["invalid-credentials"]["event"]["outcome"], by_action["logout"]["event"]["type"]) == \
         ("failure", ["end"])
-    assert [by_action[a]["event"]["type"] for a in ("create", "update", "delete")] == \
-        [["creation"], ["change"], ["deletion"]]
-    assert by_action["comment-delete"]["event"].get("category") is None
+    assert all(by_action[a]["event"]["category"] == ["database"] and by_action[a]["event"]["type"] == ["change"]
+               for a in ("create", "update", "delete", "comment", "comment-edit", "comment-delete"))
+    assert [by_action[a]["audit"]["change"] for a in ("create", "update", "delete", "comment-delete")] == \
+        ["creation", "change", "deletion", "deletion"]
+    assert by_action["update"]["message"] == "bob updated articles/1 from unknown: typo"
 
 
 def _values(value):

@@ -32,13 +32,17 @@ null left out:
   @timestamp                    timestamp
   event.action                  action
   event.dataset, .kind          "audit", "event"
-  event.category, .type         authentication/start|end for login, logout, invalid-credentials
-                                (event.outcome success|failure); database/creation|change|deletion
-                                for the data actions
+  event.category, .type         database/change for every change to data, comments, versions;
+                                authentication/start|end for logins (event.outcome success|failure);
+                                file for uploads; database/info for other actions (README.md)
+  audit.change                  creation, change or deletion: what the action did to its item
+  message                       a one-line summary: who did what to which item, from where
   event.id                      key (the activity's identity in every store)
   event.sequence                id (its order in this store)
-  user.name                     user
-  source.address, source.ip     ip (source.ip only when it is an IP address)
+  user.name, user.email         user (user.email too when it is an email address)
+  source.address, source.ip     ip (source.ip and source.port only when it parses as an address,
+                                without an IPv6 zone id)
+  related.user, related.ip      the user (and a login's account), the source.ip
   user_agent.original           user_agent
   http.request.referrer         origin, when it is a URL (always in audit.origin)
   audit.collection, .item       collection, item
