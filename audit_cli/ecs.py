@@ -19,7 +19,7 @@ custom field set, mapped by integrations/elasticsearch/. The mapping (also in `a
 | user_agent | `user_agent.original` |
 | origin | `http.request.referrer` when it is a URL; always `audit.origin` |
 | collection, item, comment, edited_on, comment_deleted_on | `audit.collection`, `audit.item`, `audit.comment`, ... |
-| details | `audit.details` (free JSON: flattened in the index template) |
+| details | `audit.details` when an object (flattened in the index template), else `audit.details_json`, its text |
 | revision | `audit.revision` (`data`, `delta`, `version`; free JSON too: not indexed) |
 | hash, prev_hash, gap, keyed, attested_revision | `audit.hash`, `audit.prev_hash`, `audit.gap`, `audit.keyed`, ... |
 
@@ -213,8 +213,11 @@ def line(row: dict[str, Any], details_text: str | None, revision: tuple[str, str
     text = jsontext.dumps(document(row))
     assert text.endswith("}}")
     tail = ""
-    if details_text is not None:
+    if details_text is not None and details_text.startswith("{"):
         tail += ',"details":' + details_text
+    elif details_text is not None:
+        # Elasticsearch's flattened type takes objects only: other details (a list, a string) go as their text.
+        tail += ',"details_json":' + jsontext.dumps(details_text)
     if revision is not None:
         data, delta, version = revision
         tail += ',"revision":{"data":' + data + ',"delta":' + delta

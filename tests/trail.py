@@ -57,9 +57,11 @@ def _change(rng: random.Random, doc: dict, step: int) -> dict:
 
 
 def _details(rng: random.Random, step: int, total: int) -> object:
-    pick = rng.randrange(5)
+    pick = rng.randrange(6)
     if pick == 0:
         return None
+    if pick == 5:
+        return rng.choice([["imported", 3], "free text", 42])
     if pick == 1:
         return {"user_id": rng.randint(1, 40)}
     if pick == 2:

@@ -48,7 +48,8 @@ null left out:
   audit.collection, .item       collection, item
   audit.comment, .edited_on,    the comment and its state
     .comment_deleted_on
-  audit.details                 details (free JSON: map it as flattened or enabled: false)
+  audit.details                 details when an object (free JSON: flattened in the template of
+                                integrations/elasticsearch/), else audit.details_json, its text
   audit.revision                revision: data, delta, version (free JSON too)
   audit.hash, .prev_hash, .gap, the chain (as in audit/1)
     .keyed, .attested_revision
