@@ -1,0 +1,194 @@
+"""Many hosts into one, as README.md ("Into your pipeline") describes it, with the CLI as a user runs it: three
+stores ("hosts") record at once, each in its own process stream; while they do, a shipper takes each host's new
+activity with `audit export --cursor-file` (audit/1, gzipped), checks the piece (`audit verify PIECE`), and sends it
+to a central store (`audit import`) and to ClickHouse (chDB, with integrations/clickhouse/ as shipped). At the end
+each host's pieces are its whole chain, the central store holds every host's activity under its host's identity and
+verifies, and the counts agree in the hosts, the central store and ClickHouse."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import chdb.session
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CLICKHOUSE = ROOT / "integrations" / "clickhouse"
+HOSTS = {"web": "articles", "api": "orders", "worker": "invoices"}
+STEPS = 10
+
+
+def runner(folder: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIT_", "XDG_"))}
+    env.update(NO_COLOR="1", XDG_DATA_HOME=str(folder / "xdg"))
+
+    def run(db: Path, *args, user: str = "shipper", ok: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "audit_cli", "--db", str(db), *map(str, args)],
+                              capture_output=True, text=True, env={**env, "AUDIT_USER": user}, cwd=folder,
+                              timeout=120)
+        assert done.returncode == 0 or not ok, f"audit {' '.join(map(str, args))}: {done.stderr}"
+        return done
+
+    return run
+
+
+def record(audit, db: Path, collection: str, halfway: threading.Barrier) -> None:
+    """What one host does: creates, updates, a login and a failed one, a comment and, in the second half (after a
+    piece was shipped), its edit."""
+    audit(db, "record", "create", "-c", collection, "-i", "1", "--data", '{"n": 0, "tags": []}', "--ip", "10.0.0.1")
+    comment = None
+    for step in range(1, STEPS):
+        if step == STEPS // 2:
+            halfway.wait(timeout=120)  # the shipper ships each host's first half
+            halfway.wait(timeout=120)
+        if step % 4 == 0:
+            audit(db, "record", "invalid-credentials", "-c", "users", "-i", "root", "--ip", f"203.0.113.{step}")
+        elif step % 5 == 0:
+            audit(db, "record", "login", "-c", "users", "-i", "ops", user="ops")
+        elif step == 3:
+            comment = audit(db, "comment", "add", collection, "1", f"checked at step {step}").stdout.strip()
+        elif step == 9:
+            audit(db, "comment", "edit", comment, "checked twice")
+        else:
+            data = json.dumps({"n": step, "tags": [step, {"nested": str(step)}]})
+            audit(db, "record", "update", "-c", collection, "-i", "1", "--data", data, user=f"{collection}-bot")
+
+
+def lines(path: Path) -> list[dict]:
+    with gzip.open(path, "rt") as file:
+        return [json.loads(line) for line in file if line.strip()]
+
+
+class Shipped:
+    """The whole run: three hosts recording while a shipper sends their pieces on."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.audit = folder, runner(folder)
+        audit = self.audit
+        self.hosts = {name: folder / f"{name}.db" for name in HOSTS}
+        for name, db in self.hosts.items():
+            audit(db, "record", "create", "-c", "settings", "-i", name, "--data", '{"host": "' + name + '"}')
+        self.ids = {name: self.info(db)["store_id"] for name, db in self.hosts.items()}
+        self.central = folder / "central.db"
+        self.clickhouse = chdb.session.Session(str(folder / "ch"))
+        self.clickhouse.query((CLICKHOUSE / "audit.sql").read_text())
+        self.insert = (CLICKHOUSE / "insert.sql").read_text()
+        self.pieces: dict[str, list[Path]] = {name: [] for name in HOSTS}
+        self.ship()
+        halfway = threading.Barrier(len(HOSTS) + 1)
+        writers = [threading.Thread(target=record, args=(audit, self.hosts[name], HOSTS[name], halfway))
+                   for name in HOSTS]
+        for writer in writers:
+            writer.start()
+        halfway.wait(timeout=120)
+        self.during = self.ship()  # pieces shipped while the hosts were still recording
+        halfway.wait(timeout=120)
+        while any(writer.is_alive() for writer in writers):
+            self.during += self.ship()
+            time.sleep(0.2)
+        for writer in writers:
+            writer.join()
+        self.ship()
+        self.count = {name: self.info(db)["activities"] for name, db in self.hosts.items()}
+
+    def info(self, db: Path) -> dict:
+        return json.loads(self.audit(db, "info", "--format", "json").stdout)
+
+    def ship(self) -> int:
+        shipped = 0
+        for name, db in self.hosts.items():
+            piece = self.folder / f"{name}-{len(self.pieces[name]):03d}.jsonl.gz"
+            self.audit(db, "export", "--cursor-file", self.folder / f"{name}.cursor", "-o", piece, "--quiet")
+            if not lines(piece):
+                continue
+            self.pieces[name].append(piece)
+            self.audit(self.central, "verify", piece)
+            self.audit(self.central, "import", piece, "-q")
+            self.clickhouse.query(self.insert, params={"path": str(piece)})
+            shipped += len(self.pieces[name]) > 1
+        return shipped
+
+    def export(self, db: Path) -> list[dict]:
+        return [json.loads(line) for line in self.audit(db, "export").stdout.splitlines() if '"action"' in line]
+
+    def clickhouse_rows(self, sql: str) -> list[list]:
+        return json.loads(self.clickhouse.query(sql, "JSONCompact").bytes())["data"]
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    run = Shipped(tmp_path_factory.mktemp("hosts"))
+    yield run
+    run.clickhouse.close()
+
+
+def test_pieces_were_shipped_while_the_hosts_recorded(shipped):
+    assert shipped.during >= 3 and all(len(shipped.pieces[name]) >= 3 for name in HOSTS), shipped.pieces
+    assert all(shipped.count[name] == STEPS + 1 for name in HOSTS)
+
+
+def test_each_hosts_pieces_are_its_chain_piece_after_piece(shipped):
+    for name, db in shipped.hosts.items():
+        # Each piece was verified as a part when shipped; here: each starts where the one before ended, from the
+        # first link to the host's own head, and they hold every activity once. (A comment edited after it was
+        # shipped is in its piece as it was then; its edit record follows in a later piece.)
+        links = ("key", "action", "prev_hash", "hash")
+        shipped_lines = [line for piece in shipped.pieces[name] for line in lines(piece) if "action" in line]
+        assert [tuple(line[k] for k in links) for line in shipped_lines] == \
+            [tuple(line[k] for k in links) for line in shipped.export(db)]
+        starts = [next(line for line in lines(piece) if "action" in line)["prev_hash"]
+                  for piece in shipped.pieces[name]]
+        ends = [[line for line in lines(piece) if "action" in line][-1]["hash"] for piece in shipped.pieces[name]]
+        assert starts == ["0" * 64] + ends[:-1]
+        own = json.loads(shipped.audit(db, "verify", "--format", "json").stdout)
+        assert (own["checked"], own["head"]) == (shipped.count[name], ends[-1])
+
+
+@pytest.mark.xfail(strict=True, reason="audit verify on the concatenated pieces reports a comment edited after its "
+                                       "piece was shipped as modified ('differs from its last chained edit'): the "
+                                       "comment's line holds its text from before the edit")
+def test_the_concatenated_pieces_verify_as_one_trail(shipped):
+    for name, db in shipped.hosts.items():
+        whole = shipped.folder / f"{name}-whole.jsonl.gz"
+        whole.write_bytes(b"".join(piece.read_bytes() for piece in shipped.pieces[name]))
+        assert shipped.audit(db, "verify", whole, ok=False).returncode == 0, name
+
+
+def test_the_central_store_keeps_each_hosts_activity_under_its_identity(shipped):
+    exported = shipped.export(shipped.central)
+    ids, count = shipped.ids, shipped.count
+    assert Counter(line["key"].split("/")[0] for line in exported) == {ids[name]: count[name] for name in HOSTS}
+    for name in HOSTS:
+        mine = [line["key"] for line in exported if line["key"].startswith(ids[name] + "/")]
+        assert mine == [f"{ids[name]}/{n}" for n in range(1, count[name] + 1)]
+    history = json.loads(shipped.audit(shipped.central, "history", HOSTS["web"], "1", "--format", "json").stdout)
+    assert [row["action"] for row in history] == ["create"] + ["update"] * 4  # the web host's only
+    central = json.loads(shipped.audit(shipped.central, "stats", "--include-deleted", "--format", "json").stdout)
+    edits = json.loads(shipped.audit(shipped.central, "stats", "--action", "comment-edit", "--format", "json").stdout)
+    assert sum(row["count"] for row in central + edits) == sum(count.values())
+
+
+@pytest.mark.xfail(strict=True, reason="a comment-edit record imported in a later piece than its comment is not "
+                                       "applied to the comment, and audit verify then reports the comment modified "
+                                       "('differs from its last chained edit')")
+def test_the_central_store_verifies_and_its_comments_carry_their_edits(shipped):
+    comments = [line for line in shipped.export(shipped.central) if line["action"] == "comment"]
+    assert len(comments) == 3 and {line["comment"] for line in comments} == {"checked twice"}
+    assert shipped.audit(shipped.central, "verify", ok=False).returncode == 0
+
+
+def test_clickhouse_counts_agree_with_the_hosts_and_the_central_store(shipped):
+    per_host = shipped.clickhouse_rows(
+        "SELECT splitByChar('/', key)[1] AS host, count() FROM audit FINAL GROUP BY host")
+    assert {host: int(n) for host, n in per_host} == {shipped.ids[name]: shipped.count[name] for name in HOSTS}
+    listed = shipped.clickhouse_rows("SELECT action, count() FROM audit_listed GROUP BY action")
+    stats = json.loads(shipped.audit(shipped.central, "stats", "--by", "action", "--format", "json").stdout)
+    assert {action: int(n) for action, n in listed} == {row["action"]: row["count"] for row in stats}
