@@ -119,7 +119,8 @@ class Page:
 
     rows: list[dict[str, Any]]
     total_count: int | None = None
-    filter_count: int | None = None
+    filter_count: int | None = None  # also given, without --meta, when more rows match than the page holds
+    more: bool = False  # rows match past the page's end (its limit)
 
 
 @dataclass

@@ -23,17 +23,18 @@ OPERATORS = (
 ).split()
 
 
-def check_field(name: str, *, flag: str) -> str:
-    if name not in ACTIVITY_FIELDS:
-        raise UsageError(f"unknown field {name!r} in {flag}: use one of {', '.join(ACTIVITY_FIELDS)}")
+def check_field(name: str, *, flag: str, extra: tuple[str, ...] = ()) -> str:
+    if name not in ACTIVITY_FIELDS and name not in extra:
+        raise UsageError(f"unknown field {name!r} in {flag}: use one of {', '.join(ACTIVITY_FIELDS + extra)}")
     return name
 
 
-def parse_fields(text: str, *, flag: str = "--fields") -> list[str]:
-    names = [part.strip() for part in text.split(",") if part.strip()]
+def parse_fields(text: str, *, flag: str = "--fields", extra: tuple[str, ...] = ()) -> list[str]:
+    """Field names from a comma list; `extra` names what a listing can add to the activity's own (log's delta)."""
+    names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     if not names:
         raise UsageError(f"{flag} is empty: give a comma list such as id,action,user")
-    return [check_field(name, flag=flag) for name in names]
+    return [check_field(name, flag=flag, extra=extra) for name in names]
 
 
 def parse_sort(text: str) -> list[str]:

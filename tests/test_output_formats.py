@@ -47,12 +47,10 @@ def as_jsonl(text: str) -> list:
 
 
 def cell(value) -> str:
-    """What a csv cell holds for a value: text as is, null empty, JSON for objects and arrays."""
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return str(value)
+    """What a csv cell holds for a value: text as is, JSON for the rest (null, true, numbers, objects, arrays)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 # --- log ---
@@ -93,7 +91,7 @@ def test_log_table(seeded):
     assert lines[0].split() == list(DEFAULT_LIST_FIELDS)
     assert set(lines[1]) <= {"-", " "}
     assert len(lines) == 2 + 3  # one line per activity, even with a newline in a comment
-    assert lines[2].split()[:5] == ["3", "2026-11-03T10:00:00.000000Z", "publish", "articles", "1"]
+    assert lines[2].split()[:6] == ["3", "2026-11-03T10:00:00.000000Z", "publish", "null", "articles", "1"]
     assert "and a newline" in lines[3] and "\\n" in lines[3]
     assert "\x1b[" not in "\n".join(lines)  # NO_COLOR
 
@@ -114,7 +112,7 @@ def test_log_fields_in_every_format(seeded, fmt):
         assert as_jsonl(out) == [{"item": "1", "id": 3, "details": ["a", 1, None]}, {"item": "1", "id": 2, "details": None}]
     elif fmt == "csv":
         assert out.splitlines()[0] == "item,id,details"
-        assert as_csv(out) == [{"item": "1", "id": "3", "details": '["a",1,null]'}, {"item": "1", "id": "2", "details": ""}]
+        assert as_csv(out) == [{"item": "1", "id": "3", "details": '["a",1,null]'}, {"item": "1", "id": "2", "details": "null"}]
     else:
         lines = out.splitlines()
         assert lines[0].split() == ["item", "id", "details"]
@@ -174,7 +172,7 @@ def test_stats_in_every_format(seeded):
 
 def test_stats_by_user_null_in_csv_and_table(seeded):
     rows = as_csv(seeded("stats", "--by", "user", "--format", "csv").stdout)
-    assert {row["user"]: row["count"] for row in rows} == {"alice": "1", "bob": "1", "": "1"}
+    assert {row["user"]: row["count"] for row in rows} == {"alice": "1", "bob": "1", "null": "1"}
     table = seeded("stats", "--by", "user").stdout
     assert len(table.splitlines()) == 2 + 3
 

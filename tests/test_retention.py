@@ -130,7 +130,7 @@ def test_usage_errors_exit_2_with_one_line_and_change_nothing(history, cli, args
 
 
 def test_bad_duration_error_says_what_is_accepted(history, cli):
-    line = one_line_error(cli.fails("retention", "set", "--activity", "1y", code=2))
+    line = one_line_error(cli.fails("retention", "set", "--activity", "1 fortnight", code=2))
     assert "d" in line and "w" in line and ("7d" in line or "30s" in line or "12h" in line)
 
 

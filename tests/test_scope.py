@@ -56,7 +56,7 @@ def test_scope_set_show_and_clear(cli, db_path):
     one = cli.json("scope", "show", "sessions")
     assert [r["collection"] for r in one] == ["sessions"]
     table = cli("scope", "show").stdout
-    assert "articles" in table and "body,secret" in table
+    assert "articles" in table and '["body","secret"]' in table
     result = cli("scope", "clear", "articles")
     assert "articles" in result.stderr
     assert [r["collection"] for r in cli.json("scope", "show")] == ["sessions"]

@@ -275,7 +275,7 @@ def test_cli_version_lifecycle(cli, main_item):
     assert (listed["key"], listed["fields"], listed["outdated"]) == ("draft", ["body", "title"], False)
     table = cli("version", "list").stdout.splitlines()
     assert table[0].split()[:6] == ["collection", "item", "key", "name", "fields", "outdated"]
-    assert "body,title" in table[2]
+    assert '["body","title"]' in table[2] and "false" in table[2]  # JSON, not Python's False
 
     compared = cli.json("version", "compare", "articles", "1", "draft")
     assert compared["outdated"] is False

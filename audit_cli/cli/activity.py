@@ -6,7 +6,9 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
+from ..errors import UsageError
 from ..models import ACTIVITY_FIELDS, DATA_ACTIONS, DEFAULT_LIST_FIELDS, WELL_KNOWN_ACTIONS, Activity
+from ..timeparse import HELP
 from . import filters as f
 from .app import Format, check_positive, command, current_user, note, open_store, out, parse_json_arg
 
@@ -75,7 +77,6 @@ def record(
     at: At = None,
     fmt: FormatOpt = "table",
 ) -> None:
-    from ..errors import UsageError
     from ..patches import check_patch
 
     if data is not None and patch is not None:
@@ -95,18 +96,25 @@ def record(
 
 @command(
     "log",
-    help="""List activity, newest first.
+    help=f"""List activity, newest first: 100 rows unless --limit (-1 for all); when more match, stderr says so.
 
-Filters combine with AND; each flag's values combine with OR. Times: 30s, 15m, 12h, 7d, 2w (ago), ISO 8601 dates
-and date-times (UTC unless they carry an offset), now, today, yesterday. --filter takes Directus filter rules:
-_eq _neq _in _nin _gt _gte _lt _lte _contains _ncontains _icontains _starts_with _nstarts_with _istarts_with
-_ends_with _nends_with _null _nnull _empty _nempty _between _nbetween, grouped with _and and _or.
+Filters combine with AND; each flag's values combine with OR (repeat the flag: -u, -c and -i match whole
+values, so 'Hopper, Grace' is one user; --filter with _in takes a JSON list). --filter takes Directus filter
+rules: _eq _neq _in _nin _gt _gte _lt _lte _contains _ncontains _icontains _starts_with _nstarts_with
+_istarts_with _ends_with _nends_with _null _nnull _empty _nempty _between _nbetween, grouped with _and and _or.
+Times (--since, --until, and time fields in --filter):
+
+{HELP}
+
+-p shows each activity's change in full below its row, like git log -p. -F/--follow prints the matching
+activity as others record it, until interrupted (as in audit log -F -a login -f jsonl): the newest few
+first (10 unless --limit), then each new one.
 
 \b
 Example:
   audit log --action update --since 7d
   audit log -c articles -i 42 --format json
-  audit log --filter '{"user": {"_in": ["alice", "bob"]}}' --sort timestamp --limit -1
+  audit log --filter '{{"user": {{"_in": ["alice", "bob"]}}}}' --sort timestamp --limit -1
   audit log --field /title -p
 """,
 )
@@ -122,41 +130,94 @@ def log(
     filter: f.Filter = None,
     field: f.FieldPath = None,
     include_deleted: f.IncludeDeleted = False,
-    sort: Annotated[str, typer.Option("--sort", "-s", help="Fields to sort by, comma separated; - for descending.")] = "-timestamp",
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many rows; -1 for all.")] = 100,
+    sort: Annotated[Optional[str], typer.Option("--sort", "-s", help="Fields to sort by, comma separated; - for descending. [default: -timestamp]", show_default=False)] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="At most this many rows; -1 for all. [default: 100; 10 with --follow]", show_default=False)] = None,
     offset: Annotated[int, typer.Option("--offset", help="Skip this many rows first.")] = 0,
-    fields: Annotated[Optional[str], typer.Option("--fields", help="Columns to show, comma separated (id,action,user,...).", show_default=False)] = None,
+    fields: Annotated[Optional[str], typer.Option("--fields", help="Columns to show, comma separated (id,action,user,...; delta for the change).", show_default=False)] = None,
     meta: Annotated[bool, typer.Option("--meta", help="Also report the total and the filtered counts.")] = False,
-    show_patch: Annotated[bool, typer.Option("--patch", "-p", help="Show each activity's change (its RFC 6902 delta).")] = False,
+    show_patch: Annotated[bool, typer.Option("--patch", "-p", help="Show each activity's change in full (its RFC 6902 delta).")] = False,
+    follow: Annotated[bool, typer.Option("--follow", "-F", help="Go on printing matching activity as it is recorded, until interrupted.")] = False,
     fmt: FormatOpt = "table",
 ) -> None:
     from .. import query, render
 
     q = f.build_query(action=action, user=user, collection=collection, item=item, since=since, until=until,
                       search=search, filter=filter, field=field, include_deleted=include_deleted)
-    q.sort = query.parse_sort(sort)
-    q.limit = check_positive(limit, "--limit", allow_all=True)
+    if follow and (sort is not None or offset or meta):
+        raise UsageError("--follow lists activity by id as it comes: --sort, --offset and --meta do not go with it")
+    q.sort = query.parse_sort(sort if sort is not None else "-timestamp")
+    q.limit = check_positive((10 if follow else 100) if limit is None else limit, "--limit", allow_all=True)
     q.offset = check_positive(offset, "--offset")
-    columns = query.parse_fields(fields) if fields is not None else None
-    store = open_store(ctx)
-    page = store.log(q, meta=meta, fields=columns)
-    rows = page.rows
-    if show_patch:
-        for row in rows:
-            revision = store.revision_of(row["id"]) if "id" in row else None
-            row["delta"] = revision.delta if revision else None
-    if columns is None and fmt in ("table", "csv"):
+    columns = query.parse_fields(fields, extra=("delta",)) if fields is not None else None
+    if columns is None:
         # csv names every column even when no row matched; the table keeps to the ones people scan.
-        columns = list(DEFAULT_LIST_FIELDS if fmt == "table" else ACTIVITY_FIELDS) + (["delta"] if show_patch else [])
-    elif show_patch and columns is not None:
+        columns = list(ACTIVITY_FIELDS if fmt in ("json", "jsonl", "csv") else DEFAULT_LIST_FIELDS)
+    if show_patch and "delta" not in columns:
         columns.append("delta")
+    if fmt == "table" and show_patch:
+        columns.remove("delta")  # shown in full below each row instead
+    store = open_store(ctx)
+    if follow:
+        _follow(store, q, fmt, columns, patches=show_patch or "delta" in columns)
+        return
+    page = store.log(q, meta=meta)
+    rows = page.rows
+    changes = [_change(store, row["id"]) if show_patch or "delta" in columns else None for row in rows]
+    for row, change in zip(rows, changes):
+        row["delta"] = change["patch"] if change is not None else None
+    rows = [{name: row[name] for name in columns} for row in rows]
     info = None
     if meta:
         info = {"total_count": page.total_count, "filter_count": page.filter_count, "shown": len(rows)}
         if fmt in ("jsonl", "csv"):
             note(render._meta_line(info))
             info = None
+    if page.more:
+        note(_partial(len(rows), page.filter_count, q.offset))
+    if fmt == "table" and show_patch:
+        render.table_with_patches(rows, changes, out(), columns=columns, color=render.use_color(out()))
+        if info:
+            out().write(render._meta_line(info) + "\n")
+        return
     render.records(rows, fmt, out(), columns=columns, meta=info)
+
+
+def _partial(shown: int, matching: int | None, offset: int) -> str:
+    rows = f"{offset + 1:,}-{offset + shown:,}" if offset else f"{shown:,}"
+    return f"{rows} of {matching or 0:,} shown; --limit -1 for all"
+
+
+def _change(store, activity_id: int) -> dict | None:
+    """The change an activity made (its patch and the state before it), or None for one that changed no data."""
+    if store.revision_of(activity_id) is None:
+        return None
+    return store.diff_activity(activity_id)
+
+
+def _follow(store, q, fmt: str, columns: list[str], *, patches: bool) -> None:
+    """The newest `q.limit` matching rows oldest first, then each new match as it is recorded, until ^C."""
+    import dataclasses
+
+    from .. import render
+
+    start = store.last_id()
+    backlog = dataclasses.replace(q, max_id=start, sort=["-id"])
+    rows = list(reversed(store.log(backlog).rows))
+    stream = render.RowStream(fmt, out(), columns, color=render.use_color(out()))
+
+    def shown(row: dict) -> tuple[dict, dict | None]:
+        change = _change(store, row["id"]) if patches else None
+        row["delta"] = change["patch"] if change is not None else None
+        return row, change if fmt == "table" else None
+
+    try:
+        stream.start(*zip(*map(shown, rows)) if rows else ([], []))
+        for row in store.follow(dataclasses.replace(q, after_id=start)):
+            stream.add(*shown(row))
+    except KeyboardInterrupt:  # how following ends: not an error
+        pass
+    finally:
+        stream.close()
 
 
 @command(
@@ -185,17 +246,21 @@ def show(
 
 @command(
     "stats",
-    help="""Count activity by action, user, collection or day, with a bar per row. Takes the log filters.
+    help="""Count activity by action, user, collection, item, hour, day, week or month, with a bar per row.
+
+Takes the log filters. Times are UTC: hours as 2026-11-20T10:00, weeks as ISO 8601 (2026-W47), months as 2026-11,
+in time order; the others largest first. --by item counts each item of each collection.
 
 \b
 Example:
   audit stats --by user --since 30d
   audit stats --by day --action login --format csv
+  audit stats --by item -c articles
 """,
 )
 def stats(
     ctx: typer.Context,
-    by: Annotated[Literal["action", "user", "collection", "day"], typer.Option("--by", help="What to count by.")] = "action",
+    by: Annotated[Literal["action", "user", "collection", "item", "hour", "day", "week", "month"], typer.Option("--by", help="What to count by.")] = "action",
     action: f.Actions = None,
     user: f.Users = None,
     collection: f.Collections = None,
@@ -212,7 +277,8 @@ def stats(
     q = f.build_query(action=action, user=user, collection=collection, item=item, since=since, until=until,
                       search=search, filter=filter, include_deleted=include_deleted)
     rows = open_store(ctx).stats(q, by=by)
-    render.records(rows, fmt, out(), columns=[by, "count"], bar="count" if fmt == "table" else None)
+    groups = ["collection", "item"] if by == "item" else [by]
+    render.records(rows, fmt, out(), columns=[*groups, "count"], bar="count" if fmt == "table" else None)
 
 
 @command(

@@ -82,11 +82,11 @@ def _summary(summary: dict, fmt: str, *, dry_run: bool = False, err: bool = Fals
     if summary["removed"]:
         render.records(summary["removed"], "table", stream, columns=["collection", "action", "activities", "revisions"])
     verb = "would remove" if dry_run else "removed"
-    line = f"{verb} {summary['activities']} activities and {summary['revisions']} revisions"
+    line = f"{verb} {render.plural(summary['activities'], 'activity')} and {render.plural(summary['revisions'], 'revision')}"
     if summary.get("rewritten"):
-        line += f"; {'would rewrite' if dry_run else 'rewrote'} {summary['rewritten']} revisions to their scope"
+        line += f"; {'would rewrite' if dry_run else 'rewrote'} {render.plural(summary['rewritten'], 'revision')} to their scope"
     if "bytes_freed" in summary:
-        line += f"; vacuum freed {summary['bytes_freed']} bytes"
+        line += f"; vacuum freed {render.plural(summary['bytes_freed'], 'byte')}"
     stream.write(line + "\n")
 
 
@@ -211,8 +211,6 @@ def scope_show(ctx: typer.Context,
     rows = [{"collection": c, "fields": s.get("fields"), "exclude_fields": s.get("exclude_fields"),
              "keep_revisions": s.get("keep_revisions"), "track": s.get("track", "all")}
             for c, s in scopes.items() if collection is None or c == collection]
-    if fmt in ("table", "csv"):
-        rows = [{k: ",".join(v) if isinstance(v, list) else v for k, v in row.items()} for row in rows]
     render.records(rows, fmt, out(), columns=["collection", "fields", "exclude_fields", "keep_revisions", "track"])
 
 

@@ -28,9 +28,8 @@ Example:
 def history(ctx: typer.Context, collection: Collection, item: Item, fmt: FormatOpt = "table") -> None:
     from .. import render
 
+    # changed is a JSON array of JSON Pointers in every format: "" is the whole item, and no key can blur two paths.
     rows = open_store(ctx).history(collection, item)
-    if fmt in ("table", "csv"):
-        rows = [{**row, "changed": " ".join(p or "/" for p in row["changed"])} for row in rows]
     render.records(rows, fmt, out(), columns=["index", "activity", "action", "user", "timestamp", "changed"])
 
 

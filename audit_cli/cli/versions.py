@@ -72,8 +72,6 @@ def list_(ctx: typer.Context,
 
     rows = open_store(ctx).list_versions(collection, item)
     columns = ["collection", "item", "key", "name", "fields", "outdated", "created_at", "created_by"]
-    if fmt in ("table", "csv"):
-        rows = [{**row, "fields": ",".join(row["fields"])} for row in rows]
     render.records(rows, fmt, out(), columns=columns if fmt in ("table", "csv") else None)
 
 

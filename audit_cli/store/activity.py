@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .. import chain, jsontext, query
@@ -22,7 +24,12 @@ _INSERT = (f"INSERT INTO activity ({_COLUMNS}, key, prev_hash, hash) "
 _OWN_COMMAND = {"revert": "audit revert", "promote": "audit version promote", "version-save": "audit version save",
                 "prune": "audit prune"}
 _COMMENTS = ("comment", *COMMENT_CHANGES)  # the actions listings may hide
-STATS_GROUPS = {"action": "action", "user": "user", "collection": "collection", "day": "substr(timestamp, 1, 10)"}
+# Time groups are labelled as their stored text begins (2026-11-20T10:00 for an hour), and weeks as ISO 8601 does
+# (2026-W47, from iso_week() on the connection); an item is its collection and id, kept apart as a JSON pair.
+STATS_GROUPS = {"action": "action", "user": "user", "collection": "collection", "item": "json_array(collection, item)",
+                "hour": "substr(timestamp, 1, 13) || ':00'", "day": "substr(timestamp, 1, 10)",
+                "week": "iso_week(timestamp)", "month": "substr(timestamp, 1, 7)"}
+TIME_GROUPS = ("hour", "day", "week", "month")
 
 
 def row_to_dict(row: sqlite3.Row | tuple, fields: tuple[str, ...] = ACTIVITY_FIELDS) -> dict[str, Any]:
@@ -131,18 +138,51 @@ class ActivityOps:
         """A page of activity matching `q`, in `q.sort` order, with total and filtered counts when `meta`."""
         clause, params = query.where(q)
         sql = f"SELECT {_COLUMNS} FROM activity WHERE {clause} ORDER BY {query.order_by(q.sort)} LIMIT ? OFFSET ?"
-        limit = -1 if q.limit is None else q.limit
+        # One row past the limit tells whether the page is all there is, without counting every match.
+        limit = -1 if q.limit is None else q.limit + 1
         rows = [row_to_dict(row) for row in self.conn.execute(sql, [*params, limit, q.offset])]
+        more = q.limit is not None and len(rows) > q.limit
+        if more:
+            del rows[q.limit:]
         if fields:
             rows = [{name: row[name] for name in fields} for row in rows]
-        page = Page(rows)
+        page = Page(rows, more=more)
         if meta:
             page.total_count = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0]
+        if meta or more:
             page.filter_count = self.conn.execute(f"SELECT count(*) FROM activity WHERE {clause}", params).fetchone()[0]
         return page
 
+    def follow(self, q: LogQuery, *, poll: float = 0.5, stop: Callable[[], bool] | None = None
+               ) -> Iterator[dict[str, Any]]:
+        """The activity matching `q` recorded after `q.after_id` (by anyone), as it comes, until `stop()` or the
+        caller stops iterating.
+
+        Each look is one short read (fetched whole, so no read transaction outlives it) and nothing is locked in
+        between: writers go on, and the WAL can be checkpointed while this waits."""
+        after = q.after_id if q.after_id is not None else self.last_id()
+        while stop is None or not stop():
+            # Up to the newest id first, then the rows: one recorded in between waits for the next look.
+            newest = self.last_id()
+            look = dataclasses.replace(q, after_id=after, max_id=newest, sort=["id"], limit=None, offset=0)
+            clause, params = query.where(look)
+            rows = self.conn.execute(f"SELECT {_COLUMNS} FROM activity WHERE {clause} ORDER BY id LIMIT 1000",
+                                     params).fetchall()
+            for row in rows:
+                yield row_to_dict(row)
+            if len(rows) == 1000:
+                after = rows[-1][0]
+                continue
+            after = newest  # past the rows that did not match too, so that they are not read again
+            time.sleep(poll)
+
+    def last_id(self) -> int:
+        """The newest activity's id, 0 in an empty store."""
+        return self.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
+
     def stats(self, q: LogQuery, *, by: str) -> list[dict[str, Any]]:
-        """Counts of matching activity grouped by action, user, collection or day, largest first (days in order)."""
+        """Counts of matching activity grouped by action, user, collection, item (collection and item), hour, day,
+        week or month; largest first, and times in order."""
         if by not in STATS_GROUPS:
             raise UsageError(f"invalid --by {by!r}: use one of {', '.join(STATS_GROUPS)}")
         clause, params = query.where(q)
@@ -159,10 +199,15 @@ class ActivityOps:
             for grp, n in self.conn.execute(sql.format(group, "activity INDEXED BY activity_action", hidden),
                                             [*every_params, *_COMMENTS, *params]).fetchall():
                 counts[grp] -= n
+        if by == "item":  # ordered by collection, then item, not by the JSON text's quotes
+            counts = {tuple(jsontext.loads(group)): n for group, n in counts.items()}
         # SQLite's order: NULL first, then by value; days in order, the rest largest first.
-        order = (lambda pair: (pair[0] is not None, pair[0] or "")) if by == "day" else \
+        order = (lambda pair: (pair[0] is not None, pair[0] or "")) if by in TIME_GROUPS else \
             (lambda pair: (-pair[1], pair[0] is not None, pair[0] or ""))
-        return [{by: group, "count": count} for group, count in sorted(counts.items(), key=order) if count]
+        ranked = [(group, count) for group, count in sorted(counts.items(), key=order) if count]
+        if by == "item":
+            return [dict(zip(("collection", "item"), group), count=count) for group, count in ranked]
+        return [{by: group, "count": count} for group, count in ranked]
 
     def info(self) -> dict[str, Any]:
         """The store's path, size, schema version and counts."""
