@@ -287,6 +287,8 @@ class RowStream:
             self._line(["-" * w for w in self.widths])
         elif self.writer is not None:
             self.writer.writerow(self.columns)
+        elif self.fmt == "json":
+            self.out.write("[\n")
         for row, change in zip(rows, changes):
             self.add(row, change)
         self.out.flush()
@@ -301,14 +303,15 @@ class RowStream:
             self.writer.writerow([_flat(row.get(name)) for name in self.columns])
         else:
             line = _json_safe(jsontext.dumps({name: row.get(name) for name in self.columns}))
-            self.out.write(line + "\n" if self.fmt == "jsonl" else ("[\n  " if not self.count else ",\n  ") + line)
+            # Each row ends its line as it comes (a comma leads the next), so that a reader sees it at once.
+            self.out.write(line + "\n" if self.fmt == "jsonl" else ("  " if not self.count else ", ") + line + "\n")
         self.count += 1
         self.out.flush()
 
     def close(self) -> None:
         """The end of a JSON array; nothing to end in the other formats."""
         if self.fmt == "json":
-            self.out.write("[]\n" if not self.count else "\n]\n")
+            self.out.write("]\n")
             self.out.flush()
 
     def _line(self, cells: list[str]) -> None:
