@@ -35,8 +35,11 @@ def _finite(text: str) -> float:
     return value
 
 
-def parse(text: str | bytes, *, what: str = "JSON") -> Any:
-    """Parse user-given JSON strictly; errors name `what` and say what is accepted."""
+DATA_EXAMPLE = '{"title": "New"}'
+
+
+def parse(text: str | bytes, *, what: str = "JSON", example: str = DATA_EXAMPLE) -> Any:
+    """Parse user-given JSON strictly; errors name `what` and say what is accepted, with an `example` of it."""
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
@@ -50,13 +53,13 @@ def parse(text: str | bytes, *, what: str = "JSON") -> Any:
     except RecursionError:
         raise UsageError(f"{what} is nested too deeply: at most about 900 levels are accepted") from None
     except ValueError as exc:
-        raise UsageError(f"{what} is not valid JSON ({exc}): give a JSON value, such as {{\"title\": \"New\"}}") from None
+        raise UsageError(f"{what} is not valid JSON ({exc}): give JSON such as {example}") from None
 
 
-def parse_object(text: str | bytes, *, what: str) -> dict[str, Any]:
-    value = parse(text, what=what)
+def parse_object(text: str | bytes, *, what: str, example: str = DATA_EXAMPLE) -> dict[str, Any]:
+    value = parse(text, what=what, example=example)
     if not isinstance(value, dict):
-        raise UsageError(f"{what} must be a JSON object such as {{\"title\": \"New\"}}, not {type_name(value)}")
+        raise UsageError(f"{what} must be a JSON object such as {example}, not {type_name(value)}")
     return value
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from . import jsontext
 from .errors import Conflict, UsageError
 
 Patch = list[dict[str, Any]]
@@ -48,7 +49,7 @@ def split_pointer(path: str) -> list[str]:
 def resolve(doc: Any, path: str) -> Any:
     """The value at a JSON Pointer; KeyError, IndexError or ValueError when there is none."""
     for key in split_pointer(path):
-        doc = doc[int(key)] if isinstance(doc, list) else doc[key]
+        doc = doc[_list_index(doc, key)] if isinstance(doc, list) else doc[key]
     return doc
 
 
@@ -179,23 +180,45 @@ def apply(doc: Any, patch: Patch) -> Any:
 
 def apply_in_place(doc: Any, patch: Patch) -> Any:
     """Apply to a document this caller owns (freshly parsed), returning the result (the root may be replaced)."""
-    for op in patch:
+    for n, op in enumerate(patch):
         try:
             doc = _apply_one(doc, op)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise Conflict(f"patch does not apply: {op.get('op')} {op.get('path')!r} ({exc.__class__.__name__}: {exc})") from None
+            # Our own words only: a library's message would print Python's reprs of the whole document.
+            reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "its path does not resolve"
+            raise Conflict(f"patch does not apply: operation {n} ({op.get('op')} {op.get('path')!r}): {reason}") \
+                from None
     return doc
+
+
+def _shown(value: Any) -> str:
+    text = jsontext.dumps(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _at(doc: Any, path: str, what: str) -> Any:
+    try:
+        return resolve(doc, path)
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise KeyError(f"{what} {path!r} does not exist in the item") from None
 
 
 def _apply_one(doc: Any, op: dict[str, Any]) -> Any:
     kind = op["op"]
-    if kind not in ("add", "remove", "replace"):
-        import jsonpatch
-
-        try:
-            return jsonpatch.apply_patch(doc, [op], in_place=True)
-        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-            raise ValueError(str(exc)) from None
+    if kind == "test":
+        found = _at(doc, op["path"], "the tested path")
+        if not same(found, op["value"]):
+            raise ValueError(f"the item holds {_shown(found)}, not {_shown(op['value'])}")
+        return doc
+    if kind in ("move", "copy"):
+        value = copied(_at(doc, op["from"], "from"))
+        if kind == "move":
+            if op["path"].startswith(op["from"] + "/"):
+                raise ValueError(f"cannot move {op['from']!r} into itself")
+            if op["path"] == op["from"]:
+                return doc
+            doc = _apply_one(doc, {"op": "remove", "path": op["from"]})
+        return _apply_one(doc, {"op": "add", "path": op["path"], "value": value})
     keys = split_pointer(op["path"])
     if not keys:
         if kind == "remove":
@@ -209,7 +232,7 @@ def _apply_one(doc: Any, op: dict[str, Any]) -> Any:
         if kind == "add":
             parent[last] = copied(op["value"])
         elif last not in parent:
-            raise KeyError(f"no member {last!r}")
+            raise KeyError(f"there is no member {last!r} to {kind}")
         elif kind == "remove":
             del parent[last]
         else:

@@ -148,7 +148,7 @@ def test_a_later_export_adds_only_its_new_rows(cli, tmp_path):
     later = tmp_path / "later.json"
     later.write_text(json.dumps([newer] + rows()), encoding="utf-8")
     result = cli("import", "--format", "strapi", later)
-    assert "imported 1 activities" in result.stderr and "20 were already here" in result.stderr
+    assert "imported 1 activity" in result.stderr and "20 were already here" in result.stderr
     assert snapshot(cli, "article", "1") == {"id": 1, "title": "Hello again"}  # the entry is the whole new state
 
 

@@ -556,7 +556,7 @@ def test_stats_csv_and_jsonl(seeded):
                                                    {"collection": "directus_users", "count": 1}]
 
 
-@pytest.mark.parametrize("by", ["nope", "item", "Day", ""])
+@pytest.mark.parametrize("by", ["nope", "items", "Day", "year", ""])
 def test_stats_bad_by(seeded, by):
     line = fails(seeded, "stats", "--by", by, code=2)
     assert "--by" in line and "action" in line and "day" in line

@@ -58,13 +58,16 @@ Example:
   audit record create -c articles -i 42 --data '{{"title": "Hello", "status": "draft"}}'
   audit record update -c articles -i 42 --data '{{"status": "published"}}' --user alice
   audit record login -c directus_users -i alice --ip 10.0.0.1
+  audit record update articles 42 --data '{{"status": "draft"}}'
 """,
 )
 def record(
     ctx: typer.Context,
     action: Annotated[str, typer.Argument(help="What happened: create, update, delete, login, entry.update...", show_default=False)],
-    collection: Annotated[str, typer.Option("--collection", "-c", help="The collection (table, model) of the item.", show_default=False)],
-    item: Annotated[str, typer.Option("--item", "-i", help="The item's id (kept as text).", show_default=False)],
+    collection_arg: Annotated[Optional[str], typer.Argument(metavar="[COLLECTION]", help="The item's collection (or -c).", show_default=False)] = None,
+    item_arg: Annotated[Optional[str], typer.Argument(metavar="[ITEM]", help="The item's id (or -i).", show_default=False)] = None,
+    collection: Annotated[Optional[str], typer.Option("--collection", "-c", help="The collection (table, model) of the item.", show_default=False)] = None,
+    item: Annotated[Optional[str], typer.Option("--item", "-i", help="The item's id (kept as text).", show_default=False)] = None,
     data: Annotated[Optional[str], typer.Option("--data", "-d", help="JSON object, @FILE or - (stdin): the item's data.", show_default=False)] = None,
     replace: Annotated[bool, typer.Option("--replace", help="--data is the whole new state, not a partial update.")] = False,
     patch: Annotated[Optional[str], typer.Option("--patch", help="An RFC 6902 patch (JSON, @FILE or -) to apply instead of --data.", show_default=False)] = None,
@@ -78,7 +81,9 @@ def record(
     fmt: FormatOpt = "table",
 ) -> None:
     from ..patches import check_patch
+    from .items import resolve
 
+    collection, item = resolve([collection_arg, item_arg], collection, item, usage="ACTION COLLECTION ITEM")
     if data is not None and patch is not None:
         raise UsageError("give --data or --patch, not both")
     if replace and data is None:

@@ -12,14 +12,68 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 import typer
+import typer.core
 
 from .. import __version__
 from ..errors import AuditError, ExitCode, UsageError, shown
 
 Format = Literal["table", "json", "jsonl", "csv"]
 
+
+class _Group(typer.core.TyperGroup):
+    """The top command: the parser's own errors (a bad choice, an unknown option) are the same one line,
+    `audit: error: ...`, as every other usage error, saying where the help is."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        from typer._click import exceptions  # Typer's bundled Click: the errors its parser raises
+
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except exceptions.NoArgsIsHelpError as exc:  # a bare `audit` or group: its help, as asked for
+            exc.show()
+            sys.exit(exc.exit_code)
+        except exceptions.UsageError as exc:
+            hint = f" (see {exc.ctx.command_path} -h)" if exc.ctx is not None else ""
+            given = _given(exc, kwargs.get("args", args[0] if args else None))
+            fail(_parser_message(exc.format_message(), given) + hint, ExitCode.USAGE)
+            sys.exit(ExitCode.USAGE)
+        except exceptions.ClickException as exc:
+            fail(_parser_message(exc.format_message()), exc.exit_code)
+            sys.exit(exc.exit_code)
+        except exceptions.Abort:  # a question answered no, or ^D at it
+            fail("aborted: nothing was changed", ExitCode.RUNTIME)
+            sys.exit(ExitCode.RUNTIME)
+        sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _parser_message(text: str, given: str | None) -> str:
+    # Typer words a bad choice as "Value error, 'xml' is not one of ...", and a bad number without the number;
+    # say them as the other errors do.
+    text = text.replace("Value error, ", "").rstrip(".")
+    if given is not None:
+        text = text.replace("Input should be a valid integer, unable to parse string as an integer",
+                            f"{given!r} is not a whole number")
+    return text[:1].lower() + text[1:]
+
+
+def _given(exc: Exception, args: Any) -> str | None:
+    """The value the user gave the option that the parser refused, read back from the command line."""
+    opts = getattr(getattr(exc, "param", None), "opts", None)
+    words = list(sys.argv[1:] if args is None else args)
+    for n, word in enumerate(words):
+        for opt in opts or ():
+            if word == opt and n + 1 < len(words):
+                return words[n + 1]
+            if word.startswith(opt + "="):
+                return word[len(opt) + 1:]
+    return None
+
+
 app = typer.Typer(
     name="audit",
+    cls=_Group,
     help="An accountable history of every change to your data: who did what, when, from where, to which item, "
     "and what it looked like before and after. One SQLite file, no server.",
     no_args_is_help=True,
@@ -47,15 +101,21 @@ def _version(value: bool) -> None:
 def _global(
     ctx: typer.Context,
     db: Annotated[
-        Optional[Path],
+        Optional[str],
         typer.Option("--db", envvar="AUDIT_DB", help="The store file. [default: $XDG_DATA_HOME/audit/audit.db]",
-                     show_default=False, dir_okay=False),
+                     show_default=False, metavar="FILE"),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    ctx.obj = {"db": db or default_db()}
+    if db is not None and not db.strip():
+        raise fail("--db is empty: give the path of a store file (or leave --db out for $AUDIT_DB, else "
+                   f"{default_db()})", ExitCode.USAGE)
+    if db is not None and Path(db).expanduser().is_dir():
+        raise fail(f"--db {shown(db)} is a directory: give the path of a store file in it, such as {shown(db)}/audit.db",
+                   ExitCode.USAGE)
+    ctx.obj = {"db": Path(db) if db is not None else default_db()}
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -187,13 +247,22 @@ def read_arg(value: str, *, flag: str) -> bytes:
     return value.encode("utf-8", "surrogateescape")
 
 
+# What each JSON flag's errors hold up as an example: a filter is not item data.
+_EXAMPLES = {
+    "--filter": '{"action": {"_eq": "update"}}',
+    "--patch": '[{"op": "replace", "path": "/title", "value": "New"}]',
+    "--details": '{"reason": "requested by legal"}',
+}
+
+
 def parse_json_arg(value: str, *, flag: str, obj: bool = True) -> Any:
     from .. import jsontext
 
     text = read_arg(value, flag=flag)
+    example = _EXAMPLES.get(flag, jsontext.DATA_EXAMPLE)
     if obj:
-        return jsontext.parse_object(text, what=flag)
-    return jsontext.parse(text, what=flag)
+        return jsontext.parse_object(text, what=flag, example=example)
+    return jsontext.parse(text, what=flag, example=example)
 
 
 def out() -> Any:

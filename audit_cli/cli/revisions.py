@@ -8,9 +8,7 @@ import typer
 
 from .activity import At, FormatOpt, User, make_activity, print_recorded
 from .app import app, command, note, open_store, out
-
-Collection = Annotated[str, typer.Argument(metavar="COLLECTION", help="The item's collection.", show_default=False)]
-Item = Annotated[str, typer.Argument(metavar="ITEM", help="The item's id.", show_default=False)]
+from .items import Collection, CollectionOpt, Item, ItemOpt, resolve
 
 
 @command(
@@ -25,9 +23,11 @@ Example:
   audit history articles 42 --format json
 """,
 )
-def history(ctx: typer.Context, collection: Collection, item: Item, fmt: FormatOpt = "table") -> None:
+def history(ctx: typer.Context, collection: Collection = None, item: Item = None, collection_opt: CollectionOpt = None,
+            item_opt: ItemOpt = None, fmt: FormatOpt = "table") -> None:
     from .. import render
 
+    collection, item = resolve([collection, item], collection_opt, item_opt)
     # changed is a JSON array of JSON Pointers in every format: "" is the whole item, and no key can blur two paths.
     rows = open_store(ctx).history(collection, item)
     render.records(rows, fmt, out(), columns=["index", "activity", "action", "user", "timestamp", "changed"])
@@ -46,14 +46,17 @@ Example:
 )
 def snapshot(
     ctx: typer.Context,
-    collection: Collection,
-    item: Item,
+    collection: Collection = None,
+    item: Item = None,
+    collection_opt: CollectionOpt = None,
+    item_opt: ItemOpt = None,
     rev: Annotated[Optional[int], typer.Option("--rev", "-r", help="Revision index (negative counts back).", show_default=False)] = None,
     at: Annotated[Optional[str], typer.Option("--at", help="The state at this time: ISO 8601, 2h, yesterday...", show_default=False)] = None,
 ) -> None:
     from .. import render, timeparse
     from ..errors import UsageError
 
+    collection, item = resolve([collection, item], collection_opt, item_opt)
     if rev is not None and at is not None:
         raise UsageError("give --rev or --at, not both")
     moment = timeparse.normalize(at) if at is not None else None
@@ -76,8 +79,10 @@ Example:
 )
 def diff(
     ctx: typer.Context,
-    collection: Annotated[Optional[str], typer.Argument(metavar="[COLLECTION]", help="The item's collection.", show_default=False)] = None,
-    item: Annotated[Optional[str], typer.Argument(metavar="[ITEM]", help="The item's id.", show_default=False)] = None,
+    collection: Collection = None,
+    item: Item = None,
+    collection_opt: CollectionOpt = None,
+    item_opt: ItemOpt = None,
     start: Annotated[Optional[int], typer.Option("--from", help="From this revision. [default: the one before --to]", show_default=False)] = None,
     end: Annotated[Optional[int], typer.Option("--to", help="To this revision. [default: -1, the current one]", show_default=False)] = None,
     activity: Annotated[Optional[int], typer.Option("--activity", help="The change this activity made, instead of COLLECTION ITEM.", show_default=False)] = None,
@@ -87,12 +92,13 @@ def diff(
     from ..errors import UsageError
 
     if activity is not None:
-        if collection is not None or start is not None or end is not None:
+        if collection is not None or collection_opt is not None or item_opt is not None or start is not None \
+                or end is not None:
             raise UsageError("--activity takes the place of COLLECTION ITEM --from --to: give one or the other")
         result = open_store(ctx).diff_activity(activity)
-    elif collection is None or item is None:
-        raise UsageError("diff needs COLLECTION ITEM, or --activity ID")
     else:
+        collection, item = resolve([collection, item], collection_opt, item_opt,
+                                   usage="COLLECTION ITEM, or --activity ID")
         result = open_store(ctx).diff(collection, item, start=start, end=end)
     if fmt == "patch":
         out().write(render.pretty(result["patch"]) + "\n")
@@ -116,9 +122,11 @@ Example:
 )
 def revert(
     ctx: typer.Context,
-    collection: Collection,
-    item: Item,
     to: Annotated[int, typer.Option("--to", help="The revision index to go back to (negative counts back).", show_default=False)],
+    collection: Collection = None,
+    item: Item = None,
+    collection_opt: CollectionOpt = None,
+    item_opt: ItemOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the patch it would apply; write nothing.")] = False,
     user: User = None,
     comment: Annotated[Optional[str], typer.Option("--comment", help="Why: kept with the revert activity.", show_default=False)] = None,
@@ -127,6 +135,7 @@ def revert(
 ) -> None:
     from .. import render
 
+    collection, item = resolve([collection, item], collection_opt, item_opt)
     store = open_store(ctx)
     if dry_run:
         plan = store.revert(collection, item, to=to, dry_run=True)
@@ -156,9 +165,11 @@ Example:
   audit blame articles 42 --format json
 """,
 )
-def blame(ctx: typer.Context, collection: Collection, item: Item, fmt: FormatOpt = "table") -> None:
+def blame(ctx: typer.Context, collection: Collection = None, item: Item = None, collection_opt: CollectionOpt = None,
+          item_opt: ItemOpt = None, fmt: FormatOpt = "table") -> None:
     from .. import render
 
+    collection, item = resolve([collection, item], collection_opt, item_opt)
     rows = open_store(ctx).blame(collection, item)
     render.records(rows, fmt, out(), columns=["path", "activity", "action", "user", "timestamp", "value"])
 
@@ -166,6 +177,8 @@ def blame(ctx: typer.Context, collection: Collection, item: Item, fmt: FormatOpt
 comment_app = typer.Typer(help="Comments on items: add, edit (keeps edited_on), delete (soft).", no_args_is_help=True)
 app.add_typer(comment_app, name="comment")
 Text = Annotated[str, typer.Argument(metavar="TEXT", help="The comment's text.", show_default=False)]
+# With -c and -i, the one positional argument is the text: so all three are optional to the parser.
+Args = Annotated[Optional[list[str]], typer.Argument(metavar="[COLLECTION ITEM] TEXT", help="The item (or -c and -i) and the comment's text.", show_default=False)]
 CommentId = Annotated[int, typer.Argument(metavar="ID", help="The comment's activity id.", show_default=False)]
 
 
@@ -179,10 +192,12 @@ Example:
   audit comment add articles 42 "Checked the figures with finance"
 """,
 )
-def comment_add(ctx: typer.Context, collection: Collection, item: Item, text: Text, user: User = None,
-                at: At = None, fmt: FormatOpt = "table") -> None:
+def comment_add(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt = None,
+                item_opt: ItemOpt = None, user: User = None, at: At = None, fmt: FormatOpt = "table") -> None:
     from ..models import Recorded
 
+    collection, item, text = resolve(list(args or []), collection_opt, item_opt, rest=("TEXT",),
+                                     usage="COLLECTION ITEM TEXT")
     activity = make_activity("comment", collection, item, user=user, at=at, comment=text)
     print_recorded(Recorded(open_store(ctx, create=True).add_comment(activity)), fmt)
 
@@ -197,11 +212,11 @@ Example:
   audit comment edit 17 "Checked the figures with finance and legal"
 """,
 )
-def comment_edit(ctx: typer.Context, activity_id: CommentId, text: Text, user: User = None,
+def comment_edit(ctx: typer.Context, activity_id: CommentId, text: Text, user: User = None, at: At = None,
                  fmt: FormatOpt = "table") -> None:
     from .. import render
 
-    change = make_activity("comment-edit", "", "", user=user)
+    change = make_activity("comment-edit", "", "", user=user, at=at)
     render.mapping(open_store(ctx).edit_comment(activity_id, text, activity=change), fmt, out())
 
 
@@ -215,8 +230,9 @@ Example:
   audit comment delete 17
 """,
 )
-def comment_delete(ctx: typer.Context, activity_id: CommentId, user: User = None, fmt: FormatOpt = "table") -> None:
+def comment_delete(ctx: typer.Context, activity_id: CommentId, user: User = None, at: At = None,
+                   fmt: FormatOpt = "table") -> None:
     from .. import render
 
-    change = make_activity("comment-delete", "", "", user=user)
+    change = make_activity("comment-delete", "", "", user=user, at=at)
     render.mapping(open_store(ctx).delete_comment(activity_id, activity=change), fmt, out())

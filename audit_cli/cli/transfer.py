@@ -17,8 +17,9 @@ _QUIET = "No progress bar. (A bar is drawn on stderr only when it is a terminal.
     help="""Write activity as JSONL, one activity per line with its revision, by id. Takes the log filters.
 
 Gzipped when the file name ends in .gz. The file appears only once complete; the export sees the store as it
-was when it started, so concurrent writes do not tear it. -q is --search here, as in audit log: --quiet (no
-short form) turns the progress bar off.
+was when it started, so concurrent writes do not tear it. -q/--quiet turns the progress bar off, as on
+import (--search has no short form here). --limit N writes only the first N matching activities, by id; with
+--cursor-file, each run goes on from where the last one stopped.
 
 --cursor-file F exports incrementally: only activity after the id F holds (all of it when F does not exist
 yet); once the output is complete, F is replaced with the id of the last activity written, so the next run
@@ -71,17 +72,19 @@ def export(
     cursor_file: Annotated[Optional[str], typer.Option(
         "--cursor-file", metavar="FILE", show_default=False,
         help="Export only activity after the id FILE holds, then write the last id exported to FILE.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help=_QUIET)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help=_QUIET)] = False,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="Only the first N matching activities (by id).", show_default=False)] = None,
     action: f.Actions = None,
     user: f.Users = None,
     collection: f.Collections = None,
     item: f.Items = None,
     since: f.Since = None,
     until: f.Until = None,
-    search: f.Search = None,
+    search: Annotated[Optional[str], typer.Option("--search", help="Case-insensitive text anywhere in the text fields.", show_default=False)] = None,
     filter: f.Filter = None,
 ) -> None:
-    from .. import cursor, jsonl
+    from .. import cursor, jsonl, render
+    from .app import check_positive
     from .progress import Progress
 
     q = f.build_query(action=action, user=user, collection=collection, item=item, since=since, until=until,
@@ -90,7 +93,11 @@ def export(
     if cursor_file is not None:
         jsonl.check_writable(cursor_file)
         q.after_id = cursor.read(cursor_file)
+    limit = check_positive(limit, "--limit", allow_all=True)
     store = open_store(ctx)
+    if limit is not None:
+        q.comment_changes = True  # what an export selects: every record, its comments' own among them
+        q.max_id = store.id_at(q, limit) if limit else (q.after_id or 0)
     with Progress("exporting", quiet=quiet) as bar:
         exported = store.export(q, fmt=fmt, progress=bar.export)
         with jsonl.writer(output) as stream:
@@ -100,7 +107,7 @@ def export(
         last = exported.last_id if exported.last_id is not None else (q.after_id or 0)
         cursor.write(cursor_file, last)
     if output != "-":
-        note(f"exported {exported.count} activities to {output}"
+        note(f"exported {render.plural(exported.count, 'activity')} to {output}"
              + (f"; {cursor_file} now holds {last}" if cursor_file is not None else ""))
 
 
@@ -135,7 +142,7 @@ def import_(
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Import lines whose hash chain is broken.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=_QUIET)] = False,
 ) -> None:
-    from .. import adapters, jsonl
+    from .. import adapters, jsonl, render
     from .progress import Progress
 
     if fmt == "audit":
@@ -148,9 +155,10 @@ def import_(
         note(message)
     for message in result["skipped_lines"]:
         note(f"skipped {message}")
-    note(f"imported {result['added']} activities from {source}"
-         + (f"; {result['duplicates']} were already here" if result["duplicates"] else "")
-         + (f"; skipped {result['skipped']} invalid lines" if result["skipped"] else ""))
+    note(f"imported {render.plural(result['added'], 'activity')} from {source}"
+         + (f"; {result['duplicates']} {'was' if result['duplicates'] == 1 else 'were'} already here"
+            if result["duplicates"] else "")
+         + (f"; skipped {render.plural(result['skipped'], 'invalid line')}" if result["skipped"] else ""))
 
 
 @command(

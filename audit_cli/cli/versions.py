@@ -8,12 +8,17 @@ import typer
 
 from .activity import FormatOpt, User, make_activity, print_recorded
 from .app import app, command, note, open_store, out, parse_json_arg
-from .revisions import Collection, Item
+from .items import CollectionOpt, ItemOpt, resolve
 
 version_app = typer.Typer(help="Detached versions of an item: create, save, list, compare, promote, delete.",
                           no_args_is_help=True)
 app.add_typer(version_app, name="version")
-Key = Annotated[str, typer.Argument(metavar="KEY", help="The version's key, such as draft.", show_default=False)]
+# With -c and -i, the one positional argument is the key: so the parser takes them as one list.
+Args = Annotated[Optional[list[str]], typer.Argument(metavar="[COLLECTION ITEM] KEY", help="The item (or -c and -i) and the version's key, such as draft.", show_default=False)]
+
+
+def _item_key(args: list[str] | None, collection: str | None, item: str | None) -> list[str]:
+    return resolve(list(args or []), collection, item, rest=("KEY",), usage="COLLECTION ITEM KEY")
 
 
 @command(
@@ -26,11 +31,12 @@ Example:
   audit version create articles 42 draft --name "Spring rewrite"
 """,
 )
-def create(ctx: typer.Context, collection: Collection, item: Item, key: Key,
+def create(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt = None, item_opt: ItemOpt = None,
            name: Annotated[Optional[str], typer.Option("--name", help="A readable name.", show_default=False)] = None,
            user: User = None, fmt: FormatOpt = "table") -> None:
     from .. import render
 
+    collection, item, key = _item_key(args, collection_opt, item_opt)
     activity = make_activity("version-create", collection, item, user=user)
     render.mapping(open_store(ctx).create_version(collection, item, key, name=name, activity=activity), fmt, out())
 
@@ -45,9 +51,10 @@ Example:
   audit version save articles 42 draft --data '{"title": "Spring, rewritten"}'
 """,
 )
-def save(ctx: typer.Context, collection: Collection, item: Item, key: Key,
+def save(ctx: typer.Context,
          data: Annotated[str, typer.Option("--data", "-d", help="JSON object, @FILE or -: the fields to stage.", show_default=False)],
-         user: User = None, fmt: FormatOpt = "table") -> None:
+         args: Args = None, collection_opt: CollectionOpt = None, item_opt: ItemOpt = None, user: User = None, fmt: FormatOpt = "table") -> None:
+    collection, item, key = _item_key(args, collection_opt, item_opt)
     activity = make_activity("version-save", collection, item, user=user)
     payload = parse_json_arg(data, flag="--data")
     print_recorded(open_store(ctx).save_version(collection, item, key, payload, activity=activity), fmt)
@@ -67,9 +74,15 @@ Example:
 def list_(ctx: typer.Context,
           collection: Annotated[Optional[str], typer.Argument(metavar="[COLLECTION]", show_default=False)] = None,
           item: Annotated[Optional[str], typer.Argument(metavar="[ITEM]", show_default=False)] = None,
-          fmt: FormatOpt = "table") -> None:
+          collection_opt: CollectionOpt = None, item_opt: ItemOpt = None, fmt: FormatOpt = "table") -> None:
     from .. import render
+    from ..errors import UsageError
 
+    given = [value for value in (collection, item) if value is not None]
+    collection = collection_opt if collection_opt is not None else given.pop(0) if given else None
+    item = item_opt if item_opt is not None else given.pop(0) if given else None
+    if given or (item is not None and collection is None):
+        raise UsageError("give [COLLECTION [ITEM]], or -c and -i instead of them")
     rows = open_store(ctx).list_versions(collection, item)
     columns = ["collection", "item", "key", "name", "fields", "outdated", "created_at", "created_by"]
     render.records(rows, fmt, out(), columns=columns if fmt in ("table", "csv") else None)
@@ -85,10 +98,11 @@ Example:
   audit version compare articles 42 draft
 """,
 )
-def compare(ctx: typer.Context, collection: Collection, item: Item, key: Key,
+def compare(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt = None, item_opt: ItemOpt = None,
             fmt: Annotated[Literal["text", "json"], typer.Option("--format", "-f", help="text: the patch per field; json: everything.")] = "text") -> None:
     from .. import render
 
+    collection, item, key = _item_key(args, collection_opt, item_opt)
     result = open_store(ctx).compare_version(collection, item, key)
     if fmt == "json":
         out().write(render.pretty(result) + "\n")
@@ -112,10 +126,11 @@ Example:
   audit version promote articles 42 draft --fields title --force
 """,
 )
-def promote(ctx: typer.Context, collection: Collection, item: Item, key: Key,
+def promote(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt = None, item_opt: ItemOpt = None,
             fields: Annotated[Optional[str], typer.Option("--fields", help="Only these staged fields, comma separated.", show_default=False)] = None,
             force: Annotated[bool, typer.Option("--force", help="Promote even if main changed since the version was made.")] = False,
             user: User = None, fmt: FormatOpt = "table") -> None:
+    collection, item, key = _item_key(args, collection_opt, item_opt)
     names = [name.strip() for name in fields.split(",") if name.strip()] if fields else None
     activity = make_activity("promote", collection, item, user=user)
     print_recorded(open_store(ctx).promote_version(collection, item, key, fields=names, force=force,
@@ -132,7 +147,9 @@ Example:
   audit version delete articles 42 draft
 """,
 )
-def delete(ctx: typer.Context, collection: Collection, item: Item, key: Key, user: User = None) -> None:
+def delete(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt = None, item_opt: ItemOpt = None,
+           user: User = None) -> None:
+    collection, item, key = _item_key(args, collection_opt, item_opt)
     activity = make_activity("version-delete", collection, item, user=user)
     saved = open_store(ctx).delete_version(collection, item, key, activity=activity)
     note(f"deleted version {key!r} of {collection} {item} (activity {saved['id']})")

@@ -176,6 +176,13 @@ class ActivityOps:
             after = newest  # past the rows that did not match too, so that they are not read again
             time.sleep(poll)
 
+    def id_at(self, q: LogQuery, n: int) -> int | None:
+        """The id of the `n`th activity (from 1) that `q` selects, in id order; None when fewer match."""
+        clause, params = query.where(q)
+        row = self.conn.execute(f"SELECT id FROM activity WHERE {clause} ORDER BY id LIMIT 1 OFFSET ?",
+                                [*params, n - 1]).fetchone()
+        return row[0] if row else None
+
     def last_id(self) -> int:
         """The newest activity's id, 0 in an empty store."""
         return self.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
