@@ -16,12 +16,12 @@ ACCEPTED = ("a duration ago (30s, 15m, 12h, 7d, 2w, 3mo, 1y, sums like 1d12h, -2
 
 # The one table of time forms, shown in --help (and mirrored in the README's).
 HELP = """\b
-  30s 15m 12h 7d 2w     that long ago (s m h d w; also 3mo = 90 days, 1y = 365 days)
-  1d12h, -2d, 2 days ago   sums, a leading -, and words with ago mean the same
-  2026-11-20            a date (UTC); as an end (--until) it includes that whole day
-  2026-11-20T10:00:00+02:00, 2026-11-20 10:00:00 UTC   ISO 8601 (UTC when no offset)
-  @1790000000           seconds since 1970 (UTC)
-  now, today, yesterday, tomorrow   today/yesterday/tomorrow are whole UTC days"""
+  30s 15m 12h 7d 2w 3mo 1y      that long ago (mo: 30 days, y: 365); sums such as 1d12h
+  -2d, 2 days ago, +1d          the same, said otherwise; + is from now
+  2026-11-20, 2026-11-20 UTC    a UTC day; as an end (--until) it includes the whole day
+  2026-11-20T10:00:00+02:00     ISO 8601; UTC without an offset, or with a trailing UTC
+  @1790000000                   seconds since 1970
+  now today yesterday tomorrow  the moment, or a whole UTC day"""
 
 # A month and a year are fixed lengths, as in systemd's time spans, so that `--since 1y` and `prune --older-than
 # 1y` (a length) mean the very same moment.

@@ -30,7 +30,7 @@ function __audit_arity
             end
         case 'audit blame'
             switch $argv[2]
-                case --format -f
+                case --collection -c --format -f --item -i
                     echo 1
                     return
             end
@@ -42,37 +42,37 @@ function __audit_arity
             end
         case 'audit comment add'
             switch $argv[2]
-                case --at --format -f --user
+                case --at --collection -c --format -f --item -i --user
                     echo 1
                     return
             end
         case 'audit comment delete'
             switch $argv[2]
-                case --format -f --user
+                case --at --format -f --user
                     echo 1
                     return
             end
         case 'audit comment edit'
             switch $argv[2]
-                case --format -f --user
+                case --at --format -f --user
                     echo 1
                     return
             end
         case 'audit diff'
             switch $argv[2]
-                case --activity --format -f --from --to
+                case --activity --collection -c --format -f --from --item -i --to
                     echo 1
                     return
             end
         case 'audit export'
             switch $argv[2]
-                case --action -a --collection -c --cursor-file --filter --format -f --item -i --output -o --search -q --since --until --user -u
+                case --action -a --collection -c --cursor-file --filter --format -f --item -i --limit -n --output -o --search --since --until --user -u
                     echo 1
                     return
             end
         case 'audit history'
             switch $argv[2]
-                case --format -f
+                case --collection -c --format -f --item -i
                     echo 1
                     return
             end
@@ -120,7 +120,7 @@ function __audit_arity
             end
         case 'audit revert'
             switch $argv[2]
-                case --at --comment --format -f --to --user
+                case --at --collection -c --comment --format -f --item -i --to --user
                     echo 1
                     return
             end
@@ -144,7 +144,7 @@ function __audit_arity
             end
         case 'audit snapshot'
             switch $argv[2]
-                case --at --rev -r
+                case --at --collection -c --item -i --rev -r
                     echo 1
                     return
             end
@@ -162,37 +162,37 @@ function __audit_arity
             end
         case 'audit version compare'
             switch $argv[2]
-                case --format -f
+                case --collection -c --format -f --item -i
                     echo 1
                     return
             end
         case 'audit version create'
             switch $argv[2]
-                case --format -f --name --user
+                case --collection -c --format -f --item -i --name --user
                     echo 1
                     return
             end
         case 'audit version delete'
             switch $argv[2]
-                case --user
+                case --collection -c --item -i --user
                     echo 1
                     return
             end
         case 'audit version list'
             switch $argv[2]
-                case --format -f
+                case --collection -c --format -f --item -i
                     echo 1
                     return
             end
         case 'audit version promote'
             switch $argv[2]
-                case --fields --format -f --user
+                case --collection -c --fields --format -f --item -i --user
                     echo 1
                     return
             end
         case 'audit version save'
             switch $argv[2]
-                case --data -d --format -f --user
+                case --collection -c --data -d --format -f --item -i --user
                     echo 1
                     return
             end
@@ -255,7 +255,7 @@ complete -c audit -n '__audit_at audit' -a export -d 'Write activity as JSONL, o
 complete -c audit -n '__audit_at audit' -a history -d 'List an item\'s revisions, oldest first: index, activity, action, user, time...'
 complete -c audit -n '__audit_at audit' -a import -d 'Load a trail: audit/1 JSONL (plain or gzipped; - for stdin), a Directus...'
 complete -c audit -n '__audit_at audit' -a info -d 'Show the store: its path, size, schema version, counts and newest activity.'
-complete -c audit -n '__audit_at audit' -a log -d 'List activity, newest first.'
+complete -c audit -n '__audit_at audit' -a log -d 'List activity, newest first: 100 rows unless --limit (-1 for all); when more...'
 complete -c audit -n '__audit_at audit' -a prune -d 'Remove activity and revisions past the limits; with no limits, apply the...'
 complete -c audit -n '__audit_at audit' -a record -d 'Record one activity (and, for data actions, the item\'s new revision).'
 complete -c audit -n '__audit_at audit' -a retention -d 'The retention policy that a bare `audit prune` applies: set, show, clear.'
@@ -264,7 +264,7 @@ complete -c audit -n '__audit_at audit' -a schema -d 'Print the JSON Schema (dra
 complete -c audit -n '__audit_at audit' -a scope -d 'Per-collection version scope: which fields revisions keep, how many, what is...'
 complete -c audit -n '__audit_at audit' -a show -d 'Show one activity with its details and revision (data and delta).'
 complete -c audit -n '__audit_at audit' -a snapshot -d 'Print an item\'s JSON state: now, at a revision, or at a moment.'
-complete -c audit -n '__audit_at audit' -a stats -d 'Count activity by action, user, collection or day, with a bar per row.'
+complete -c audit -n '__audit_at audit' -a stats -d 'Count activity by action, user, collection, item, hour, day, week or month,...'
 complete -c audit -n '__audit_at audit' -a verify -d 'Check the tamper-evident chain: OK with the count and head, or the first...'
 complete -c audit -n '__audit_at audit' -a version -d 'Detached versions of an item: create, save, list, compare, promote, delete.'
 complete -c audit -n '__audit_at audit' -l db -r -F -d 'The store file.'
@@ -272,8 +272,10 @@ complete -c audit -n '__audit_at audit' -l help -s h -d 'Show this message and e
 complete -c audit -n '__audit_at audit' -l version -d 'Print the version and exit.'
 
 # audit blame
+complete -c audit -n '__audit_at audit blame' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit blame' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit blame' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit blame' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 
 # audit checkpoint
 complete -c audit -n '__audit_at audit checkpoint' -l help -s h -d 'Show this message and exit.'
@@ -287,45 +289,54 @@ complete -c audit -n '__audit_at audit comment' -l help -s h -d 'Show this messa
 
 # audit comment add
 complete -c audit -n '__audit_at audit comment add' -l at -x -d 'When it happened (default now): ISO 8601, 2h, yesterday...'
+complete -c audit -n '__audit_at audit comment add' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit comment add' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit comment add' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit comment add' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 complete -c audit -n '__audit_at audit comment add' -l user -x -d 'Who did it.'
 
 # audit comment delete
+complete -c audit -n '__audit_at audit comment delete' -l at -x -d 'When it happened (default now): ISO 8601, 2h, yesterday...'
 complete -c audit -n '__audit_at audit comment delete' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit comment delete' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit comment delete' -l user -x -d 'Who did it.'
 
 # audit comment edit
+complete -c audit -n '__audit_at audit comment edit' -l at -x -d 'When it happened (default now): ISO 8601, 2h, yesterday...'
 complete -c audit -n '__audit_at audit comment edit' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit comment edit' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit comment edit' -l user -x -d 'Who did it.'
 
 # audit diff
 complete -c audit -n '__audit_at audit diff' -l activity -x -d 'The change this activity made, instead of COLLECTION ITEM.'
+complete -c audit -n '__audit_at audit diff' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit diff' -l format -s f -x -a 'text patch json' -d 'text, patch (RFC 6902), or json (patch with both states).'
 complete -c audit -n '__audit_at audit diff' -l from -x -d 'From this revision.'
 complete -c audit -n '__audit_at audit diff' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit diff' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 complete -c audit -n '__audit_at audit diff' -l to -x -d 'To this revision.'
 
 # audit export
-complete -c audit -n '__audit_at audit export' -l action -s a -x -d 'Only these actions (repeat, or a comma list).'
-complete -c audit -n '__audit_at audit export' -l collection -s c -x -d 'Only these collections.'
+complete -c audit -n '__audit_at audit export' -l action -s a -x -d 'Only these actions (repeat, or a comma list: actions hold no commas).'
+complete -c audit -n '__audit_at audit export' -l collection -s c -x -d 'Only this collection, matched whole (repeat for several).'
 complete -c audit -n '__audit_at audit export' -l cursor-file -x -d 'Export only activity after the id FILE holds, then write the last id exported to...'
 complete -c audit -n '__audit_at audit export' -l filter -x -d 'Directus filter rules as JSON, @FILE or -'
 complete -c audit -n '__audit_at audit export' -l format -s f -x -a 'audit ecs' -d 'audit (audit/1 JSONL, what audit import reads) or ecs (Elastic Common Schema).'
 complete -c audit -n '__audit_at audit export' -l help -s h -d 'Show this message and exit.'
-complete -c audit -n '__audit_at audit export' -l item -s i -x -d 'Only these item ids.'
+complete -c audit -n '__audit_at audit export' -l item -s i -x -d 'Only this item id, matched whole (repeat for several).'
+complete -c audit -n '__audit_at audit export' -l limit -s n -x -d 'Only the first N matching activities (by id).'
 complete -c audit -n '__audit_at audit export' -l output -s o -r -F -d 'The file to write, or - for stdout.'
-complete -c audit -n '__audit_at audit export' -l quiet -d 'No progress bar.'
-complete -c audit -n '__audit_at audit export' -l search -s q -x -d 'Case-insensitive text anywhere in the text fields.'
-complete -c audit -n '__audit_at audit export' -l since -x -d 'From this time on: 7d, 12h, 2026-11-20, yesterday...'
-complete -c audit -n '__audit_at audit export' -l until -x -d 'Up to this time (inclusive), in the same forms.'
-complete -c audit -n '__audit_at audit export' -l user -s u -x -d 'Only these users (repeat, or a comma list).'
+complete -c audit -n '__audit_at audit export' -l quiet -s q -d 'No progress bar.'
+complete -c audit -n '__audit_at audit export' -l search -x -d 'Case-insensitive text anywhere in the text fields.'
+complete -c audit -n '__audit_at audit export' -l since -x -d 'From this time on: 7d, \'2 days ago\', 2026-11-20, @1790000000, yesterday...'
+complete -c audit -n '__audit_at audit export' -l until -x -d 'Up to this time, inclusive: a date includes its whole day.'
+complete -c audit -n '__audit_at audit export' -l user -s u -x -d 'Only this user, matched whole (repeat for several).'
 
 # audit history
+complete -c audit -n '__audit_at audit history' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit history' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit history' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit history' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 
 # audit import
 complete -c audit -n '__audit_at audit import' -l format -s f -x -a 'audit directus strapi' -d 'audit (JSONL), directus (a database or folder) or strapi (a CSV or JSON export).'
@@ -340,24 +351,25 @@ complete -c audit -n '__audit_at audit info' -l format -s f -x -a 'table json js
 complete -c audit -n '__audit_at audit info' -l help -s h -d 'Show this message and exit.'
 
 # audit log
-complete -c audit -n '__audit_at audit log' -l action -s a -x -d 'Only these actions (repeat, or a comma list).'
-complete -c audit -n '__audit_at audit log' -l collection -s c -x -d 'Only these collections.'
+complete -c audit -n '__audit_at audit log' -l action -s a -x -d 'Only these actions (repeat, or a comma list: actions hold no commas).'
+complete -c audit -n '__audit_at audit log' -l collection -s c -x -d 'Only this collection, matched whole (repeat for several).'
 complete -c audit -n '__audit_at audit log' -l field -x -d 'Only activity whose change touches this JSON Pointer'
-complete -c audit -n '__audit_at audit log' -l fields -x -d 'Columns to show, comma separated (id,action,user,...).'
+complete -c audit -n '__audit_at audit log' -l fields -x -d 'Columns to show, comma separated (id,action,user,...; delta for the change).'
 complete -c audit -n '__audit_at audit log' -l filter -x -d 'Directus filter rules as JSON, @FILE or -'
+complete -c audit -n '__audit_at audit log' -l follow -s F -d 'Go on printing matching activity as it is recorded, until interrupted.'
 complete -c audit -n '__audit_at audit log' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit log' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit log' -l include-deleted -d 'Include soft-deleted comments.'
-complete -c audit -n '__audit_at audit log' -l item -s i -x -d 'Only these item ids.'
+complete -c audit -n '__audit_at audit log' -l item -s i -x -d 'Only this item id, matched whole (repeat for several).'
 complete -c audit -n '__audit_at audit log' -l limit -s n -x -d 'At most this many rows; -1 for all.'
 complete -c audit -n '__audit_at audit log' -l meta -d 'Also report the total and the filtered counts.'
 complete -c audit -n '__audit_at audit log' -l offset -x -d 'Skip this many rows first.'
-complete -c audit -n '__audit_at audit log' -l patch -s p -d 'Show each activity\'s change (its RFC 6902 delta).'
+complete -c audit -n '__audit_at audit log' -l patch -s p -d 'Show each activity\'s change in full (its RFC 6902 delta).'
 complete -c audit -n '__audit_at audit log' -l search -s q -x -d 'Case-insensitive text anywhere in the text fields.'
-complete -c audit -n '__audit_at audit log' -l since -x -d 'From this time on: 7d, 12h, 2026-11-20, yesterday...'
+complete -c audit -n '__audit_at audit log' -l since -x -d 'From this time on: 7d, \'2 days ago\', 2026-11-20, @1790000000, yesterday...'
 complete -c audit -n '__audit_at audit log' -l sort -s s -x -d 'Fields to sort by, comma separated; - for descending.'
-complete -c audit -n '__audit_at audit log' -l until -x -d 'Up to this time (inclusive), in the same forms.'
-complete -c audit -n '__audit_at audit log' -l user -s u -x -d 'Only these users (repeat, or a comma list).'
+complete -c audit -n '__audit_at audit log' -l until -x -d 'Up to this time, inclusive: a date includes its whole day.'
+complete -c audit -n '__audit_at audit log' -l user -s u -x -d 'Only this user, matched whole (repeat for several).'
 
 # audit prune
 complete -c audit -n '__audit_at audit prune' -l apply-scopes -d 'Rewrite revisions to their collection\'s scope.'
@@ -410,10 +422,12 @@ complete -c audit -n '__audit_at audit retention show' -l help -s h -d 'Show thi
 
 # audit revert
 complete -c audit -n '__audit_at audit revert' -l at -x -d 'When it happened (default now): ISO 8601, 2h, yesterday...'
+complete -c audit -n '__audit_at audit revert' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit revert' -l comment -x -d 'Why: kept with the revert activity.'
 complete -c audit -n '__audit_at audit revert' -l dry-run -d 'Print the patch it would apply; write nothing.'
 complete -c audit -n '__audit_at audit revert' -l format -s f -x -a 'text json' -d 'text: the new state; json: the activity with its revision.'
 complete -c audit -n '__audit_at audit revert' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit revert' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 complete -c audit -n '__audit_at audit revert' -l to -x -d 'The revision index to go back to (negative counts back).'
 complete -c audit -n '__audit_at audit revert' -l user -x -d 'Who did it.'
 
@@ -449,22 +463,24 @@ complete -c audit -n '__audit_at audit show' -l help -s h -d 'Show this message 
 
 # audit snapshot
 complete -c audit -n '__audit_at audit snapshot' -l at -x -d 'The state at this time: ISO 8601, 2h, yesterday...'
+complete -c audit -n '__audit_at audit snapshot' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit snapshot' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit snapshot' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 complete -c audit -n '__audit_at audit snapshot' -l rev -s r -x -d 'Revision index (negative counts back).'
 
 # audit stats
-complete -c audit -n '__audit_at audit stats' -l action -s a -x -d 'Only these actions (repeat, or a comma list).'
-complete -c audit -n '__audit_at audit stats' -l by -x -a 'action user collection day' -d 'What to count by.'
-complete -c audit -n '__audit_at audit stats' -l collection -s c -x -d 'Only these collections.'
+complete -c audit -n '__audit_at audit stats' -l action -s a -x -d 'Only these actions (repeat, or a comma list: actions hold no commas).'
+complete -c audit -n '__audit_at audit stats' -l by -x -a 'action user collection item hour day week month' -d 'What to count by.'
+complete -c audit -n '__audit_at audit stats' -l collection -s c -x -d 'Only this collection, matched whole (repeat for several).'
 complete -c audit -n '__audit_at audit stats' -l filter -x -d 'Directus filter rules as JSON, @FILE or -'
 complete -c audit -n '__audit_at audit stats' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit stats' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit stats' -l include-deleted -d 'Include soft-deleted comments.'
-complete -c audit -n '__audit_at audit stats' -l item -s i -x -d 'Only these item ids.'
+complete -c audit -n '__audit_at audit stats' -l item -s i -x -d 'Only this item id, matched whole (repeat for several).'
 complete -c audit -n '__audit_at audit stats' -l search -s q -x -d 'Case-insensitive text anywhere in the text fields.'
-complete -c audit -n '__audit_at audit stats' -l since -x -d 'From this time on: 7d, 12h, 2026-11-20, yesterday...'
-complete -c audit -n '__audit_at audit stats' -l until -x -d 'Up to this time (inclusive), in the same forms.'
-complete -c audit -n '__audit_at audit stats' -l user -s u -x -d 'Only these users (repeat, or a comma list).'
+complete -c audit -n '__audit_at audit stats' -l since -x -d 'From this time on: 7d, \'2 days ago\', 2026-11-20, @1790000000, yesterday...'
+complete -c audit -n '__audit_at audit stats' -l until -x -d 'Up to this time, inclusive: a date includes its whole day.'
+complete -c audit -n '__audit_at audit stats' -l user -s u -x -d 'Only this user, matched whole (repeat for several).'
 
 # audit verify
 complete -c audit -n '__audit_at audit verify' -l anchor -x -d 'An anchor from `audit checkpoint` that the store must extend.'
@@ -482,32 +498,44 @@ complete -c audit -n '__audit_at audit version' -a save -d 'Stage changes into a
 complete -c audit -n '__audit_at audit version' -l help -s h -d 'Show this message and exit.'
 
 # audit version compare
+complete -c audit -n '__audit_at audit version compare' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit version compare' -l format -s f -x -a 'text json' -d 'text: the patch per field; json: everything.'
 complete -c audit -n '__audit_at audit version compare' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit version compare' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 
 # audit version create
+complete -c audit -n '__audit_at audit version create' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit version create' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit version create' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit version create' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 complete -c audit -n '__audit_at audit version create' -l name -x -d 'A readable name.'
 complete -c audit -n '__audit_at audit version create' -l user -x -d 'Who did it.'
 
 # audit version delete
+complete -c audit -n '__audit_at audit version delete' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit version delete' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit version delete' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 complete -c audit -n '__audit_at audit version delete' -l user -x -d 'Who did it.'
 
 # audit version list
+complete -c audit -n '__audit_at audit version list' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit version list' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit version list' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit version list' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 
 # audit version promote
+complete -c audit -n '__audit_at audit version promote' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit version promote' -l fields -x -d 'Only these staged fields, comma separated.'
 complete -c audit -n '__audit_at audit version promote' -l force -d 'Promote even if main changed since the version was made.'
 complete -c audit -n '__audit_at audit version promote' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit version promote' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit version promote' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 complete -c audit -n '__audit_at audit version promote' -l user -x -d 'Who did it.'
 
 # audit version save
+complete -c audit -n '__audit_at audit version save' -l collection -s c -x -d 'The item\'s collection, instead of COLLECTION.'
 complete -c audit -n '__audit_at audit version save' -l data -s d -x -d 'JSON object, @FILE or -: the fields to stage.'
 complete -c audit -n '__audit_at audit version save' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit version save' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit version save' -l item -s i -x -d 'The item\'s id, instead of ITEM.'
 complete -c audit -n '__audit_at audit version save' -l user -x -d 'Who did it.'

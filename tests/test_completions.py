@@ -128,9 +128,9 @@ def test_bash_options_of_log(bash_script):
     offered = bash_complete(bash_script, "audit", "log", "-")
     assert {"--format", "-f", "--since", "--limit", "-n", "--patch", "-p", "--help", "-h"} <= set(offered)
     assert "--db" not in offered and "--replace" not in offered  # global, and record's
-    assert bash_complete(bash_script, "audit", "log", "--fo") == ["--format"]
+    assert bash_complete(bash_script, "audit", "log", "--fo") == ["--follow", "--format"]
     # Option values before the cursor are skipped, global ones too: still in `log`.
-    assert bash_complete(bash_script, "audit", "--db", "x.db", "log", "--since", "7d", "--fo") == ["--format"]
+    assert bash_complete(bash_script, "audit", "--db", "x.db", "log", "--since", "7d", "--for") == ["--format"]
 
 
 def test_bash_values_of_format(bash_script):

@@ -246,3 +246,24 @@ def test_huge_times_in_the_new_forms_are_usage_errors(text):
     with pytest.raises(UsageError) as caught:
         parse_time(text, now=NOW)
     assert "64 bits" not in str(caught.value)
+
+
+FORMS = ["30s", "3mo", "1y", "1d12h", "-2d", "2 days ago", "+1d", "2026-11-20", "2026-11-20 UTC",
+         "2026-11-20T10:00:00+02:00", "2026-11-20 10:00:00 UTC", "@1790000000", "now", "today", "yesterday",
+         "tomorrow"]
+
+
+def test_every_documented_form_parses_and_is_in_the_readme_table_and_the_help():
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from audit_cli.cli import app
+
+    readme = Path(__file__).parent.parent / "README.md"
+    table = readme.read_text(encoding="utf-8").split("**Times**", 1)[1].split("**Filter rules**", 1)[0]
+    shown = CliRunner().invoke(app, ["log", "-h"]).stdout
+    for form in FORMS:
+        assert STORED.fullmatch(normalize(form, now=NOW))
+        assert f"`{form}`" in table, form
+        assert form.split()[0] in shown, form
