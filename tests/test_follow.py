@@ -50,20 +50,20 @@ def _env(tmp_path: Path) -> dict[str, str]:
     return {**env, "AUDIT_USER": "t", "NO_COLOR": "1", "XDG_DATA_HOME": str(tmp_path / "xdg")}
 
 
-_READERS: dict[int, queue.Queue] = {}
+_READERS: dict = {}  # by stream, held: an id could be a dead stream's
 
 
 def _lines(stream, count: int, *, within: float = 30.0) -> list[str]:
     """The next `count` lines of a follower's output, waiting at most `within` seconds for them."""
-    if id(stream) not in _READERS:  # one thread per stream reads it line by line, as the follower flushes them
+    if stream not in _READERS:  # one thread per stream reads it line by line, as the follower flushes them
         lines: queue.Queue = queue.Queue()
-        _READERS[id(stream)] = lines
+        _READERS[stream] = lines
         threading.Thread(target=lambda: [lines.put(line) for line in iter(stream.readline, "")] + [lines.put("")],
                          daemon=True).start()
     got, end = [], time.monotonic() + within
     while len(got) < count:
         try:
-            line = _READERS[id(stream)].get(timeout=max(end - time.monotonic(), 0.001))
+            line = _READERS[stream].get(timeout=max(end - time.monotonic(), 0.001))
         except queue.Empty:
             raise AssertionError(f"only {len(got)} of {count} lines came: {got}") from None
         assert line, f"the follower ended after {got}"
@@ -89,7 +89,7 @@ def test_follow_prints_the_newest_then_what_another_process_records(db, tmp_path
         assert [row["id"] for row in new] == sorted(row["id"] for row in new)
         follower.send_signal(signal.SIGINT)  # how a person stops it: not an error
         assert follower.wait(timeout=10) == 0, follower.stderr.read()
-        assert _READERS[id(follower.stdout)].get(timeout=5) == ""  # nothing more: it ended
+        assert _READERS[follower.stdout].get(timeout=5) == ""  # nothing more: it ended
     finally:
         follower.kill()
         follower.wait()

@@ -184,3 +184,10 @@ def test_stats_by_hour_week_month_and_item(spread, by, expected):
 
 def test_stats_by_item_takes_the_filters(spread):
     assert spread.json("stats", "--by", "item", "-c", "a b") == [{"collection": "a b", "item": "2,3", "count": 1}]
+
+
+def test_notes_on_stderr_escape_recorded_names_too(cli):
+    cli("record", "create", "-c", "a\x1b]0;x\x07", "-i", "1", "--data", '{"n": 1}')
+    cli("record", "update", "-c", "a\x1b]0;x\x07", "-i", "1", "--data", '{"n": 2}')
+    err = cli("revert", "a\x1b]0;x\x07", "1", "--to", "0", "--dry-run").stderr
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b" in err

@@ -177,14 +177,15 @@ def log(
         if fmt in ("jsonl", "csv"):
             note(render._meta_line(info))
             info = None
-    if page.more:
-        note(_partial(len(rows), page.filter_count, q.offset))
     if fmt == "table" and show_patch:
         render.table_with_patches(rows, changes, out(), columns=columns, color=render.use_color(out()))
         if info:
             out().write(render._meta_line(info) + "\n")
-        return
-    render.records(rows, fmt, out(), columns=columns, meta=info)
+    else:
+        render.records(rows, fmt, out(), columns=columns, meta=info)
+    if page.more:  # after the rows, where a reader of the terminal looks last; and not if they could not be written
+        out().flush()
+        note(_partial(len(rows), page.filter_count, q.offset))
 
 
 def _partial(shown: int, matching: int | None, offset: int) -> str:

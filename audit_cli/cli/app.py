@@ -118,11 +118,14 @@ def _global(
     ctx.obj = {"db": Path(db) if db is not None else default_db()}
 
 
+def _printable(message: str, *, keep: str = "") -> str:
+    return "".join(c if c.isprintable() or c in keep else c.encode("unicode_escape").decode("ascii") for c in message)
+
+
 def fail(message: str, code: int) -> typer.Exit:
     # Messages quote what the user gave: escape what would not print (newlines, controls), so the error stays one
     # readable line whatever came in.
-    line = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
-    typer.echo(f"audit: error: {line}", err=True)
+    typer.echo(f"audit: error: {_printable(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -137,13 +140,18 @@ def _check_utf8(kw: dict[str, Any]) -> None:
     for name, value in kw.items():
         if name in _NOT_TEXT:
             continue
-        for text in value if isinstance(value, (list, tuple)) else (value,):
+        values = value if isinstance(value, (list, tuple)) else (value,)
+        for n, text in enumerate(values):
             if isinstance(text, str) and not text.isascii():
                 try:
                     text.encode("utf-8")
                 except UnicodeEncodeError:
-                    raise UsageError(f"{_flag(kw, name)} is not valid UTF-8 ({shown(text)}): give it as UTF-8 text") \
-                        from None
+                    flag = _flag(kw, name)
+                    # A list of arguments ("[COLLECTION ITEM] TEXT"): the word for this one, counted from the end.
+                    words = flag.replace("[", " ").replace("]", " ").split()
+                    if len(words) > 1 and len(values) <= len(words):
+                        flag = words[len(words) - len(values) + n]
+                    raise UsageError(f"{flag} is not valid UTF-8 ({shown(text)}): give it as UTF-8 text") from None
 
 
 def _flag(kw: dict[str, Any], name: str) -> str:
@@ -270,7 +278,8 @@ def out() -> Any:
 
 
 def note(message: str) -> None:
-    typer.echo(message, err=True)
+    # Notes name collections, items and keys as recorded: a terminal must not act on their controls either.
+    typer.echo(_printable(message, keep="\n"), err=True)
 
 
 def main() -> None:

@@ -227,7 +227,7 @@ def test_fuzz_import(cli, db_path, tmp_path, measure):
         good = sum(1 for ok_, text in lines if ok_ and text)
         assert added <= good
         if skip_invalid and broken:
-            assert f"skipped {len(broken)} invalid lines" in summary, summary
+            assert f"skipped {len(broken)} invalid line{'' if len(broken) == 1 else 's'}" in summary, summary
         # Importing the same file again adds nothing.
         again = cli(*args, ok=False)
         assert again.exit_code == 0 and "imported 0 activities" in again.stderr
