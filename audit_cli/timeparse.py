@@ -68,6 +68,18 @@ def parse_duration(text: str) -> timedelta:
         raise UsageError(f"duration {text!r} is too long: durations reach back at most to year 1") from None
 
 
+def check_age(text: str, *, flag: str = "--older-than") -> timedelta:
+    """A length of time that reaches back from now to a moment in the calendar (year 1 on): what an age such as
+    `prune --older-than` or a retention limit may be."""
+    duration = parse_duration(text)
+    try:
+        utcnow() - duration
+    except OverflowError:
+        raise UsageError(f"{flag} {text!r} reaches back before year 1: give a shorter duration, "
+                         "such as 90d, 12w or 10y") from None
+    return duration
+
+
 def _relative(word: str) -> tuple[int, str] | None:
     """(+1 for the future, -1 for the past, the duration text) when `word` is a duration phrase, else None."""
     match = _AGO.fullmatch(word)

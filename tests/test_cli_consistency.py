@@ -99,12 +99,14 @@ def test_prune_counts_are_spelled_right(cli, store):
     assert "would remove 1 activity and 1 revision" in cli("prune", "--older-than", "30d", "--dry-run").stdout
 
 
-@pytest.mark.parametrize("text", ["99999999999d", "9999999999y", "99999999999999999999999w", "999999999 years"])
+@pytest.mark.parametrize("text", ["99999999999d", "9999999999y", "99999999999999999999999w", "999999999 years",
+                                  "999999d", "3000y", "2100 years"])
 def test_huge_durations_say_how_far_back_time_goes(cli, text):
     cli("record", "login", "-c", "u", "-i", "1")
-    for args in (["prune", "--older-than", text, "--dry-run"], ["log", "--since", text]):
+    for args in (["prune", "--older-than", text, "--dry-run"], ["log", "--since", text],
+                 ["retention", "set", "--activity", text], ["retention", "set", "--revisions", text]):
         line = one_error(cli, *args)
-        assert "64 bits" not in line and "year" in line
+        assert "64 bits" not in line and "year" in line, line
 
 
 def test_vacuum_reports_what_the_store_really_shrank_by(cli, store, db_path):

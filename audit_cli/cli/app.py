@@ -192,7 +192,8 @@ def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any
                 sys.stderr.close()
                 raise typer.Exit(ExitCode.OK) from None
             except OverflowError:
-                raise fail("a number is too large: ids, counts and filter numbers fit in 64 bits", ExitCode.USAGE) from None
+                raise fail("a number is too large: ids, counts and filter numbers go up to "
+                           "9223372036854775807", ExitCode.USAGE) from None
             except UnicodeError:
                 raise fail("an argument or value is not valid UTF-8 text: give UTF-8", ExitCode.USAGE) from None
             except RecursionError:

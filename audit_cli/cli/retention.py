@@ -44,7 +44,7 @@ def prune(
     from .. import jsonl, timeparse
 
     if older_than is not None:
-        timeparse.parse_duration(older_than)
+        timeparse.check_age(older_than)
     store = open_store(ctx)
     ask = not (yes or dry_run) and sys.stdin.isatty()
     if ask:

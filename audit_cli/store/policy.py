@@ -25,7 +25,7 @@ def check_scope(scope: dict[str, Any]) -> dict[str, Any]:
 def check_retention(policy: dict[str, Any]) -> dict[str, Any]:
     for name in ("activity", "revisions"):
         if policy.get(name) is not None:
-            timeparse.parse_duration(policy[name])
+            timeparse.check_age(policy[name], flag=f"--{name}")
     keep = policy.get("keep_revisions")
     if keep is not None and keep < 1:
         raise UsageError(f"--keep-revisions must be 1 or more (the newest revision is always kept), not {keep}")
