@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 

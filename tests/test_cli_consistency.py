@@ -11,8 +11,8 @@ import sqlite3
 
 import pytest
 
+from audit_cli.cli import app
 from audit_cli.models import Activity
-from audit_cli.store import AuditStore
 
 
 def one_error(cli, *args, code: int = 2) -> str:
@@ -45,7 +45,7 @@ def test_parser_errors_are_one_audit_error_line(cli, args, words):
 
 
 def test_db_that_is_a_directory_says_so(cli, tmp_path):
-    result = cli.runner.invoke(__import__("audit_cli.cli", fromlist=["app"]).app, ["--db", str(tmp_path), "log"])
+    result = cli.runner.invoke(app, ["--db", str(tmp_path), "log"])
     assert result.exit_code == 2
     assert result.stderr.startswith("audit: error: --db ") and "directory" in result.stderr
     assert "is a directory: give the path of a store file" in result.stderr
@@ -85,10 +85,10 @@ def test_counts_are_spelled_right(cli, tmp_path):
     out = tmp_path / "one.jsonl"
     assert "exported 1 activity to" in cli("export", "-o", str(out)).stderr
     other = tmp_path / "other.db"
-    result = cli.runner.invoke(__import__("audit_cli.cli", fromlist=["app"]).app,
+    result = cli.runner.invoke(app,
                                ["--db", str(other), "import", str(out)])
     assert "imported 1 activity from" in result.stderr
-    again = cli.runner.invoke(__import__("audit_cli.cli", fromlist=["app"]).app,
+    again = cli.runner.invoke(app,
                               ["--db", str(other), "import", str(out)])
     assert "imported 0 activities" in again.stderr and "1 was already here" in again.stderr
 
