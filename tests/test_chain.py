@@ -2,10 +2,12 @@
 store writes are exactly what the README documents, recomputed here independently with hashlib, hmac and the
 stdlib's json (no audit_cli code in the recomputation), as a verifier written elsewhere would.
 
-README: hash = SHA-256(prev_hash + canonical(record)), record = action, user, timestamp, ip, user_agent, origin,
-collection, item, its original comment, its details (the stored JSON text) and a digest of its revision's data and
-delta, in canonical JSON (sorted keys, no spaces, UTF-8); the first links to 64 zeros; the local id is left out.
-A keyed store uses HMAC-SHA-256 with AUDIT_CHAIN_KEY.
+README: hash = SHA-256(prev_hash + SHA-256(canonical(record))), record = action, user, timestamp, ip, user_agent,
+origin, collection, item, its original comment, its details (the stored JSON text), a digest of its revision's data,
+delta and version, and its key ("<store id>/<id>" for one recorded in the store), in canonical JSON (sorted keys, no
+spaces, UTF-8); the first links to 64 zeros; the local id is left out. A keyed store uses HMAC-SHA-256 with
+AUDIT_CHAIN_KEY. Format 1 (rows written before keys were covered) was SHA-256(prev_hash + canonical(record without
+key)); verify accepts it for such rows.
 """
 
 from __future__ import annotations
@@ -30,14 +32,23 @@ SAMPLE = {"action": "update", "user": "alice", "timestamp": "2026-11-20T10:00:00
           "comment": "why"}
 
 
-def reference_record(fields: dict, details_text: str | None, digest: str | None) -> bytes:
+def reference_record(fields: dict, details_text: str | None, digest: str | None, key: str | None = "k/1") -> bytes:
     record = {name: fields.get(name) for name in FIELDS}
     record["details"] = details_text
     record["revision"] = digest
+    if key is not None:  # format 1 had no key
+        record["key"] = key
     return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def reference_link(prev: str, record: bytes, key: bytes | None = None) -> str:
+    message = prev.encode() + hashlib.sha256(record).hexdigest().encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def reference_format1_link(prev: str, record: bytes, key: bytes | None = None) -> str:
     if key is None:
         return hashlib.sha256(prev.encode() + record).hexdigest()
     return hmac.new(key, prev.encode() + record, hashlib.sha256).hexdigest()
@@ -55,24 +66,46 @@ def test_genesis_is_64_zeros():
     assert chain.GENESIS == "0" * 64
 
 
-def test_link_is_sha256_of_prev_hash_then_record():
-    record = chain.record_bytes(SAMPLE, '{"a":1}', None)
-    assert chain.link(chain.GENESIS, record) == hashlib.sha256(b"0" * 64 + record).hexdigest()
+def test_link_is_sha256_of_prev_hash_then_the_record_digest():
+    record = chain.record_bytes(SAMPLE, '{"a":1}', None, "k/1")
+    digest = hashlib.sha256(record).hexdigest()
+    assert chain.link(chain.GENESIS, record) == hashlib.sha256(b"0" * 64 + digest.encode()).hexdigest()
+    assert chain.link_digest(chain.GENESIS, digest) == chain.link(chain.GENESIS, record)
+
+
+def test_a_format1_link_is_over_the_record_without_its_key():
+    record = chain.record_bytes(SAMPLE, '{"a":1}', None, "k/1")
+    legacy = reference_record(SAMPLE, '{"a":1}', None, key=None)
+    assert chain.format1_link("ab" * 32, record) == reference_format1_link("ab" * 32, legacy)
+    assert chain.format1_link("ab" * 32, record, b"k") == reference_format1_link("ab" * 32, legacy, b"k")
+    assert chain.format1_link("ab" * 32, record) != chain.link("ab" * 32, record)
+
+
+def test_matching_link_accepts_either_format_and_nothing_else():
+    record = chain.record_bytes(SAMPLE, None, None, "k/1")
+    new, old = chain.link("ab" * 32, record, b"k"), chain.format1_link("ab" * 32, record, b"k")
+    assert chain.matching_link("ab" * 32, record, b"k", new) == new
+    assert chain.matching_link("ab" * 32, record, b"k", old) == old
+    assert chain.matching_link("ab" * 32, record, b"k", "cd" * 32) == new
+    assert chain.matching_link("ab" * 32, record, b"k", None) == new
+    other = chain.record_bytes(SAMPLE, None, None, "k/2")  # another key: a format-2 link no longer matches
+    assert chain.matching_link("ab" * 32, other, b"k", new) != new
 
 
 def test_a_keyed_link_is_hmac_sha256_with_the_key():
-    record = chain.record_bytes(SAMPLE, None, None)
-    assert chain.link("ab" * 32, record, b"k") == hmac.new(b"k", b"ab" * 32 + record, hashlib.sha256).hexdigest()
+    record = chain.record_bytes(SAMPLE, None, None, "k/1")
+    digest = hashlib.sha256(record).hexdigest().encode()
+    assert chain.link("ab" * 32, record, b"k") == hmac.new(b"k", b"ab" * 32 + digest, hashlib.sha256).hexdigest()
     assert chain.link("ab" * 32, record, b"k") != chain.link("ab" * 32, record, b"k2")
     assert chain.link("ab" * 32, record, b"k") != chain.link("ab" * 32, record)
 
 
 def test_record_bytes_are_canonical_json_of_the_documented_fields():
-    record = chain.record_bytes({**SAMPLE, "comment": "naïve ✓"}, '{"b":1, "a":2}', "d" * 64)
+    record = chain.record_bytes({**SAMPLE, "comment": "naïve ✓"}, '{"b":1, "a":2}', "d" * 64, "k/1")
     assert record == reference_record({**SAMPLE, "comment": "naïve ✓"}, '{"b":1, "a":2}', "d" * 64)
     parsed = json.loads(record)
     assert list(parsed) == sorted(parsed)
-    assert set(parsed) == set(FIELDS) | {"details", "revision"}
+    assert set(parsed) == set(FIELDS) | {"details", "revision", "key"}
     assert record.startswith(b'{"action":"update","collection":"articles","comment":')  # no spaces between tokens
     assert "naïve ✓".encode() in record  # UTF-8, not \u escapes
 
@@ -84,29 +117,31 @@ def test_record_bytes_of_columns_is_record_bytes(values, revision):
     from audit_cli.models import ACTIVITY_FIELDS
 
     row = dict(zip(ACTIVITY_FIELDS, values))
-    assert chain.record_bytes_of_columns(values, revision) == chain.record_bytes(row, row["details"], revision)
+    assert chain.record_bytes_of_columns(values, revision, "k") == chain.record_bytes(row, row["details"], revision, "k")
 
 
 @pytest.mark.parametrize("name", FIELDS)
 def test_every_documented_field_is_covered(name):
-    before = chain.record_bytes(SAMPLE, None, None)
-    assert chain.record_bytes({**SAMPLE, name: "other"}, None, None) != before
-    assert chain.record_bytes({**SAMPLE, name: None}, None, None) != before
+    before = chain.record_bytes(SAMPLE, None, None, "k/1")
+    assert chain.record_bytes({**SAMPLE, name: "other"}, None, None, "k/1") != before
+    assert chain.record_bytes({**SAMPLE, name: None}, None, None, "k/1") != before
 
 
-def test_details_and_revision_are_covered():
-    base = chain.record_bytes(SAMPLE, '{"a":1}', "d" * 64)
-    assert chain.record_bytes(SAMPLE, '{"a":2}', "d" * 64) != base
-    assert chain.record_bytes(SAMPLE, '{"a": 1}', "d" * 64) != base  # the stored text, as written
-    assert chain.record_bytes(SAMPLE, None, "d" * 64) != base
-    assert chain.record_bytes(SAMPLE, '{"a":1}', "e" * 64) != base
-    assert chain.record_bytes(SAMPLE, '{"a":1}', None) != base
+def test_details_revision_and_key_are_covered():
+    base = chain.record_bytes(SAMPLE, '{"a":1}', "d" * 64, "k/1")
+    assert chain.record_bytes(SAMPLE, '{"a":2}', "d" * 64, "k/1") != base
+    assert chain.record_bytes(SAMPLE, '{"a": 1}', "d" * 64, "k/1") != base  # the stored text, as written
+    assert chain.record_bytes(SAMPLE, None, "d" * 64, "k/1") != base
+    assert chain.record_bytes(SAMPLE, '{"a":1}', "e" * 64, "k/1") != base
+    assert chain.record_bytes(SAMPLE, '{"a":1}', None, "k/1") != base
+    assert chain.record_bytes(SAMPLE, '{"a":1}', "d" * 64, "k/2") != base
 
 
-@pytest.mark.parametrize("name", ["id", "edited_on", "comment_deleted_on", "key", "hash", "prev_hash"])
+@pytest.mark.parametrize("name", ["id", "edited_on", "comment_deleted_on", "hash", "prev_hash"])
 def test_the_local_id_and_the_mutable_comment_state_are_not_covered(name):
-    # The id changes on import into a busy store; edited_on and comment_deleted_on change with chained edits.
-    assert chain.record_bytes({**SAMPLE, name: "x"}, None, None) == chain.record_bytes(SAMPLE, None, None)
+    # The id changes on import into a busy store; edited_on and comment_deleted_on change with chained edits (and
+    # verify checks them against those).
+    assert chain.record_bytes({**SAMPLE, name: "x"}, None, None, "k") == chain.record_bytes(SAMPLE, None, None, "k")
 
 
 def test_revision_digest_covers_data_delta_and_version():
@@ -133,7 +168,7 @@ TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size
 def test_record_bytes_match_the_stdlib_canonical_form_for_any_text(fields, details, digest):
     """A verifier written with any standard JSON library gets the same bytes: control characters, quotes,
     backslashes, U+2028, astral characters and DEL all serialize as the stdlib's ensure_ascii=False form."""
-    assert chain.record_bytes(fields, details, digest) == reference_record(fields, details, digest)
+    assert chain.record_bytes(fields, details, digest, "k/1") == reference_record(fields, details, digest)
 
 
 # a real store's hashes, recomputed independently
@@ -200,7 +235,8 @@ def recomputed(path: Path, key: bytes | None = None) -> list[tuple[str, str]]:
         fields = {**activity, "comment": original_comment(activity, activities)}
         revision = revisions.get(activity["id"])
         digest = reference_digest(*revision) if revision else None
-        new = reference_link(prev, reference_record(fields, activity["details"], digest), key)
+        own = activity["key"] or f"{activity['store_id']}/{activity['id']}"
+        new = reference_link(prev, reference_record(fields, activity["details"], digest, own), key)
         out.append((prev, new))
         prev = new
     return out
@@ -253,4 +289,5 @@ def test_record_bytes_of_an_activity_as_the_store_wrote_it(store, record):
         "SELECT delta FROM revisions WHERE activity = ?", [saved["id"]]).fetchone()[0]
     digest = reference_digest(data_text, delta_text, None)
     assert row[0] == "0" * 64
-    assert row[1] == reference_link(row[0], reference_record(saved, row[2], digest))
+    own = f"{store.store_id()}/{saved['id']}"
+    assert row[1] == reference_link(row[0], reference_record(saved, row[2], digest, own))

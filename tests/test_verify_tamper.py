@@ -140,10 +140,17 @@ def recompute(db: sqlite3.Connection, after_id: int = 0, key: bytes | None = Non
     for row in db.execute("SELECT * FROM activity WHERE id > ? ORDER BY id", [after_id]).fetchall():
         fields = dict(row)
         assert not fields["edited_on"] and not fields["comment_deleted_on"], "recompute() handles unedited comments"
-        new = chain.link(prev, chain.record_bytes(fields, fields["details"], revision_digest(db, row["id"])), key)
+        new = chain.link(prev, chain.record_bytes(fields, fields["details"], revision_digest(db, row["id"]),
+                                                  own_key(db, fields)), key)
         db.execute("UPDATE activity SET prev_hash = ?, hash = ? WHERE id = ?", [prev, new, row["id"]])
         prev = new
     db.row_factory = None
+
+
+def own_key(db: sqlite3.Connection, row: dict) -> str:
+    """The key a row's hash covers: its own, or "<store id>/<id>" for one recorded in the store."""
+    store_id = db.execute("SELECT value FROM settings WHERE key = 'store_id'").fetchone()[0]
+    return row.get("key") or f"{store_id}/{row['id']}"
 
 
 def shift_ids(db: sqlite3.Connection, from_id: int, by: int = 1) -> None:
@@ -404,7 +411,7 @@ def test_a_row_inserted_in_the_middle_with_a_valid_hash_is_inserted(plain):
         db.row_factory = None
         prev = db.execute("SELECT hash FROM activity WHERE id = 6").fetchone()[0]
         db.execute("UPDATE activity SET prev_hash = ?, hash = ? WHERE id = 7",
-                   [prev, chain.link(prev, chain.record_bytes(forged, None, None))])
+                   [prev, chain.link(prev, chain.record_bytes(forged, None, None, own_key(db, {**forged, "id": 7})))])
     verify_tampered(plain, "inserted", 7)
 
 
@@ -425,7 +432,7 @@ def test_a_row_appended_to_a_keyed_store_without_the_key_is_modified(keyed):
                   "item": "mallory"}
         db.execute("INSERT INTO activity (id, action, user, timestamp, collection, item, prev_hash, hash) "
                    "VALUES (13, 'login', 'mallory', ?, 'directus_users', 'mallory', ?, ?)",
-                   [ts(13), head, chain.link(head, chain.record_bytes(forged, None, None))])
+                   [ts(13), head, chain.link(head, chain.record_bytes(forged, None, None, own_key(db, {"key": None, "id": 13})))])
     verify_tampered(keyed, "modified", 13, key=KEY)
 
 
@@ -512,7 +519,8 @@ def test_a_keyed_anchor_catches_a_store_unkeyed_by_the_attacker(keyed, tmp_path)
         recompute(db)
     result = run(keyed, "verify", "--anchor", anchor, "--format", "json")
     assert result.exit_code == 3, result.output
-    assert json.loads(result.stdout)["failure"]["kind"] == "head mismatch"
+    failure = json.loads(result.stdout)["failure"]
+    assert failure["kind"] == "modified" and "carries no key" in failure["message"]  # the anchor binds keyed-ness
 
 
 def test_a_keyed_store_rekeyed_by_the_attacker_cannot_be_checked_without_an_anchor_but_fails_its_anchor(keyed,

@@ -118,7 +118,13 @@ class ActivityOps:
             digest = chain.revision_digest(*texts, revision.version)
         if link is None:
             prev = self._chain_head()
-            link = (prev, chain.link(prev, chain.record_bytes(values, values["details"], digest), self._chain_key()))
+            # The id is the record's before the insert, since a local activity's key (which its hash covers) names it.
+            values["id"] = self.conn.execute(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'activity'), 0), "
+                "coalesce((SELECT max(id) FROM activity), 0)) + 1").fetchone()[0]
+            own_key = key or f"{self.store_id()}/{values['id']}"
+            link = (prev, chain.link(prev, chain.record_bytes(values, values["details"], digest, own_key),
+                                     self._chain_key()))
         cursor = self.conn.execute(_INSERT, [values[name] for name in ACTIVITY_FIELDS] + [key, *link])
         activity.id = cursor.lastrowid
         if revision is not None:

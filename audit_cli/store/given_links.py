@@ -48,15 +48,15 @@ class GivenLinks:
         here or a later line edits it: its hash covers its original text, known from its edits, or from the line
         itself (`original_comment`), which must then be what the hash covers."""
         if original is not None:
-            expected = chain.link(prev_hash, orjson.dumps({**orjson.loads(record), "comment": original}),
-                                  self.store.chain_key)
+            expected = chain.matching_link(prev_hash, orjson.dumps({**orjson.loads(record), "comment": original}),
+                                           self.store.chain_key, hash_)
             if expected != hash_:
                 if self.failure is None or (activity_id, number) < self.failure:
                     self.failure = (activity_id, number)
                 return
         if expected != hash_ and attested is not None:
-            expected = chain.link(prev_hash, chain.record_bytes_of_columns(values, attested),
-                                  self.store.chain_key)
+            expected = chain.matching_link(prev_hash, orjson.dumps({**orjson.loads(record), "revision": attested}),
+                                           self.store.chain_key, hash_)
         if values[1] == "comment":
             self.pending_given.append((activity_id, number, prev_hash, hash_, attested, expected != hash_))
         elif expected != hash_ and (self.failure is None or (activity_id, number) < self.failure):
@@ -140,9 +140,9 @@ class GivenLinks:
                 rows = store._rows(since=activity_id - 1)
                 for row, details_text, digest in rows:
                     if row["id"] == activity_id:
-                        expected, _ = store._link_of(row, details_text, digest, prev_hash, key, changes)
+                        expected, _ = store._link_of(row, details_text, digest, prev_hash, key, changes, hash_)
                         if expected != hash_ and attested is not None:
-                            expected, _ = store._link_of(row, details_text, attested, prev_hash, key, changes)
+                            expected, _ = store._link_of(row, details_text, attested, prev_hash, key, changes, hash_)
                     break
                 rows.close()
                 if expected != hash_ and (failure is None or (activity_id, number) < failure):

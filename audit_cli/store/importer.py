@@ -169,9 +169,9 @@ class Importer(Heads, GivenLinks):
         # Nothing below raises for a bad line: from here on, the line is in.
         values[0] = activity_id
         if record is None:
-            record = chain.record_bytes_of_columns(values, packed[0])
+            record = chain.record_bytes_of_columns(values, packed[0], key)
             if hash_ is not None:
-                expected = chain.link(prev_hash, record, self.store.chain_key)
+                expected = chain.matching_link(prev_hash, record, self.store.chain_key, hash_)
         if activity_id <= self.last_id:  # ids out of order: the chain is made in id order
             self._dirty(activity_id)
         # `expected` is the hash the line's own link must have; the new chain's link is the same when it continues

@@ -8,12 +8,12 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from .. import chain, jsontext, timeparse
+from .. import anchors, chain, jsontext, timeparse
 from ..errors import AuditError, StoreError
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
 from . import codec, damage
 
-ANCHOR_SCHEMA = "audit-anchor/1"
+ANCHOR_SCHEMA = anchors.SCHEMA
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
 _VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.prev_hash, a.hash, "
            "r.version, r.base, r.data, r.delta FROM activity a LEFT JOIN revisions r ON r.activity = a.id "
@@ -140,9 +140,12 @@ class IntegrityOps:
         return original, None
 
     def _link_of(self, row: dict[str, Any], details_text: str | None, digest: str | None, prev: str,
-                 key: bytes | None, changes: dict | None = None) -> tuple[str, str | None]:
+                 key: bytes | None, changes: dict | None = None, given: str | None = None) -> tuple[str, str | None]:
+        """The row's link after `prev` (`given`, when that is its link in either chain format), and why its
+        comment state is wrong, if it is."""
         original, problem = self._original(row, changes)
-        return chain.link(prev, chain.record_bytes(original, details_text, digest), key), problem
+        record = chain.record_bytes(original, details_text, digest, self._effective_key(row))
+        return chain.matching_link(prev, record, key, given), problem
 
     # verify
 
@@ -175,8 +178,22 @@ class IntegrityOps:
                     digest = "undecodable"  # matches no hash: reported as modified
             yield row, row["details"], digest
 
-    def verify(self, *, anchor: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Recompute the chain; report OK with the count and head, or the first failure with its id and kind."""
+    def verify(self, *, anchor: dict[str, Any] | None = None, public_key: bytes | None = None,
+               identity: str | None = "") -> dict[str, Any]:
+        """Recompute the chain; report OK with the count and head, or the first failure with its id and kind.
+
+        With `anchor` (an audit-anchor/1 dict), the store must extend it; with `public_key` too, the anchor must
+        carry a valid Ed25519 signature by that key (else BadSignature). `identity` is whose the anchor must be
+        (this store's when left "")."""
+        if anchor is not None:
+            anchors.parse(anchor)
+            if public_key is not None:
+                anchors.check_signature(anchor, public_key)
+        elif public_key is not None:
+            from ..errors import UsageError
+
+            raise UsageError("a public key checks an anchor's signature: give the anchor too")
+        self._anchor_identity = identity
         self.conn.execute("BEGIN")  # one snapshot, however long the check takes
         try:
             return self._verify(anchor)
@@ -207,7 +224,8 @@ class IntegrityOps:
             # The key does not fit the store. With an anchor, a rewritten head says that the store's key check was
             # replaced along with the chain, which is tampering, not a wrong key.
             head = self.conn.execute("SELECT max(id) FROM activity").fetchone()[0]
-            failure = self._check_anchor(anchor, head) if anchor is not None else None
+            failure = self._check_anchor(anchor, head, identity=self._anchor_identity) \
+                if anchor is not None else None
             if failure:
                 return self._report(0, None, chain.GENESIS, failure)
             raise
@@ -274,7 +292,7 @@ class IntegrityOps:
             return self._report(count, last_id, last_hash, ("truncated", (last_id or 0) + 1,
                                 f"activity {(last_id or 0) + 1} to {sequence[0]} was removed from the end"))
         if anchor is not None:
-            failure = self._check_anchor(anchor, last_id, boundary["id"])
+            failure = self._check_anchor(anchor, last_id, boundary["id"], self._anchor_identity)
             if failure:
                 return self._report(count, last_id, last_hash, failure)
         report = self._report(count, last_id, last_hash, None, keyed=keyed, anchored=anchor is not None)
@@ -319,11 +337,11 @@ class IntegrityOps:
 
     def _content_problem(self, row: dict[str, Any], details_text: str | None, digest: str | None,
                          key: bytes | None, changes: dict | None = None) -> str | None:
-        expected, problem = self._link_of(row, details_text, digest, row["prev_hash"], key, changes)
+        expected, problem = self._link_of(row, details_text, digest, row["prev_hash"], key, changes, row["hash"])
         if expected != row["hash"]:
             former = self.conn.execute("SELECT revision FROM attested WHERE activity = ?", [row["id"]]).fetchone()
             if former is None or self._link_of(row, details_text, former[0], row["prev_hash"], key,
-                                               changes)[0] != row["hash"]:
+                                               changes, row["hash"])[0] != row["hash"]:
                 return f"activity {row['id']} is not as it was written"
             getattr(self, "_attested_used", []).append(row["id"])
         return problem
@@ -339,23 +357,41 @@ class IntegrityOps:
         missing = f"activity {first}" if first == row["id"] - 1 else f"activities {first} to {row['id'] - 1}"
         return ("deleted", first, f"{missing} (before {row['id']}) {'is' if first == row['id'] - 1 else 'are'} missing")
 
-    def _check_anchor(self, anchor: dict[str, Any], head_id: int | None,
-                      pruned_to: int = 0) -> tuple[str, int, str] | None:
-        if anchor.get("schema") != ANCHOR_SCHEMA or not isinstance(anchor.get("head_id"), int):
-            raise CannotCheck(f"the anchor is not an {ANCHOR_SCHEMA} file: make one with `audit checkpoint`")
-        if anchor.get("store") != self.store_id():
-            raise CannotCheck("the anchor was written for another store")
-        if head_id is None or head_id < anchor["head_id"]:
+    def _check_anchor(self, anchor: dict[str, Any], head_id: int | None, pruned_to: int = 0,
+                      identity: str | None = "") -> tuple[str, int, str] | None:
+        """What the store contradicts of the anchor: its identity, keyed or not, its head, and the count up to it.
+        `identity` is the store's (left "", this store's; None for a trail, whose head's hash binds it)."""
+        anchor = anchors.parse(anchor)
+        if identity == "":
+            identity = self.store_id()
+        if identity is not None and anchor["store"] != identity:
+            raise CannotCheck(f"the anchor was written for another store ({anchor['store']}; this is {identity})")
+        head = anchor["head_id"]
+        keyed = self._setting("chain_key_check") is not None
+        if anchor["keyed"] != keyed:
+            return ("modified", head or 1, "the anchor saw a keyed chain, but this store's chain carries no key: its "
+                    "key check was removed and the chain made again" if anchor["keyed"] else
+                    "the anchor saw a chain without a key, but this store's is keyed: the chain was made again")
+        if head_id is None or head_id < head:
             return ("truncated", (head_id or 0) + 1,
-                    f"the store ends at {head_id} but the anchor, made {anchor.get('created_at')}, saw {anchor['head_id']}")
-        row = self.conn.execute("SELECT hash FROM activity WHERE id = ?", [anchor["head_id"]]).fetchone()
-        if row is None and anchor["head_id"] <= pruned_to:
+                    f"the store ends at {head_id} but the anchor, made {anchor['created_at']}, saw {head}")
+        row = self.conn.execute("SELECT hash FROM activity WHERE id = ?", [head]).fetchone()
+        if row is None and head == 0 and anchor["count"] == 0:
+            return None  # an anchor of the empty store: anything extends it
+        pruned_since = self.conn.execute(
+            "SELECT 1 FROM activity WHERE action = 'prune' AND id > ? LIMIT 1", [head]).fetchone() is not None
+        if row is None and head <= pruned_to and pruned_since:
             return None  # the anchored head was pruned since, as the latest prune attests
         if row is None:
-            return ("deleted", anchor["head_id"], f"activity {anchor['head_id']}, the anchor's head, is missing")
-        if row[0] != anchor.get("head_hash"):
-            return ("head mismatch", anchor["head_id"],
-                    f"activity {anchor['head_id']} does not have the hash the anchor recorded: the chain was rewritten")
+            return ("deleted", head, f"activity {head}, the anchor's head, is missing")
+        if row[0] != anchor["head_hash"]:
+            return ("head mismatch", head,
+                    f"activity {head} does not have the hash the anchor recorded: the chain was rewritten")
+        held = self.conn.execute("SELECT count(*) FROM activity WHERE id <= ?", [head]).fetchone()[0]
+        if held > anchor["count"] or (held < anchor["count"] and not pruned_since):
+            return ("deleted" if held < anchor["count"] else "inserted", head,
+                    f"the store holds {held} activities up to {head}, where the anchor counted {anchor['count']}"
+                    + ("" if held > anchor["count"] else ", and no prune since removed any"))
         return None
 
     def _report(self, count: int, head_id: int | None, head: str, failure: tuple | None, **extra: Any):
@@ -366,11 +402,20 @@ class IntegrityOps:
         report.update(extra)
         return report
 
-    def checkpoint(self) -> dict[str, Any]:
-        """An anchor to keep elsewhere: this store, its count, its head id and hash, and when."""
-        head = self.conn.execute("SELECT id, hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
-        count = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0]
-        return {"schema": ANCHOR_SCHEMA, "store": self.store_id(), "count": count,
-                "head_id": head[0] if head else 0, "head_hash": head[1] if head else chain.GENESIS,
-                "created_at": timeparse.format_ts(timeparse.utcnow()),
-                "keyed": self._setting("chain_key_check") is not None}
+    def checkpoint(self, *, sign_with: bytes | None = None) -> dict[str, Any]:
+        """An anchor to keep elsewhere: this store, keyed or not, its count, its head id and hash, and when; signed
+        with Ed25519 when `sign_with` holds a private key (PEM or OpenSSH)."""
+        own = not self.conn.in_transaction
+        if own:
+            self.conn.execute("BEGIN")  # the count and the head of one snapshot
+        try:
+            head = self.conn.execute("SELECT id, hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
+            count = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0]
+            anchor = {"schema": ANCHOR_SCHEMA, "store": self.store_id(), "count": count,
+                      "head_id": head[0] if head else 0, "head_hash": head[1] if head else chain.GENESIS,
+                      "created_at": timeparse.format_ts(timeparse.utcnow()),
+                      "keyed": self._setting("chain_key_check") is not None}
+        finally:
+            if own:
+                self.conn.execute("COMMIT")
+        return anchors.sign(anchor, sign_with) if sign_with is not None else anchor

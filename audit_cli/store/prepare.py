@@ -116,9 +116,9 @@ class Preparer:
             raise AuditError("original_comment must be a string, on a comment line (or left out)")
         record = expected = None
         if revision is None or digest:
-            record = chain.record_bytes_of_columns(values, digest)
+            record = chain.record_bytes_of_columns(values, digest, key)
             if hash_ is not None:
-                expected = chain.link(prev_hash, record, self.key)
+                expected = chain.matching_link(prev_hash, record, self.key, hash_)
         return (values, key, prev_hash, hash_, line.get("gap") is True, line.get("attested_revision"),
                 wanted if type(wanted) is int else None, prepared_revision, record, packing, expected, original)
 
