@@ -36,6 +36,17 @@ class StoreError(AuditError):
     """The store is missing, newer than this program, not an audit store, corrupt or unwritable."""
 
 
+class AnchorError(AuditError):
+    """An anchor or a key that cannot be used: not an anchor file, or not an Ed25519 key."""
+
+
+class BadSignature(AuditError):
+    """An anchor whose signature does not hold: altered since it was signed, signed by another key, or unsigned
+    where a signature was asked for."""
+
+    exit_code = ExitCode.TAMPERED
+
+
 def shown(text: str) -> str:
     """`text` as it can be printed and stored: bytes that were not UTF-8 (argv and file names keep them as lone
     surrogates) as \\xNN."""
