@@ -100,6 +100,14 @@ def m002_prune(db: Database) -> None:
     db.execute("CREATE TABLE prune_plan (activity INTEGER PRIMARY KEY, what TEXT NOT NULL)")
 
 
+@migrations(name="m003_prune_plan_done")
+def m003_prune_plan_done(db: Database) -> None:
+    # A prune marks what it deleted instead of forgetting it, until it is finished: verify then knows that a row at a
+    # planned id is one the prune already removed (so one there now was put back), and the whole plan stays what the
+    # prune's chained record holds a digest of.
+    db.execute("ALTER TABLE prune_plan ADD COLUMN done INTEGER NOT NULL DEFAULT 0")
+
+
 def count() -> int:
     return len(migrations._migrations)
 

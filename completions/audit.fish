@@ -36,7 +36,7 @@ function __audit_arity
             end
         case 'audit checkpoint'
             switch $argv[2]
-                case --output -o
+                case --output -o --sign
                     echo 1
                     return
             end
@@ -156,7 +156,7 @@ function __audit_arity
             end
         case 'audit verify'
             switch $argv[2]
-                case --anchor --format -f
+                case --anchor --format -f --public-key
                     echo 1
                     return
             end
@@ -248,7 +248,7 @@ complete -c audit -f
 
 # audit
 complete -c audit -n '__audit_at audit' -a blame -d 'For each field of an item\'s current state: who last changed it, when, and in...'
-complete -c audit -n '__audit_at audit' -a checkpoint -d 'Write an anchor (store, count, head id and hash, time) to keep elsewhere,...'
+complete -c audit -n '__audit_at audit' -a checkpoint -d 'Write an anchor (store, keyed or not, count, head id and hash, time) to keep...'
 complete -c audit -n '__audit_at audit' -a comment -d 'Comments on items: add, edit (keeps edited_on), delete (soft).'
 complete -c audit -n '__audit_at audit' -a diff -d 'Show the change between two revisions of an item (default: its last change),...'
 complete -c audit -n '__audit_at audit' -a export -d 'Write activity as JSONL, one activity per line with its revision, by id.'
@@ -280,6 +280,7 @@ complete -c audit -n '__audit_at audit blame' -l item -s i -x -d 'The item\'s id
 # audit checkpoint
 complete -c audit -n '__audit_at audit checkpoint' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit checkpoint' -l output -s o -r -F -d 'The anchor file, or - for stdout.'
+complete -c audit -n '__audit_at audit checkpoint' -l sign -x -d 'Sign the anchor with this Ed25519 private key (PEM or OpenSSH).'
 
 # audit comment
 complete -c audit -n '__audit_at audit comment' -a add -d 'Comment on an item.'
@@ -483,9 +484,11 @@ complete -c audit -n '__audit_at audit stats' -l until -x -d 'Up to this time, i
 complete -c audit -n '__audit_at audit stats' -l user -s u -x -d 'Only this user, matched whole (repeat for several).'
 
 # audit verify
-complete -c audit -n '__audit_at audit verify' -l anchor -x -d 'An anchor from `audit checkpoint` that the store must extend.'
+complete -c audit -n '__audit_at audit verify' -l anchor -x -d 'An anchor from `audit checkpoint` that the store (or FILE) must extend.'
 complete -c audit -n '__audit_at audit verify' -l format -s f -x -a 'text json' -d 'text or json.'
 complete -c audit -n '__audit_at audit verify' -l help -s h -d 'Show this message and exit.'
+complete -c audit -n '__audit_at audit verify' -l partial -d 'Accept a partial trail (a filtered export, a cursor piece): exit 0 when what it...'
+complete -c audit -n '__audit_at audit verify' -l public-key -x -d 'The Ed25519 public key (PEM, OpenSSH or base64) the anchor must be signed with.'
 complete -c audit -n '__audit_at_argument 0 audit verify' -F
 
 # audit version

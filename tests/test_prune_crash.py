@@ -121,7 +121,7 @@ class Contents:
             conn = store.conn
             self.activities = {i for (i,) in conn.execute("SELECT id FROM activity WHERE action != 'prune'")}
             self.revisions = {i for (i,) in conn.execute("SELECT activity FROM revisions")}
-            self.plan = conn.execute("SELECT count(*) FROM prune_plan").fetchone()[0]
+            self.plan = conn.execute("SELECT count(*) FROM prune_plan WHERE done = 0").fetchone()[0]
             self.prunes = conn.execute("SELECT count(*) FROM activity WHERE action = 'prune'").fetchone()[0]
             self.bases_unused = conn.execute(
                 "SELECT count(*) FROM bases WHERE id NOT IN (SELECT base FROM revisions WHERE base IS NOT NULL)"

@@ -11,7 +11,7 @@ from typing import Any
 from .. import anchors, chain, jsontext, timeparse
 from ..errors import AuditError, StoreError
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
-from . import codec, damage
+from . import codec, damage, derived
 
 ANCHOR_SCHEMA = anchors.SCHEMA
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
@@ -233,9 +233,17 @@ class IntegrityOps:
         # Up to the boundary the latest prune attests, rows were removed: the ones left (its survivors) are each
         # checked against their own link and, together, against the digest the prune recorded.
         boundary = latest[1]["boundary"] if latest else {"id": 0, "hash": chain.GENESIS}
-        pending = set()
+        pending: set[int] = set()
         if self._setting("prune_pending") is not None:  # a prune killed between batches: its plan is still going
-            pending = {i for (i,) in self.conn.execute("SELECT activity FROM prune_plan WHERE what = 'activity'")}
+            failure = self._pending_problem(latest)
+            if failure is not None:
+                return self._report(0, None, chain.GENESIS, failure)
+            pending = {i for (i,) in self.conn.execute(
+                "SELECT activity FROM prune_plan WHERE what = 'activity' AND done = 0")}
+        for check in (derived.schema_problem, derived.placement_problem):
+            failure = check(self.conn)
+            if failure is not None:
+                return self._report(0, None, chain.GENESIS, failure)
         survivors: list[tuple[int, str]] = []
         changes = self._comment_change_map()
         head_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
@@ -251,7 +259,9 @@ class IntegrityOps:
             count += 1
             last_id, last_hash = row_id, hash_
             in_prefix = row_id <= boundary["id"]
-            if in_prefix and row_id in pending:
+            if in_prefix and row_id in pending:  # still to go: not a survivor, but still as it was written
+                if problems.get(row_id):
+                    return self._report(count - 1, prev_id, prev, ("modified", row_id, problems[row_id]))
                 continue
             if not in_prefix and prev_hash != prev:
                 row = {"id": row_id, "prev_hash": prev_hash}
@@ -287,6 +297,13 @@ class IntegrityOps:
             return self._report(count, last_id, last_hash, (
                 "modified", at, f"activity {at}'s revision is gone or changed, and the digest kept for it is not "
                 "one the last prune recorded"))
+        if latest is not None and "rewrites" in latest[1] and derived.rewrites_digest(self) != latest[1]["rewrites"]:
+            at = min(self._attested_used) if self._attested_used else latest[0]
+            return self._report(count, last_id, last_hash, (
+                "modified", at, f"a revision that prune {latest[0]} removed or rewrote is not as that prune left it"))
+        failure = derived.versions_problem(self, latest)
+        if failure is not None:
+            return self._report(count, last_id, last_hash, failure)
         sequence = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'activity'").fetchone()
         if sequence and sequence[0] > (last_id or 0):
             return self._report(count, last_id, last_hash, ("truncated", (last_id or 0) + 1,
@@ -304,6 +321,20 @@ class IntegrityOps:
             if pending:
                 report["pruned"] += f"; {len(pending)} are still to go (an interrupted prune: run audit prune)"
         return report
+
+    def _pending_problem(self, latest: tuple[int, dict[str, Any]] | None) -> tuple[str, int, str] | None:
+        """An unfinished prune is trusted only for the plan its chained record holds, and only for rows not yet
+        removed: a row back at an id it already removed was put there."""
+        marker = self._setting("prune_pending")
+        if latest is None or marker != str(latest[0]) or latest[1].get("plan") != derived.plan_digest(self.conn):
+            at = latest[0] if latest else 0
+            return ("modified", at, "the store holds an unfinished prune's plan that no prune record made "
+                    f"(the newest is {'activity ' + str(at) if latest else 'none'}): the plan was altered")
+        back = self.conn.execute("SELECT min(p.activity) FROM prune_plan p JOIN activity a ON a.id = p.activity "
+                                 "WHERE p.done = 1 AND p.what = 'activity'").fetchone()[0]
+        if back is not None:
+            return ("inserted", back, f"activity {back} was removed by prune {latest[0]}, yet is there again")
+        return None
 
     def _problems(self, head_id: int, key: bytes | None, changes: dict) -> tuple[dict[int, str], list[int]]:
         """Every row whose hash does not cover its content, with why; and the rows that leant on attested digests.

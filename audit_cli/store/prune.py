@@ -22,6 +22,7 @@ from .. import chain, jsontext, patches, timeparse
 from ..errors import Conflict, StoreError, UsageError
 from ..models import COMMENT_CHANGES, CREATES, Activity
 from . import codec
+from . import derived
 from .policy import scoped
 
 # Rows deleted per transaction. Each batch rewrites the index pages it touches, and old rows are spread over every
@@ -308,6 +309,9 @@ class PruneOps:
                 "boundary": boundary,
                 "survivors": {"count": count, "digest": digest},
                 "attested": {"count": attested[0], "digest": attested[1]},
+                "rewrites": derived.rewrites_digest(self),
+                "plan": derived.plan_digest(self.conn),
+                "versions": derived.versions_state(self),
             }
             saved = self._insert_activity(record)
             self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('prune_pending', ?)",
@@ -387,11 +391,12 @@ class PruneOps:
         done = 0
         while True:
             with self._writing():
-                rows = self.conn.execute("SELECT activity, what FROM prune_plan ORDER BY activity LIMIT ?",
-                                         [batch]).fetchall()
+                rows = self.conn.execute("SELECT activity, what FROM prune_plan WHERE done = 0 ORDER BY activity "
+                                         "LIMIT ?", [batch]).fetchall()
                 if not rows:
                     self.conn.execute("DELETE FROM bases WHERE id NOT IN "
                                       "(SELECT base FROM revisions WHERE base IS NOT NULL)")
+                    self.conn.execute("DELETE FROM prune_plan")
                     self.conn.execute("DELETE FROM settings WHERE key = 'prune_pending'")
                     self._bases.clear()
                     return
@@ -400,7 +405,7 @@ class PruneOps:
                 for chunk in _chunks(ids):
                     marks = ", ".join("?" * len(chunk))
                     self.conn.execute(f"DELETE FROM revisions WHERE activity IN ({marks})", chunk)
-                    self.conn.execute(f"DELETE FROM prune_plan WHERE activity IN ({marks})", chunk)
+                    self.conn.execute(f"UPDATE prune_plan SET done = 1 WHERE activity IN ({marks})", chunk)
                 for chunk in _chunks(whole):
                     self.conn.execute(f"DELETE FROM activity WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
             done += len(rows)

@@ -13,6 +13,7 @@ from .revisions import NewRevision
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _COLUMNS = "id, collection, item, key, name, base_activity, staged, created_at, created_by"
+_STATE = ("name", "base_activity", "staged", "created_at", "created_by")
 # The activities that change the versions table, as the operations below record them, and a Directus save
 # (adapters/directus.py keeps Directus's action names).
 VERSION_ACTIONS = ("version-create", "version-save", "promote", "version-delete", "version_save")
@@ -154,51 +155,82 @@ class VersionOps:
             return self._note(activity, "version-delete", collection, item, {"version": key})
 
 
+    def _version_state(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """The versions table as replay() keeps it: (collection, item, key) -> the row's other columns but its id."""
+        return {(row[1], row[2], row[3]): dict(zip(_STATE, row[4:])) for row in self.conn.execute(
+            f"SELECT {_COLUMNS} FROM versions")}
+
+    def _replayed_versions(self, after_id: int, state: dict) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """`state` as the version activities after `after_id` leave it, in id order (replay())."""
+        rows = self.conn.execute(_REPLAYED, [after_id]).fetchall()
+
+        def head_before(collection: str, item: str, activity_id: int) -> int | None:
+            return self.conn.execute(_HEAD_BEFORE, [collection, item, activity_id]).fetchone()[0]
+
+        return replay(rows, state, head_before, lambda base, data: self._unpack_text(base, data))
+
     def _replay_versions(self, after_id: int) -> None:
-        """Bring the versions table up to date with the version activities after `after_id` (an import's), in id
-        order, as the operations above would have left it.
+        """Bring the versions table up to date with the version activities after `after_id` (an import's).
 
         A trail holds each version's whole life (its create, each save's snapshot of the staged fields, a promote and
-        the fields it took, a delete), so a copy of a store can go on with its versions. A save of a version the
-        table does not hold (its create filtered out, or a Directus trail, whose versions are created outside the
-        activity log) starts it from that save."""
-        for activity_id, action, user, timestamp, collection, item, details_text, version, base, data in \
-                self.conn.execute(_REPLAYED, [after_id]):
-            details = jsontext.loads(details_text) if details_text else None
-            details = details if isinstance(details, dict) else {}
-            key = version if version is not None else details.get("version")
-            staged = None
-            if action in ("version-save", "version_save") and version is not None and data is not None:
-                staged = jsontext.loads(self._unpack_text(base, data))
-            if not isinstance(key, str) or (staged is not None and not isinstance(staged, dict)):
-                continue  # not a version as the operations above keep one (a hand-made record)
-            where = [collection, item, key]
-            row = self.conn.execute("SELECT id, staged FROM versions WHERE collection = ? AND item = ? AND key = ?",
-                                    where).fetchone()
-            head = lambda: self.conn.execute(_HEAD_BEFORE, [collection, item, activity_id]).fetchone()[0]  # noqa: E731
-            if action == "version-create" or (staged is not None and row is None):
-                name = details.get("name" if action == "version-create" else "version_name")
-                self.conn.execute("DELETE FROM versions WHERE collection = ? AND item = ? AND key = ?", where)
-                created = self.conn.execute(
-                    "INSERT INTO versions (collection, item, key, name, base_activity, staged, created_at, created_by) "
-                    "VALUES (?, ?, ?, ?, ?, '{}', ?, ?)",
-                    [collection, item, key, name if isinstance(name, str) else None, head(), timestamp, user])
-                row = (created.lastrowid, "{}")
-            if row is None:
+        the fields it took, a delete), so a copy of a store can go on with its versions."""
+        before = self._version_state()
+        after = self._replayed_versions(after_id, dict(before))
+        for where in before.keys() - after.keys():
+            self.conn.execute("DELETE FROM versions WHERE collection = ? AND item = ? AND key = ?", where)
+        for where, row in after.items():
+            if before.get(where) == row:
                 continue
-            if staged is not None:
-                self.conn.execute("UPDATE versions SET staged = ? WHERE id = ?", [jsontext.dumps(staged), row[0]])
-            elif action == "promote":
-                fields = details.get("fields")
-                taken = {name for name in fields if isinstance(name, str)} if isinstance(fields, list) else set()
-                remaining = {k: v for k, v in jsontext.loads(row[1]).items() if k not in taken}
-                if remaining:
-                    self.conn.execute("UPDATE versions SET staged = ?, base_activity = ? WHERE id = ?",
-                                      [jsontext.dumps(remaining), activity_id if data is not None else head(), row[0]])
-                else:
-                    self.conn.execute("DELETE FROM versions WHERE id = ?", [row[0]])
-            elif action == "version-delete":
-                self.conn.execute("DELETE FROM versions WHERE id = ?", [row[0]])
+            values = [row[name] for name in _STATE]
+            if where in before and before[where]["created_at"] == row["created_at"]:
+                self.conn.execute(f"UPDATE versions SET {', '.join(f'{n} = ?' for n in _STATE)} "
+                                  "WHERE collection = ? AND item = ? AND key = ?", [*values, *where])
+            else:  # made anew (a create replayed over an old one): a new row, as the operations above make it
+                self.conn.execute("DELETE FROM versions WHERE collection = ? AND item = ? AND key = ?", where)
+                self.conn.execute(f"INSERT INTO versions (collection, item, key, {', '.join(_STATE)}) "
+                                  f"VALUES (?, ?, ?, {', '.join('?' * len(_STATE))})", [*where, *values])
+
+
+def replay(rows: list[tuple], state: dict, head_before: Any, unpack: Any) -> dict[tuple[str, str, str], dict]:
+    """Versions as the operations above leave them after these version activities (id, action, user, timestamp,
+    collection, item, details text, revision version, base, data), in id order, starting from `state`.
+
+    A save of a version `state` does not hold (its create filtered out or pruned, or a Directus trail, whose
+    versions are created outside the activity log) starts it from that save. The one implementation of what
+    version activities do to the table: an import applies it, and verify holds the table to it."""
+    state = dict(state)
+    for activity_id, action, user, timestamp, collection, item, details_text, version, base, data in rows:
+        details = jsontext.loads(details_text) if details_text else None
+        details = details if isinstance(details, dict) else {}
+        key = version if version is not None else details.get("version")
+        staged = None
+        if action in ("version-save", "version_save") and version is not None and data is not None:
+            staged = jsontext.loads(unpack(base, data))
+        if not isinstance(key, str) or (staged is not None and not isinstance(staged, dict)):
+            continue  # not a version as the operations above keep one (a hand-made record)
+        where = (collection, item, key)
+        row = state.get(where)
+        if action == "version-create" or (staged is not None and row is None):
+            name = details.get("name" if action == "version-create" else "version_name")
+            row = state[where] = {"name": name if isinstance(name, str) else None,
+                                  "base_activity": head_before(collection, item, activity_id),
+                                  "staged": "{}", "created_at": timestamp, "created_by": user}
+        if row is None:
+            continue
+        if staged is not None:
+            state[where] = {**row, "staged": jsontext.dumps(staged)}
+        elif action == "promote":
+            fields = details.get("fields")
+            taken = {name for name in fields if isinstance(name, str)} if isinstance(fields, list) else set()
+            remaining = {k: v for k, v in jsontext.loads(row["staged"]).items() if k not in taken}
+            if remaining:
+                state[where] = {**row, "staged": jsontext.dumps(remaining), "base_activity":
+                                activity_id if data is not None else head_before(collection, item, activity_id)}
+            else:
+                del state[where]
+        elif action == "version-delete":
+            del state[where]
+    return state
 
 
 def _version_dict(row: tuple) -> dict[str, Any]:

@@ -1,0 +1,139 @@
+"""What no hash covers, held to what the chain says: the columns and tables that commands read besides the chained
+records must be exactly what those records (and the migrations) make them.
+
+Each check returns None, or a failure (kind, activity id, message) as verify reports it. They read the store in
+verify's snapshot and never write to it.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from typing import Any
+
+Failure = tuple[str, int, str]
+
+
+@functools.lru_cache(maxsize=1)
+def expected_schema() -> frozenset[tuple[str, str, str, str | None]]:
+    """(type, name, table, sql) of every object the migrations make: a fresh store's, made in memory."""
+    from .. import migrations
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        migrations.apply(conn)
+        return frozenset(_objects(conn))
+    finally:
+        conn.close()
+
+
+def _objects(conn: sqlite3.Connection) -> list[tuple[str, str, str, str | None]]:
+    # SQLite's own tables (sqlite_sequence, sqlite_stat1 from PRAGMA optimize) and their automatic indexes are its
+    # bookkeeping, not objects anyone created.
+    return [tuple(row) for row in conn.execute(
+        "SELECT type, name, tbl_name, sql FROM main.sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")]
+
+
+def schema_problem(conn: sqlite3.Connection) -> Failure | None:
+    """A trigger, view, table or index the migrations did not make (or one of theirs changed) can rewrite or hide
+    rows behind every command's back."""
+    expected = expected_schema()
+    names = {name for _, name, _, _ in expected}
+    for kind, name, table, sql in _objects(conn):
+        if (kind, name, table, sql) in expected:
+            continue
+        what = f"the {kind} {name!r} on {table}"
+        if name in names:
+            return ("modified", 0, f"{what} is not as the store's migrations made it: the schema was altered")
+        return ("inserted", 0, f"the store holds {what}, which its migrations did not make: someone added it")
+    return None
+
+
+def placement_problem(conn: sqlite3.Connection) -> Failure | None:
+    """Columns outside the hash that must follow from chained records: ids are positive, only comments carry a
+    comment's edit state, and a revision belongs to its activity's item."""
+    row = conn.execute("SELECT min(id) FROM activity WHERE id <= 0").fetchone()
+    if row[0] is not None:
+        return ("inserted", row[0], f"activity {row[0]} has an id no store gives (ids start at 1)")
+    row = conn.execute(
+        "SELECT min(id) FROM activity WHERE action != 'comment' "
+        "AND (edited_on IS NOT NULL OR comment_deleted_on IS NOT NULL)").fetchone()
+    if row[0] is not None:
+        return ("modified", row[0], f"activity {row[0]} is not a comment but is marked as an edited or deleted one")
+    row = conn.execute("SELECT min(r.activity) FROM revisions r LEFT JOIN activity a ON a.id = r.activity "
+                       "WHERE a.id IS NULL").fetchone()
+    if row[0] is not None:
+        return ("deleted", row[0], f"activity {row[0]} is missing, though its revision is still there")
+    row = conn.execute(
+        "SELECT min(r.activity) FROM revisions r JOIN activity a ON a.id = r.activity "
+        "WHERE r.collection IS NOT a.collection OR r.item IS NOT a.item").fetchone()
+    if row[0] is not None:
+        return ("modified", row[0], f"the revision of activity {row[0]} is not on that activity's item")
+    return None
+
+
+def compare_rows(kind: str, expected: dict[Any, Any], found: dict[Any, Any]) -> Failure | None:
+    """The first difference between two keyed row sets, as a failure naming `kind`."""
+    for key in sorted(set(expected) | set(found), key=repr):
+        if expected.get(key) != found.get(key):
+            what = " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
+            if key not in found:
+                return ("deleted", 0, f"the {kind} {what} that the chained records make is missing")
+            if key not in expected:
+                return ("inserted", 0, f"the {kind} {what} is not made by any chained record: someone added it")
+            return ("modified", 0, f"the {kind} {what} is not what the chained records make of it")
+    return None
+
+
+def plan_digest(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The count and digest of a prune's whole plan (done or not), which its chained record keeps, so that an
+    unfinished prune's plan cannot be added to: verify skips nothing on its word."""
+    from .prune import survivors_digest
+
+    return dict(zip(("count", "digest"), survivors_digest(
+        conn.execute("SELECT activity, what FROM prune_plan ORDER BY activity"))))
+
+
+def rewrites_digest(store: Any) -> dict[str, Any]:
+    """What each revision with an attested former digest is now: "removed", or the digest of what it holds. The
+    prune that attests the former digests keeps this too (as it leaves the revisions), so that a former digest
+    excuses only the exact removal or rewrite that prune made."""
+    from .prune import survivors_digest
+
+    def states():
+        rows = store.conn.execute(
+            "SELECT t.activity, p.activity IS NOT NULL, r.version, r.base, r.data, r.delta FROM attested t "
+            "LEFT JOIN revisions r ON r.activity = t.activity LEFT JOIN prune_plan p ON p.activity = t.activity "
+            "ORDER BY t.activity")
+        for activity_id, planned, version, base, data, delta in rows:
+            if planned or data is None:
+                yield activity_id, "removed"
+            else:
+                from .. import chain
+
+                yield activity_id, chain.revision_digest(store._unpack_text(base, data), delta, version)
+
+    return dict(zip(("count", "digest"), survivors_digest(states())))
+
+
+def versions_state(store: Any) -> list[dict[str, Any]]:
+    """The versions table as a prune record restates it (so that what version activities it removes cannot make
+    the table unprovable)."""
+    return [{"collection": c, "item": i, "key": k, **row} for (c, i, k), row in sorted(store._version_state().items())]
+
+
+def versions_problem(store: Any, latest: tuple[int, dict[str, Any]] | None) -> Failure | None:
+    """The versions table (what `version promote` writes to main) must be what the chained version activities make
+    of it, from the newest prune's restated table on (or from nothing)."""
+    start: dict = {}
+    after = 0
+    if latest is not None:
+        restated = latest[1].get("versions")
+        if not isinstance(restated, list):
+            return None  # a prune by a release that did not restate versions: the table cannot be proven
+        after = latest[0]
+        for row in restated:
+            if isinstance(row, dict):
+                where = (row.get("collection"), row.get("item"), row.get("key"))
+                start[where] = {k: v for k, v in row.items() if k not in ("collection", "item", "key")}
+    return compare_rows("version", store._replayed_versions(after, start), store._version_state())
