@@ -41,7 +41,9 @@ def history(db_path: Path) -> Path:
 
 def ids(db_path: Path) -> set[int]:
     with AuditStore.open(db_path) as store:
-        return {i for (i,) in store.conn.execute("SELECT id FROM activity WHERE action != 'prune'")}
+        # prune records and the policy's own chained records are the store's bookkeeping, not the history pruned
+        return {i for (i,) in store.conn.execute("SELECT id FROM activity WHERE action NOT IN "
+                                                  "('prune', 'retention-set', 'retention-clear')")}
 
 
 def revisions(db_path: Path) -> set[int]:

@@ -116,7 +116,7 @@ def retention_set(
     from .. import render
 
     policy = open_store(ctx, create=True).set_retention(
-        {"activity": activity, "revisions": revisions, "keep_revisions": keep_revisions})
+        {"activity": activity, "revisions": revisions, "keep_revisions": keep_revisions}, activity=_by())
     render.mapping(policy, fmt, out())
 
 
@@ -151,7 +151,7 @@ Example:
 """,
 )
 def retention_clear(ctx: typer.Context) -> None:
-    open_store(ctx).clear_retention()
+    open_store(ctx).clear_retention(activity=_by())
     note("the retention policy is cleared")
 
 
@@ -188,7 +188,7 @@ def scope_set(
     split = lambda text: [f.strip() for f in text.split(",") if f.strip()] if text else None  # noqa: E731
     scope = open_store(ctx, create=True).set_scope(collection, {
         "fields": split(fields), "exclude_fields": split(exclude_fields), "keep_revisions": keep_revisions,
-        "track": track})
+        "track": track}, activity=_by())
     render.mapping({"collection": collection, **scope}, fmt, out())
 
 
@@ -226,5 +226,13 @@ Example:
 """,
 )
 def scope_clear(ctx: typer.Context, collection: Collection) -> None:
-    open_store(ctx).clear_scope(collection)
+    open_store(ctx).clear_scope(collection, activity=_by())
     note(f"{collection} has no scope now: everything is tracked")
+
+
+def _by():
+    """The chained record of a policy change, by whom (the store fills in what and when)."""
+    from ..models import Activity
+    from .app import current_user
+
+    return Activity("", "", "", "", user=current_user(None))

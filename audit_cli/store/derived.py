@@ -72,6 +72,17 @@ def placement_problem(conn: sqlite3.Connection) -> Failure | None:
     return None
 
 
+def settings_problem(conn: sqlite3.Connection) -> Failure | None:
+    """Retention and scope live in chained records: a settings row for them is never read, so one there was
+    planted, or left by an older release (set it again with `audit retention set` / `audit scope set`)."""
+    row = conn.execute("SELECT key FROM settings WHERE key = 'retention' OR key LIKE 'scope:%' ORDER BY key").fetchone()
+    if row is None:
+        return None
+    return ("inserted", 0, f"the store holds a {row[0]!r} setting outside the chain, which no command applies: "
+            "someone planted it, or an older audit left it (set the policy again with `audit retention set` or "
+            "`audit scope set`, which chains it and removes the old row)")
+
+
 def compare_rows(kind: str, expected: dict[Any, Any], found: dict[Any, Any]) -> Failure | None:
     """The first difference between two keyed row sets, as a failure naming `kind`."""
     for key in sorted(set(expected) | set(found), key=repr):

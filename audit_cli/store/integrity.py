@@ -240,7 +240,7 @@ class IntegrityOps:
                 return self._report(0, None, chain.GENESIS, failure)
             pending = {i for (i,) in self.conn.execute(
                 "SELECT activity FROM prune_plan WHERE what = 'activity' AND done = 0")}
-        for check in (derived.schema_problem, derived.placement_problem):
+        for check in (derived.schema_problem, derived.placement_problem, derived.settings_problem):
             failure = check(self.conn)
             if failure is not None:
                 return self._report(0, None, chain.GENESIS, failure)

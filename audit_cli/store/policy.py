@@ -1,4 +1,4 @@
-"""Per-collection version scope and the stored retention policy (both kept in the store's settings)."""
+"""Per-collection version scope and the stored retention policy, both kept as chained records."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import jsontext, timeparse
 from ..errors import NotFound, UsageError
+from ..models import Activity
 
 TRACK = ("all", "activity", "none")
 
@@ -43,49 +44,91 @@ def scoped(data: Any, scope: dict[str, Any] | None) -> tuple[Any, list[str]]:
     return {k: v for k, v in data.items() if k not in drop}, [k for k in data if k in drop]
 
 
+# The chained records that set the policy: retention for the store, scope per collection. Only the store's own
+# (key null): a trail imported from elsewhere brings its source's history of policy, not a policy for this store.
+SET_ACTIONS = ("retention-set", "retention-clear", "scope-set", "scope-clear")
+
+
+def policy_state(records: list[tuple[str, str, Any]], start: dict[str, Any] | None = None) -> dict[str, Any]:
+    """{"retention": policy or None, "scopes": {collection: scope}} after these (action, collection, details)
+    records in id order, from `start` (a prune record's restated settings)."""
+    state = {"retention": (start or {}).get("retention"), "scopes": dict((start or {}).get("scopes") or {})}
+    for action, collection, details in records:
+        value = details.get("policy") if isinstance(details, dict) else None
+        if action == "retention-set" and isinstance(value, dict):
+            state["retention"] = value
+        elif action == "retention-clear":
+            state["retention"] = None
+        elif action == "scope-set" and isinstance(value, dict):
+            state["scopes"][collection] = value
+        elif action == "scope-clear":
+            state["scopes"].pop(collection, None)
+    return state
+
+
 class PolicyOps:
+    """Retention and scope live in chained records (SET_ACTIONS, and the settings a prune record restates), never
+    in a table no hash covers: what prune removes and what record keeps is decided by what verify can prove."""
+
     conn: sqlite3.Connection
 
-    def _get(self, name: str) -> Any:
-        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", [name]).fetchone()
-        return jsontext.loads(row[0]) if row else None
+    def policy(self) -> dict[str, Any]:
+        """The store's settings as its chained records make them."""
+        start, after = None, 0
+        row = self.conn.execute(
+            "SELECT id, details FROM activity WHERE id = (SELECT max(id) FROM activity INDEXED BY activity_action "
+            "WHERE action = 'prune' AND key IS NULL AND details LIKE '%\"settings\":%')").fetchone()
+        if row is not None:
+            details = jsontext.loads(row[1]) if row[1] else None
+            if isinstance(details, dict) and isinstance(details.get("settings"), dict):
+                start, after = details["settings"], row[0]
+        records = [(action, collection, jsontext.loads(details) if details else None)
+                   for action, collection, details in self.conn.execute(
+                       f"SELECT action, collection, details FROM activity WHERE action IN "
+                       f"({', '.join('?' * len(SET_ACTIONS))}) AND key IS NULL AND id > ? ORDER BY id",
+                       [*SET_ACTIONS, after])]
+        return policy_state(records, start)
 
-    def _put(self, name: str, value: Any) -> None:
+    def _set(self, action: str, collection: str, policy: dict[str, Any] | None, activity: Activity | None) -> None:
+        record = activity or Activity(action, collection, "*", "")
+        record.action, record.collection, record.item = action, collection, "*"
+        record.details = {"policy": policy}
         with self._writing():
-            if value is None:
-                self.conn.execute("DELETE FROM settings WHERE key = ?", [name])
-            else:
-                self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)",
-                                  [name, jsontext.dumps(value)])
+            self._insert_activity(record)
+            # A row an older release kept outside the chain is replaced by this record.
+            legacy = "retention" if action.startswith("retention") else f"scope:{collection}"
+            self.conn.execute("DELETE FROM settings WHERE key = ?", [legacy])
 
     def scope(self, collection: str) -> dict[str, Any] | None:
-        return self._get(f"scope:{collection}")
+        return self.policy()["scopes"].get(collection)
 
     def scopes(self) -> dict[str, dict[str, Any]]:
-        rows = self.conn.execute("SELECT key, value FROM settings WHERE key LIKE 'scope:%' ORDER BY key")
-        return {key[len("scope:"):]: jsontext.loads(value) for key, value in rows}
+        return dict(sorted(self.policy()["scopes"].items()))
 
-    def set_scope(self, collection: str, scope: dict[str, Any]) -> dict[str, Any]:
-        """Which fields revisions of a collection keep, how many per item, and what is tracked at all."""
+    def set_scope(self, collection: str, scope: dict[str, Any], *, activity: Activity | None = None) -> dict[str, Any]:
+        """Which fields revisions of a collection keep, how many per item, and what is tracked at all; recorded as a
+        chained `scope-set` activity on the collection."""
         scope = check_scope({k: v for k, v in scope.items() if v is not None})
-        self._put(f"scope:{collection}", scope)
+        self._set("scope-set", collection, scope, activity)
         return scope
 
-    def clear_scope(self, collection: str) -> None:
+    def clear_scope(self, collection: str, *, activity: Activity | None = None) -> None:
         if self.scope(collection) is None:
             raise NotFound(f"{collection} has no scope: see `audit scope show`")
-        self._put(f"scope:{collection}", None)
+        self._set("scope-clear", collection, None, activity)
 
     def retention(self) -> dict[str, Any] | None:
-        return self._get("retention")
+        return self.policy()["retention"]
 
-    def set_retention(self, policy: dict[str, Any]) -> dict[str, Any]:
-        """The policy a bare `audit prune` applies: activity and revision ages, revisions kept per item."""
+    def set_retention(self, policy: dict[str, Any], *, activity: Activity | None = None) -> dict[str, Any]:
+        """The policy a bare `audit prune` applies: activity and revision ages, revisions kept per item; recorded as
+        a chained `retention-set` activity."""
         policy = check_retention({k: v for k, v in policy.items() if v is not None})
         if not policy:
             raise UsageError("give at least one of --activity, --revisions, --keep-revisions")
-        self._put("retention", policy)
+        self._set("retention-set", "*", policy, activity)
         return policy
 
-    def clear_retention(self) -> None:
-        self._put("retention", None)
+    def clear_retention(self, *, activity: Activity | None = None) -> None:
+        if self.retention() is not None:
+            self._set("retention-clear", "*", None, activity)

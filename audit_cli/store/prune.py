@@ -312,6 +312,7 @@ class PruneOps:
                 "rewrites": derived.rewrites_digest(self),
                 "plan": derived.plan_digest(self.conn),
                 "versions": derived.versions_state(self),
+                "settings": self.policy(),
             }
             saved = self._insert_activity(record)
             self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('prune_pending', ?)",

@@ -103,9 +103,20 @@ def test_a_changed_versions_table_is_caught(keyed, change):
     caught(path, key=KEY)
 
 
-@pytest.mark.xfail(strict=True, reason="retention and scope are not yet chained records (issue 13)")
 @pytest.mark.parametrize("row", ['("retention", \'{"activity": "1d"}\')', '("scope:articles", \'{"track": "none"}\')'])
-def test_a_planted_policy_is_caught(keyed, row):
+def test_a_planted_policy_is_caught_and_never_obeyed(keyed, row):
     path, _ = keyed
     tamper(path, f"INSERT OR REPLACE INTO settings (key, value) VALUES {row}")
+    caught(path, key=KEY)
+    assert audit("--db", path, "retention", "show", "-f", "json", key=KEY).stdout.strip() in ("{}", "")
+    assert audit("--db", path, "scope", "show", "-f", "json", key=KEY).stdout.strip() == "[]"
+
+
+def test_a_policy_record_changed_is_caught_and_policy_is_what_the_chain_says(keyed):
+    path, _ = keyed
+    assert audit("--db", path, "retention", "set", "--activity", "3650d", key=KEY).exit_code == 0
+    assert audit("--db", path, "scope", "set", "articles", "--track", "all", key=KEY).exit_code == 0
+    assert verify(path, key=KEY)[0] == 0
+    tamper(path, "UPDATE activity SET details = '{\"policy\":{\"activity\":\"1d\"}}' "
+                 "WHERE action = 'retention-set'")
     caught(path, key=KEY)
