@@ -373,6 +373,7 @@ class Importer(Heads, GivenLinks):
                     store._rechain(before[0], before[1])
         if self.added:  # the versions the lines staged, promoted or deleted, as the table the copy reads
             store._replay_versions(self.start_id)
+            store._apply_comment_changes(self.start_id)
         for name in self.temp:
             self.conn.execute(f"DROP TABLE temp.{name}")
         result = {"added": self.added, "duplicates": self.duplicates, "skipped": len(self.skipped),

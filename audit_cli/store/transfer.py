@@ -1,4 +1,4 @@
-"""Export to and import from the audit/1 JSONL interchange format (DESIGN.md), and export as ECS lines: the store's
+"""Export to and import from the audit/1 JSONL interchange format (docs/format.md), and export as ECS lines: the store's
 side. Export is in store/export.py; import in store/importer.py (one pass) and store/prepare.py (what a line gives
 without the store)."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .. import jsontext
 from ..errors import shown
-from ..models import Activity, LogQuery
+from ..models import COMMENT_CHANGES, Activity, LogQuery
 from . import importer
 from .connection import bulk_load
 from .export import Export
@@ -90,3 +91,26 @@ class TransferOps:
             if len(updates) < 20_000:
                 return
             after_id = updates[-1][2]
+
+    def _apply_comment_changes(self, after_id: int) -> None:
+        """Comment edits and deletes this import brought, applied to a comment that is still as the change found it:
+        one an earlier piece held (a mirror's later piece, after the source edited it), or one whose line was
+        written before the edit. Their chained record says what the comment is now."""
+        own = f"{self.store_id()}/"
+        names = ("comment", "edited_on", "comment_deleted_on")
+        for details_text, in self.conn.execute(
+                f"SELECT details FROM activity WHERE id > ? AND action IN ({', '.join('?' * len(COMMENT_CHANGES))}) "
+                "ORDER BY id", [after_id, *COMMENT_CHANGES]).fetchall():
+            change = jsontext.loads(details_text) if details_text else None
+            if not isinstance(change, dict) or not isinstance(change.get("comment"), str):
+                continue
+            before, after, target = change.get("before"), change.get("after"), change["comment"]
+            if not isinstance(before, dict) or not isinstance(after, dict):
+                continue
+            local = target[len(own):] if target.startswith(own) and target[len(own):].isdigit() else None
+            row = self.conn.execute(
+                f"SELECT id, {', '.join(names)} FROM activity WHERE action = 'comment' AND "
+                + ("id = ? AND key IS NULL" if local else "key = ?"), [int(local) if local else target]).fetchone()
+            if row is not None and dict(zip(names, row[1:])) == {n: before.get(n) for n in names}:
+                self.conn.execute(f"UPDATE activity SET {', '.join(f'{n} = ?' for n in names)} WHERE id = ?",
+                                  [after.get(n) for n in names] + [row[0]])

@@ -1,0 +1,46 @@
+"""Legitimate workflows that must verify: a mirror fed by cursor pieces while the source edits and deletes comments
+(their chained records arrive in later pieces and apply), and the pieces concatenated into one trail."""
+
+from __future__ import annotations
+
+import json
+
+from .attack import audit, verify
+
+
+def test_a_mirror_fed_by_pieces_across_comment_edits_shows_the_source_and_verifies(tmp_path):
+    source, mirror, cursor = tmp_path / "source.db", tmp_path / "mirror.db", tmp_path / "cursor"
+    pieces = []
+
+    def ship():
+        piece = tmp_path / f"piece{len(pieces) + 1}.jsonl"
+        assert audit("--db", source, "export", "--cursor-file", cursor, "-o", piece).exit_code == 0
+        pieces.append(piece)
+        result = audit("--db", mirror, "import", piece)
+        assert result.exit_code == 0, result.output
+
+    audit("--db", source, "record", "create", "-c", "articles", "-i", "1", "--data", '{"t": 1}')
+    first = audit("--db", source, "comment", "add", "articles", "1", "first")
+    second = audit("--db", source, "comment", "add", "articles", "1", "to go")
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    ship()
+    assert audit("--db", source, "comment", "edit", "2", "edited").exit_code == 0
+    assert audit("--db", source, "comment", "delete", "3").exit_code == 0
+    audit("--db", source, "record", "update", "-c", "articles", "-i", "1", "--data", '{"t": 2}')
+    ship()
+    assert audit("--db", source, "comment", "edit", "2", "edited twice").exit_code == 0
+    ship()
+
+    assert verify(source)[0] == 0
+    code, report = verify(mirror)
+    assert code == 0, report
+    def comments(db):
+        rows = json.loads(audit("--db", db, "log", "-a", "comment", "-f", "json").stdout)
+        return {row["id"]: (row["comment"], row["comment_deleted_on"]) for row in rows}
+
+    assert comments(mirror) == comments(source) and comments(mirror)[2][0] == "edited twice"
+
+    whole = tmp_path / "whole.jsonl"
+    whole.write_bytes(b"".join(piece.read_bytes() for piece in pieces))
+    code, report = verify(tmp_path / "none.db", whole)
+    assert code == 0, report
