@@ -21,41 +21,41 @@ _audit_commands() {
 _audit_options() {
     case "$1" in
         audit) reply=(--db --help --version -h) ;;
-        'audit blame') reply=(--format --help -f -h) ;;
+        'audit blame') reply=(--collection --format --help --item -c -f -h -i) ;;
         'audit checkpoint') reply=(--help --output --sign -h -o) ;;
         'audit comment') reply=(--help -h) ;;
-        'audit comment add') reply=(--at --format --help --user -f -h) ;;
-        'audit comment delete') reply=(--format --help --user -f -h) ;;
-        'audit comment edit') reply=(--format --help --user -f -h) ;;
-        'audit diff') reply=(--activity --format --from --help --to -f -h) ;;
-        'audit export') reply=(--action --collection --cursor-file --filter --format --help --item --output --quiet --search --since --until --user -a -c -f -h -i -o -q -u) ;;
-        'audit history') reply=(--format --help -f -h) ;;
+        'audit comment add') reply=(--at --collection --format --help --item --user -c -f -h -i) ;;
+        'audit comment delete') reply=(--at --format --help --user -f -h) ;;
+        'audit comment edit') reply=(--at --format --help --user -f -h) ;;
+        'audit diff') reply=(--activity --collection --format --from --help --item --to -c -f -h -i) ;;
+        'audit export') reply=(--action --collection --cursor-file --filter --format --help --item --limit --output --quiet --search --since --until --user -a -c -f -h -i -n -o -q -u) ;;
+        'audit history') reply=(--collection --format --help --item -c -f -h -i) ;;
         'audit import') reply=(--format --help --no-verify --quiet --skip-invalid -f -h -q) ;;
         'audit info') reply=(--format --help -f -h) ;;
-        'audit log') reply=(--action --collection --field --fields --filter --format --help --include-deleted --item --limit --meta --offset --patch --search --since --sort --until --user -a -c -f -h -i -n -p -q -s -u) ;;
+        'audit log') reply=(--action --collection --field --fields --filter --follow --format --help --include-deleted --item --limit --meta --offset --patch --search --since --sort --until --user -F -a -c -f -h -i -n -p -q -s -u) ;;
         'audit prune') reply=(--apply-scopes --archive --collection --dry-run --format --help --keep-revisions --older-than --user --vacuum --yes -c -f -h -y) ;;
         'audit record') reply=(--at --collection --comment --data --details --format --help --ip --item --origin --patch --replace --user --user-agent -c -d -f -h -i) ;;
         'audit retention') reply=(--help -h) ;;
         'audit retention clear') reply=(--help -h) ;;
         'audit retention set') reply=(--activity --format --help --keep-revisions --revisions -f -h) ;;
         'audit retention show') reply=(--format --help -f -h) ;;
-        'audit revert') reply=(--at --comment --dry-run --format --help --to --user -f -h) ;;
+        'audit revert') reply=(--at --collection --comment --dry-run --format --help --item --to --user -c -f -h -i) ;;
         'audit schema') reply=(--help --path -h) ;;
         'audit scope') reply=(--help -h) ;;
         'audit scope clear') reply=(--help -h) ;;
         'audit scope set') reply=(--exclude-fields --fields --format --help --keep-revisions --track -f -h) ;;
         'audit scope show') reply=(--format --help -f -h) ;;
         'audit show') reply=(--format --help -f -h) ;;
-        'audit snapshot') reply=(--at --help --rev -h -r) ;;
+        'audit snapshot') reply=(--at --collection --help --item --rev -c -h -i -r) ;;
         'audit stats') reply=(--action --by --collection --filter --format --help --include-deleted --item --search --since --until --user -a -c -f -h -i -q -u) ;;
         'audit verify') reply=(--anchor --format --help --partial --public-key -f -h) ;;
         'audit version') reply=(--help -h) ;;
-        'audit version compare') reply=(--format --help -f -h) ;;
-        'audit version create') reply=(--format --help --name --user -f -h) ;;
-        'audit version delete') reply=(--help --user -h) ;;
-        'audit version list') reply=(--format --help -f -h) ;;
-        'audit version promote') reply=(--fields --force --format --help --user -f -h) ;;
-        'audit version save') reply=(--data --format --help --user -d -f -h) ;;
+        'audit version compare') reply=(--collection --format --help --item -c -f -h -i) ;;
+        'audit version create') reply=(--collection --format --help --item --name --user -c -f -h -i) ;;
+        'audit version delete') reply=(--collection --help --item --user -c -h -i) ;;
+        'audit version list') reply=(--collection --format --help --item -c -f -h -i) ;;
+        'audit version promote') reply=(--collection --fields --force --format --help --item --user -c -f -h -i) ;;
+        'audit version save') reply=(--collection --data --format --help --item --user -c -d -f -h -i) ;;
         *) reply=() ;;
     esac
 }
@@ -65,14 +65,14 @@ _audit_arity() {
     reply=(0)
     case "$1" in
         audit) case "$2" in --db) reply=(1) ;; esac ;;
-        'audit blame') case "$2" in --format|-f) reply=(1) ;; esac ;;
+        'audit blame') case "$2" in --collection|-c|--format|-f|--item|-i) reply=(1) ;; esac ;;
         'audit checkpoint') case "$2" in --output|-o|--sign) reply=(1) ;; esac ;;
-        'audit comment add') case "$2" in --at|--format|-f|--user) reply=(1) ;; esac ;;
-        'audit comment delete') case "$2" in --format|-f|--user) reply=(1) ;; esac ;;
-        'audit comment edit') case "$2" in --format|-f|--user) reply=(1) ;; esac ;;
-        'audit diff') case "$2" in --activity|--format|-f|--from|--to) reply=(1) ;; esac ;;
-        'audit export') case "$2" in --action|-a|--collection|-c|--cursor-file|--filter|--format|-f|--item|-i|--output|-o|--search|-q|--since|--until|--user|-u) reply=(1) ;; esac ;;
-        'audit history') case "$2" in --format|-f) reply=(1) ;; esac ;;
+        'audit comment add') case "$2" in --at|--collection|-c|--format|-f|--item|-i|--user) reply=(1) ;; esac ;;
+        'audit comment delete') case "$2" in --at|--format|-f|--user) reply=(1) ;; esac ;;
+        'audit comment edit') case "$2" in --at|--format|-f|--user) reply=(1) ;; esac ;;
+        'audit diff') case "$2" in --activity|--collection|-c|--format|-f|--from|--item|-i|--to) reply=(1) ;; esac ;;
+        'audit export') case "$2" in --action|-a|--collection|-c|--cursor-file|--filter|--format|-f|--item|-i|--limit|-n|--output|-o|--search|--since|--until|--user|-u) reply=(1) ;; esac ;;
+        'audit history') case "$2" in --collection|-c|--format|-f|--item|-i) reply=(1) ;; esac ;;
         'audit import') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit info') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit log') case "$2" in --action|-a|--collection|-c|--field|--fields|--filter|--format|-f|--item|-i|--limit|-n|--offset|--search|-q|--since|--sort|-s|--until|--user|-u) reply=(1) ;; esac ;;
@@ -80,19 +80,19 @@ _audit_arity() {
         'audit record') case "$2" in --at|--collection|-c|--comment|--data|-d|--details|--format|-f|--ip|--item|-i|--origin|--patch|--user|--user-agent) reply=(1) ;; esac ;;
         'audit retention set') case "$2" in --activity|--format|-f|--keep-revisions|--revisions) reply=(1) ;; esac ;;
         'audit retention show') case "$2" in --format|-f) reply=(1) ;; esac ;;
-        'audit revert') case "$2" in --at|--comment|--format|-f|--to|--user) reply=(1) ;; esac ;;
+        'audit revert') case "$2" in --at|--collection|-c|--comment|--format|-f|--item|-i|--to|--user) reply=(1) ;; esac ;;
         'audit scope set') case "$2" in --exclude-fields|--fields|--format|-f|--keep-revisions|--track) reply=(1) ;; esac ;;
         'audit scope show') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit show') case "$2" in --format|-f) reply=(1) ;; esac ;;
-        'audit snapshot') case "$2" in --at|--rev|-r) reply=(1) ;; esac ;;
+        'audit snapshot') case "$2" in --at|--collection|-c|--item|-i|--rev|-r) reply=(1) ;; esac ;;
         'audit stats') case "$2" in --action|-a|--by|--collection|-c|--filter|--format|-f|--item|-i|--search|-q|--since|--until|--user|-u) reply=(1) ;; esac ;;
         'audit verify') case "$2" in --anchor|--format|-f|--public-key) reply=(1) ;; esac ;;
-        'audit version compare') case "$2" in --format|-f) reply=(1) ;; esac ;;
-        'audit version create') case "$2" in --format|-f|--name|--user) reply=(1) ;; esac ;;
-        'audit version delete') case "$2" in --user) reply=(1) ;; esac ;;
-        'audit version list') case "$2" in --format|-f) reply=(1) ;; esac ;;
-        'audit version promote') case "$2" in --fields|--format|-f|--user) reply=(1) ;; esac ;;
-        'audit version save') case "$2" in --data|-d|--format|-f|--user) reply=(1) ;; esac ;;
+        'audit version compare') case "$2" in --collection|-c|--format|-f|--item|-i) reply=(1) ;; esac ;;
+        'audit version create') case "$2" in --collection|-c|--format|-f|--item|-i|--name|--user) reply=(1) ;; esac ;;
+        'audit version delete') case "$2" in --collection|-c|--item|-i|--user) reply=(1) ;; esac ;;
+        'audit version list') case "$2" in --collection|-c|--format|-f|--item|-i) reply=(1) ;; esac ;;
+        'audit version promote') case "$2" in --collection|-c|--fields|--format|-f|--item|-i|--user) reply=(1) ;; esac ;;
+        'audit version save') case "$2" in --collection|-c|--data|-d|--format|-f|--item|-i|--user) reply=(1) ;; esac ;;
     esac
 }
 
@@ -184,7 +184,7 @@ _audit_option_value() {
             esac ;;
         'audit stats')
             case "$2" in
-                --by) reply=(choice action user collection day) ;;
+                --by) reply=(choice action user collection item hour day week month) ;;
                 --format|-f) reply=(choice table json jsonl csv) ;;
             esac ;;
         'audit verify')
