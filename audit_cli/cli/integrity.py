@@ -54,7 +54,7 @@ def verify(
         out().write(f"{'OK' if partial else 'PARTIAL'}: {report['lines']} lines checked; {report['partial']}\n")
     elif report["ok"]:
         extra = "".join(f"; {report[k]}" for k in ("pruned", "partial") if report.get(k))
-        out().write(f"OK: {report['checked']} activities, head {report['head'][:16]} (id {report['head_id']}){extra}\n")
+        out().write(f"OK: {report['checked']} activit{'y' if report['checked'] == 1 else 'ies'}, head {report['head'][:16]} (id {report['head_id']}){extra}\n")
     else:
         failure = report["failure"]
         out().write(f"TAMPERED: {failure['kind']} at activity {failure['id']}: {failure['message']}\n")

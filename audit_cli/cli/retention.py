@@ -66,7 +66,6 @@ def prune(
                           archive=write_archive if archive is not None else None,
                           activity=make_activity("prune", collection or "*", "*", user=user))
     if vacuum and not dry_run:
-        store.checkpoint_wal()  # else the WAL the prune left counts as freed, and the figure is about twice the truth
         summary["bytes_freed"] = store.vacuum()
     if summary.get("note"):
         note(summary["note"])

@@ -316,8 +316,8 @@ class IntegrityOps:
         if latest is not None:
             removed = latest[1].get("removed", {})
             report["pruned"] = (f"pruned up to activity {boundary['id']}; the last prune, activity {latest[0]}, "
-                                f"removed {removed.get('activities', 0)} activities and "
-                                f"{removed.get('revisions', 0)} revisions")
+                                f"removed {_count(removed.get('activities', 0), 'activity', 'activities')} and "
+                                f"{_count(removed.get('revisions', 0), 'revision', 'revisions')}")
             if pending:
                 report["pruned"] += f"; {len(pending)} are still to go (an interrupted prune: run audit prune)"
         return report
@@ -450,3 +450,7 @@ class IntegrityOps:
             if own:
                 self.conn.execute("COMMIT")
         return anchors.sign(anchor, sign_with) if sign_with is not None else anchor
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"

@@ -40,7 +40,7 @@ def verify_file(source: str, *, chain_key: bytes | None = None, anchor: dict[str
         if failure is not None:
             partial.update(ok=False, failure=dict(zip(("kind", "id", "message"), failure)))
     if partial["ok"]:
-        parts = [f"{report['gaps']} gaps marked by the export (a filtered trail)"] if report.get("gaps") else []
+        parts = [f"{report['gaps']} gap{'s' if report['gaps'] != 1 else ''} marked by the export (a filtered trail)"] if report.get("gaps") else []
         if report.get("continues"):
             parts.append(f"it starts after a line it does not hold (hash {report['continues'][:16]}; an "
                          "incremental export's piece)")

@@ -365,6 +365,8 @@ class PruneOps:
         def size() -> int:
             return sum(os.path.getsize(p) for p in (self.path, f"{self.path}-wal") if os.path.exists(p))
 
+        # Empty the WAL first: what the prune wrote there is not space the store held, and would count as freed.
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         before = size()
         self.conn.execute("VACUUM")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
