@@ -148,3 +148,18 @@ def versions_problem(store: Any, latest: tuple[int, dict[str, Any]] | None) -> F
                 where = (row.get("collection"), row.get("item"), row.get("key"))
                 start[where] = {k: v for k, v in row.items() if k not in ("collection", "item", "key")}
     return compare_rows("version", store._replayed_versions(after, start), store._version_state())
+
+
+def pending_problem(store: Any, latest: tuple[int, dict[str, Any]] | None) -> Failure | None:
+    """An unfinished prune is trusted only for the plan its chained record holds, and only for rows not yet
+    removed: a row back at an id it already removed was put there."""
+    marker = store._setting("prune_pending")
+    if latest is None or marker != str(latest[0]) or latest[1].get("plan") != plan_digest(store.conn):
+        at = latest[0] if latest else 0
+        return ("modified", at, "the store holds an unfinished prune's plan that no prune record made "
+                f"(the newest is {'activity ' + str(at) if latest else 'none'}): the plan was altered")
+    back = store.conn.execute("SELECT min(p.activity) FROM prune_plan p JOIN activity a ON a.id = p.activity "
+                             "WHERE p.done = 1 AND p.what = 'activity'").fetchone()[0]
+    if back is not None:
+        return ("inserted", back, f"activity {back} was removed by prune {latest[0]}, yet is there again")
+    return None

@@ -11,7 +11,7 @@ from typing import Any
 from .. import anchors, chain, jsontext, timeparse
 from ..errors import AuditError, StoreError
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
-from . import codec, damage, derived
+from . import anchor_check, codec, damage, derived
 
 ANCHOR_SCHEMA = anchors.SCHEMA
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
@@ -235,7 +235,7 @@ class IntegrityOps:
         boundary = latest[1]["boundary"] if latest else {"id": 0, "hash": chain.GENESIS}
         pending: set[int] = set()
         if self._setting("prune_pending") is not None:  # a prune killed between batches: its plan is still going
-            failure = self._pending_problem(latest)
+            failure = derived.pending_problem(self, latest)
             if failure is not None:
                 return self._report(0, None, chain.GENESIS, failure)
             pending = {i for (i,) in self.conn.execute(
@@ -322,20 +322,6 @@ class IntegrityOps:
                 report["pruned"] += f"; {len(pending)} are still to go (an interrupted prune: run audit prune)"
         return report
 
-    def _pending_problem(self, latest: tuple[int, dict[str, Any]] | None) -> tuple[str, int, str] | None:
-        """An unfinished prune is trusted only for the plan its chained record holds, and only for rows not yet
-        removed: a row back at an id it already removed was put there."""
-        marker = self._setting("prune_pending")
-        if latest is None or marker != str(latest[0]) or latest[1].get("plan") != derived.plan_digest(self.conn):
-            at = latest[0] if latest else 0
-            return ("modified", at, "the store holds an unfinished prune's plan that no prune record made "
-                    f"(the newest is {'activity ' + str(at) if latest else 'none'}): the plan was altered")
-        back = self.conn.execute("SELECT min(p.activity) FROM prune_plan p JOIN activity a ON a.id = p.activity "
-                                 "WHERE p.done = 1 AND p.what = 'activity'").fetchone()[0]
-        if back is not None:
-            return ("inserted", back, f"activity {back} was removed by prune {latest[0]}, yet is there again")
-        return None
-
     def _problems(self, head_id: int, key: bytes | None, changes: dict) -> tuple[dict[int, str], list[int]]:
         """Every row whose hash does not cover its content, with why; and the rows that leant on attested digests.
         Shared out among processes for a large store."""
@@ -390,40 +376,7 @@ class IntegrityOps:
 
     def _check_anchor(self, anchor: dict[str, Any], head_id: int | None, pruned_to: int = 0,
                       identity: str | None = "") -> tuple[str, int, str] | None:
-        """What the store contradicts of the anchor: its identity, keyed or not, its head, and the count up to it.
-        `identity` is the store's (left "", this store's; None for a trail, whose head's hash binds it)."""
-        anchor = anchors.parse(anchor)
-        if identity == "":
-            identity = self.store_id()
-        if identity is not None and anchor["store"] != identity:
-            raise CannotCheck(f"the anchor was written for another store ({anchor['store']}; this is {identity})")
-        head = anchor["head_id"]
-        keyed = self._setting("chain_key_check") is not None
-        if anchor["keyed"] != keyed:
-            return ("modified", head or 1, "the anchor saw a keyed chain, but this store's chain carries no key: its "
-                    "key check was removed and the chain made again" if anchor["keyed"] else
-                    "the anchor saw a chain without a key, but this store's is keyed: the chain was made again")
-        if head_id is None or head_id < head:
-            return ("truncated", (head_id or 0) + 1,
-                    f"the store ends at {head_id} but the anchor, made {anchor['created_at']}, saw {head}")
-        row = self.conn.execute("SELECT hash FROM activity WHERE id = ?", [head]).fetchone()
-        if row is None and head == 0 and anchor["count"] == 0:
-            return None  # an anchor of the empty store: anything extends it
-        pruned_since = self.conn.execute(
-            "SELECT 1 FROM activity WHERE action = 'prune' AND id > ? LIMIT 1", [head]).fetchone() is not None
-        if row is None and head <= pruned_to and pruned_since:
-            return None  # the anchored head was pruned since, as the latest prune attests
-        if row is None:
-            return ("deleted", head, f"activity {head}, the anchor's head, is missing")
-        if row[0] != anchor["head_hash"]:
-            return ("head mismatch", head,
-                    f"activity {head} does not have the hash the anchor recorded: the chain was rewritten")
-        held = self.conn.execute("SELECT count(*) FROM activity WHERE id <= ?", [head]).fetchone()[0]
-        if held > anchor["count"] or (held < anchor["count"] and not pruned_since):
-            return ("deleted" if held < anchor["count"] else "inserted", head,
-                    f"the store holds {held} activities up to {head}, where the anchor counted {anchor['count']}"
-                    + ("" if held > anchor["count"] else ", and no prune since removed any"))
-        return None
+        return anchor_check.problem(self, anchor, head_id, pruned_to, identity)
 
     def _report(self, count: int, head_id: int | None, head: str, failure: tuple | None, **extra: Any):
         report: dict[str, Any] = {"ok": failure is None, "checked": count, "head_id": head_id, "head": head}
