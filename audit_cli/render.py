@@ -22,8 +22,8 @@ _CELL = 60  # table cells wider than this (in terminal columns) are cut, with an
 
 # Recorded fields are text from whoever made the request: a terminal must not act on them. C0 controls show in
 # caret notation as less and git do (ESC as ^[), but for the three a reader knows as escapes; DEL as ^?; C1 controls,
-# bidirectional overrides, invisible format characters and line separators as <U+XXXX>. ZWJ and ZWNJ stay: emoji and
-# scripts need them, and they move nothing.
+# bidirectional overrides, invisible format characters and line separators as their code point (<U+202E>). ZWJ and
+# ZWNJ stay: emoji and scripts need them, and they move nothing.
 _BACKSLASH = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _KEEP = {"\u200c", "\u200d"}
 _INVISIBLE = (r"\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff"
