@@ -57,6 +57,13 @@ def lines_of(data: bytes) -> list[dict]:
     return [json.loads(line) for line in data.splitlines()]
 
 
+def held(cursor: Path) -> str:
+    """The id a cursor file holds, once its second word is checked to be the store's identity."""
+    activity_id, store = cursor.read_text().split()
+    assert cursor.read_text().endswith("\n") and len(store) == 36
+    return activity_id
+
+
 # --cursor-file
 
 
@@ -64,7 +71,7 @@ def test_a_first_export_with_a_cursor_file_exports_everything_and_writes_the_las
     cli("import", SAMPLE)
     cursor = tmp_path / "export.cursor"
     result = cli("export", "--cursor-file", cursor, "-o", tmp_path / "a.jsonl")
-    assert cursor.read_text() == "27\n"
+    assert held(cursor) == "27"
     assert len((tmp_path / "a.jsonl").read_bytes().splitlines()) == 27
     assert f"{cursor} now holds 27" in result.stderr
 
@@ -76,7 +83,7 @@ def test_incremental_exports_concatenate_to_the_full_export(cli, tmp_path):
     cli("record", "update", "-c", "articles", "-i", "1", "--data", '{"rating": 2}')
     cli("comment", "add", "articles", "1", "Rated")
     second = cli("export", "--cursor-file", cursor).stdout_bytes
-    assert len(second.splitlines()) == 2 and cursor.read_text() == "29\n"
+    assert len(second.splitlines()) == 2 and held(cursor) == "29"
     assert first + second == cli("export").stdout_bytes  # no gap marked where one export continues the other
     assert all("gap" not in line for line in lines_of(second))
 
@@ -86,16 +93,43 @@ def test_nothing_new_exports_nothing_and_keeps_the_cursor(cli, tmp_path):
     cursor = tmp_path / "c"
     cli("export", "--cursor-file", cursor, "-o", tmp_path / "a.jsonl")
     result = cli("export", "--cursor-file", cursor, "-o", tmp_path / "b.jsonl")
-    assert (tmp_path / "b.jsonl").read_bytes() == b"" and cursor.read_text() == "27\n"
+    assert (tmp_path / "b.jsonl").read_bytes() == b"" and held(cursor) == "27"
     assert "exported 0 activities" in result.stderr
 
 
-def test_an_empty_store_writes_cursor_zero(cli, tmp_path):
+def test_a_cursor_past_the_newest_id_is_an_error_not_an_empty_export_forever(cli, tmp_path):
     cli("record", "login", "-c", "u", "-i", "x")
     cursor = tmp_path / "c"
-    cursor.write_text("5\n")  # past everything there is
-    assert cli("export", "--cursor-file", cursor).stdout_bytes == b""
-    assert cursor.read_text() == "5\n"
+    cursor.write_text("5\n")  # past everything there is: a cursor of a store rebuilt since
+    stderr = cli.fails("export", "--cursor-file", cursor, "-o", tmp_path / "out.jsonl", code=1)
+    assert stderr == (f"audit: error: cursor file {cursor} holds activity 5, past the newest this store ever had (1): "
+                      "it was written for another store, or this one was rebuilt since; delete it to export from "
+                      "the start\n")
+    assert cursor.read_text() == "5\n" and not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_cursor_file_names_its_store_and_another_store_refuses_it(cli, tmp_path):
+    cli("record", "login", "-c", "u", "-i", "x")
+    cursor = tmp_path / "c"
+    cli("export", "--cursor-file", cursor, "-o", tmp_path / "a.jsonl")
+    store_id = cli.json("info")["store_id"]
+    assert cursor.read_text() == f"1 {store_id}\n"
+    other = Cli(tmp_path / "other.db")
+    for _ in range(3):
+        other("record", "login", "-c", "u", "-i", "y")
+    stderr = other.fails("export", "--cursor-file", cursor, "-o", tmp_path / "b.jsonl", code=1)
+    assert stderr == (f"audit: error: cursor file {cursor} was written for another store ({store_id}), not this one "
+                      f"({other.json('info')['store_id']}): keep one cursor file per store and output, or delete "
+                      "it to export from the start\n")
+    assert not (tmp_path / "b.jsonl").exists()
+
+
+def test_a_cursor_file_of_an_older_release_holding_the_id_alone_still_works(cli, tmp_path):
+    cli("import", SAMPLE)
+    cursor = tmp_path / "c"
+    cursor.write_text("25\n")
+    assert len(cli("export", "--cursor-file", cursor).stdout_bytes.splitlines()) == 2
+    assert held(cursor) == "27"
 
 
 def test_the_cursor_follows_the_last_exported_activity_of_a_filtered_export(cli, tmp_path):
@@ -103,11 +137,11 @@ def test_the_cursor_follows_the_last_exported_activity_of_a_filtered_export(cli,
     cursor = tmp_path / "c"
     exported = lines_of(cli("export", "-c", "articles", "--cursor-file", cursor).stdout_bytes)
     assert {line["collection"] for line in exported} == {"articles"}
-    assert cursor.read_text() == f"{exported[-1]['id']}\n"
+    assert held(cursor) == f"{exported[-1]['id']}"
     cli("record", "login", "-c", "directus_users", "-i", "zed")
     cli("record", "update", "-c", "articles", "-i", "1", "--data", '{"rating": 1}')
     again = lines_of(cli("export", "-c", "articles", "--cursor-file", cursor).stdout_bytes)
-    assert [line["action"] for line in again] == ["update"] and cursor.read_text() == f"{again[0]['id']}\n"
+    assert [line["action"] for line in again] == ["update"] and held(cursor) == f"{again[0]['id']}"
 
 
 @pytest.mark.parametrize("content", ["abc\n", "", "12abc", "-3", "1.5", "١٢", "99999999999999999999"])
@@ -125,7 +159,7 @@ def test_a_cursor_file_may_have_spaces_around_the_id(cli, tmp_path):
     cursor = tmp_path / "c"
     cursor.write_text("  25 \n")
     assert len(cli("export", "--cursor-file", cursor).stdout_bytes.splitlines()) == 2
-    assert cursor.read_text() == "27\n"
+    assert held(cursor) == "27"
 
 
 def test_a_cursor_file_in_a_missing_folder_fails_before_anything(cli, tmp_path):
@@ -153,9 +187,9 @@ def test_the_cursor_is_written_atomically_beside_itself(tmp_path):
     from audit_cli import cursor
 
     path = tmp_path / "c"
-    cursor.write(str(path), 7)
-    cursor.write(str(path), 8)
-    assert cursor.read(str(path)) == 8 and sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+    cursor.write(str(path), 7, "s1")
+    cursor.write(str(path), 8, "s1")
+    assert cursor.read(str(path)) == cursor.Cursor(8, "s1") and sorted(p.name for p in tmp_path.iterdir()) == ["c"]
     assert cursor.read(str(tmp_path / "absent")) is None
 
 
@@ -263,7 +297,7 @@ def test_ecs_marks_gaps_and_keyed_chains(cli, tmp_path, monkeypatch):
 def test_ecs_with_a_cursor_file(cli, tmp_path):
     cli("import", SAMPLE)
     cursor = tmp_path / "c"
-    assert len(ecs_lines(cli, "--cursor-file", cursor)) == 27 and cursor.read_text() == "27\n"
+    assert len(ecs_lines(cli, "--cursor-file", cursor)) == 27 and held(cursor) == "27"
     assert ecs_lines(cli, "--cursor-file", cursor) == []
 
 
@@ -527,7 +561,7 @@ def test_a_split_export_through_the_cli_with_a_cursor(cli, tmp_path, split):
     cursor.write_text("5\n")
     out = cli("export", "--cursor-file", cursor).stdout_bytes
     assert out == b"".join(cli("export").stdout_bytes.splitlines(keepends=True)[5:])
-    assert cursor.read_text() == "27\n"
+    assert held(cursor) == "27"
 
 
 def test_a_helper_that_sees_another_snapshot_leaves_the_export_to_this_process(built, split, monkeypatch):

@@ -182,7 +182,13 @@ def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any
         def run(*args: Any, **kw: Any) -> Any:
             try:
                 _check_utf8(kw)
-                return func(*args, **kw)
+                try:
+                    return func(*args, **kw)
+                except BaseException as exc:
+                    if not (isinstance(exc, typer.Exit) and exc.exit_code == 0) and \
+                            not isinstance(exc, BrokenPipeError):
+                        _discard_new_store(kw)
+                    raise
             except AuditError as exc:
                 raise fail(str(exc), exc.exit_code) from None
             except sqlite3.DatabaseError as exc:
@@ -205,6 +211,16 @@ def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any
         return parent.command(name, **kwargs)(run)
 
     return register
+
+
+def _discard_new_store(kw: dict[str, Any]) -> None:
+    """A command that failed leaves no new file: the store it created for itself goes again."""
+    from ..store.connection import discard
+
+    ctx = kw.get("ctx")
+    store = (ctx.obj or {}).get("store") if ctx is not None else None
+    if store is not None:
+        discard(store.conn, store.path)
 
 
 def _os_error(exc: OSError) -> str:

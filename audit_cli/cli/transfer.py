@@ -22,8 +22,10 @@ import (--search has no short form here). --limit N writes only the first N matc
 --cursor-file, each run goes on from where the last one stopped.
 
 --cursor-file F exports incrementally: only activity after the id F holds (all of it when F does not exist
-yet); once the output is complete, F is replaced with the id of the last activity written, so the next run
-starts after it. A failed export leaves F as it was. Keep one cursor file per output and set of filters.
+yet); once the output is complete, F is replaced with the id of the last activity written and the store's
+identity, so the next run starts after it. A failed export leaves F as it was. A cursor file of another store,
+or one past this store's newest id (a store rebuilt since), is an error. Keep one cursor file per output and set
+of filters.
 
 --format audit (the default) writes audit/1 lines, which audit import reads back. --format ecs writes Elastic
 Common Schema documents for log pipelines (Filebeat, Logstash, Elasticsearch ingest), members that would be
@@ -90,11 +92,14 @@ def export(
     q = f.build_query(action=action, user=user, collection=collection, item=item, since=since, until=until,
                       search=search, filter=filter, include_deleted=True)
     jsonl.check_writable(output)
+    saved = None
     if cursor_file is not None:
         jsonl.check_writable(cursor_file)
-        q.after_id = cursor.read(cursor_file)
+        saved = cursor.read(cursor_file)
     limit = check_positive(limit, "--limit", allow_all=True)
     store = open_store(ctx)
+    if saved is not None:
+        q.after_id = cursor.check(saved, path=cursor_file, store=store.store_id(), top=store.top_id())
     if limit is not None:
         q.comment_changes = True  # what an export selects: every record, its comments' own among them
         q.max_id = store.id_at(q, limit) if limit else (q.after_id or 0)
@@ -105,7 +110,7 @@ def export(
                 stream.write(chunk)
     if cursor_file is not None:  # only now: the output is complete
         last = exported.last_id if exported.last_id is not None else (q.after_id or 0)
-        cursor.write(cursor_file, last)
+        cursor.write(cursor_file, last, store.store_id())
     if output != "-":
         note(f"exported {render.plural(exported.count, 'activity')} to {output}"
              + (f"; {cursor_file} now holds {last}" if cursor_file is not None else ""))

@@ -61,6 +61,9 @@ def check_request(activity: Activity, *, data: Any = None, patch: Any = None) ->
         raise UsageError("a comment activity needs its text: --comment TEXT (or use `audit comment add`)")
     if activity.action in ("create", "delete") and patch is not None:
         raise UsageError(f"--patch goes with update and soft-delete, not {activity.action}")
+    if activity.action == "delete" and data is not None:
+        raise UsageError("--data goes with create, update and soft-delete, not delete: a delete keeps the item's "
+                         "last state as it is (record an update first to change it)")
 
 
 class ActivityOps:
@@ -192,6 +195,12 @@ class ActivityOps:
     def last_id(self) -> int:
         """The newest activity's id, 0 in an empty store."""
         return self.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
+
+    def top_id(self) -> int:
+        """The highest id this store ever gave, pruned or not (AUTOINCREMENT keeps it in sqlite_sequence)."""
+        return self.conn.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'activity'), 0), "
+            "coalesce((SELECT max(id) FROM activity), 0))").fetchone()[0]
 
     def stats(self, q: LogQuery, *, by: str) -> list[dict[str, Any]]:
         """Counts of matching activity grouped by action, user, collection, item (collection and item), hour, day,

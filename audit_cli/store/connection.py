@@ -28,6 +28,7 @@ class StoreConnection(sqlite3.Connection):
         self.wrote = False  # a write transaction committed: the planner's statistics may want refreshing
         self.read_only: str | None = None  # opened only to read: why a write cannot happen
         self.created = False  # this connection made the store's file: nobody else has used it yet
+        self.made_folders: list[Path] = []  # the folders made for it, outermost first
 
 
 def connect(path: Path, *, create: bool) -> StoreConnection:
@@ -36,11 +37,12 @@ def connect(path: Path, *, create: bool) -> StoreConnection:
     Reading commands pass create=False: a missing store is an error, and nothing is created.
     """
     created = False
+    folders: list[Path] = []
     if not path.exists():
         if not create:
             raise StoreError(f"no audit store at {path}: record an activity first, or pass --db PATH / set AUDIT_DB")
-        _create_file(path)
-        created = True
+        made = _create_file(path)
+        created, folders = made is not None, made or []
     elif path.is_dir():
         raise StoreError(f"{path} is a directory: --db takes the path of a store file")
     try:
@@ -58,9 +60,39 @@ def connect(path: Path, *, create: bool) -> StoreConnection:
         return reader
     except BaseException:
         conn.close()
+        if created:
+            _remove(path, folders)
         raise
     conn.created = created
+    conn.made_folders = folders
     return conn
+
+
+def discard(conn: StoreConnection, path: Path) -> None:
+    """Close a store this connection created and remove it again, with the folders made for it: a command that
+    failed leaves no new file behind. Only while it holds no activity (nobody else has written to it since)."""
+    if not conn.created:
+        return
+    try:
+        empty = conn.execute("SELECT 1 FROM activity LIMIT 1").fetchone() is None
+    except sqlite3.Error:
+        empty = False
+    conn.close()
+    if empty:
+        _remove(path, conn.made_folders)
+
+
+def _remove(path: Path, folders: list[Path]) -> None:
+    for name in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(f"{path}{name}")
+        except OSError:
+            pass
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()  # only when empty: something else may have come to live there
+        except OSError:
+            break
 
 
 @contextmanager
@@ -123,14 +155,20 @@ def _read_only(path: Path) -> StoreConnection | None:
     return conn
 
 
-def _create_file(path: Path) -> None:
+def _create_file(path: Path) -> list[Path] | None:
+    """Make the store's empty file (and its folders); returns the folders it made, outermost first, or None when
+    another process made the file first."""
+    missing = [folder for folder in path.absolute().parents if not folder.exists()][::-1]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Owner-only from the first byte: an audit trail names people and addresses. SQLite gives its -wal and -shm
         # files the same mode.
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+    except FileExistsError:  # another process made it meanwhile: theirs, not ours to remove
+        return None
     except OSError as exc:
         raise StoreError(f"cannot create a store at {path}: {exc.strerror}") from None
+    return missing
 
 
 def _describe(path: Path, exc: sqlite3.DatabaseError) -> str:
