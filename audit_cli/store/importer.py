@@ -100,8 +100,7 @@ class Importer(Heads, GivenLinks):
         # chain (`_covered`); and the first texts edited comments came with.
         self.pending_held: list[tuple] = []
         self.pending_originals: list[tuple] = []
-        self.holding = False
-        self.originals = 0
+        self.holding, self.originals = False, 0
         self.temp: set[str] = set()
         self.bulk: list[str] | None = None  # the definitions of the indexes dropped for a bulk load
         self.bulk_after = BULK_AFTER
@@ -116,8 +115,7 @@ class Importer(Heads, GivenLinks):
         self.last_given = (0, chain.GENESIS)  # (line number, hash) of the last line that had a hash
         self.first_prev: str | None = None
         self.run_from = 0  # the id of the line the lines' own links run unbroken from: the first, or the last gap
-        self.gaps = 0
-        self.breaks: list[tuple[int, int | None]] = []
+        self.gaps, self.breaks = 0, []
         self.first_break: str | None = None
         self.failure: tuple[int, int] | None = None  # the first (id, line) whose hash does not cover its content
 
@@ -354,7 +352,9 @@ class Importer(Heads, GivenLinks):
             self._switch()
         store = self.store
         if keep:
-            self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('links_kept', ?)", [self.source])
+            # And how far the chain came as it was: its prunes speak for this store, not later pieces' (latest_prune).
+            self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('links_kept', ?), "
+                              "('links_kept_to', (SELECT max(id) FROM activity))", [self.source])
             if store.chain_key is not None:  # the links were made with this key: the store is keyed with it
                 self.conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('chain_key_check', ?)",
                                   [chain.key_check(store.chain_key)])

@@ -82,14 +82,15 @@ class PruneOps:
 
     def latest_prune(self) -> tuple[int, dict[str, Any]] | None:
         """The newest prune record that speaks for this store's chain: one made here, or one that came with a
-        chain imported as it was. (A trail imported and chained anew starts from the start: its prunes do not.)"""
+        chain imported as it was. (A trail imported and chained anew starts from the start: its prunes do not; nor
+        do those of pieces appended later, which land on a store that still holds what they removed.)"""
         replica = self._setting("links_kept") is not None
+        # Only up to where the chain came as it was (a store from before that was kept: all of it).
+        kept_to = int(self._setting("links_kept_to") or 2**62) if replica else 0
         # INDEXED BY: without statistics the planner reads max(id) by walking the whole table back from its end.
         row = self.conn.execute(
-            "SELECT id, details FROM activity WHERE id = "
-            "(SELECT max(id) FROM activity INDEXED BY activity_action WHERE action = 'prune'"
-            + ("" if replica else " AND key IS NULL") + ")"
-        ).fetchone()
+            "SELECT id, details FROM activity WHERE id = (SELECT max(id) FROM activity INDEXED BY activity_action "
+            "WHERE action = 'prune' AND (key IS NULL OR id <= ?))", [kept_to]).fetchone()
         if row is None:
             return None
         details = jsontext.loads(row[1]) if row[1] else None
