@@ -76,12 +76,14 @@ def activities(count: int, end: datetime, rng: random.Random):
         yield record
 
 
-def chained(records):
-    """The records with the hash chain filled in, as audit_cli.chain makes it (no revisions here)."""
+def chained(records, store_id: str):
+    """The records with the hash chain filled in, as audit_cli.chain makes it (no revisions here; ids from 1, each
+    known by its local key "<store id>/<id>")."""
     prev = chain.GENESIS
-    for record in records:
+    for n, record in enumerate(records, 1):
         record["prev_hash"] = prev
-        record["hash"] = prev = chain.link(prev, chain.record_bytes(record, record.get("details"), None))
+        key = f"{store_id}/{n}"
+        record["hash"] = prev = chain.link(prev, chain.record_bytes(record, record.get("details"), None, key))
         yield record
 
 
@@ -114,7 +116,7 @@ def build(path: Path, count: int) -> None:
     columns = [row[1] for row in conn.execute("PRAGMA table_info(activity)") if row[1] != "id"]
     records = activities(count, timeparse.utcnow(), random.Random(20261122))
     if "hash" in columns:
-        records = chained(records)
+        records = chained(records, store.store_id())
     # Build the indexes after the load, from the very DDL the migrations wrote (about 1.7x faster than with them).
     indexes = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activity' "
                            "AND sql IS NOT NULL").fetchall()

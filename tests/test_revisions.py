@@ -502,7 +502,7 @@ def test_small_edits_to_a_large_document_stay_small(store, record):
     assert data + delta < 0.15 * full, (data, delta, full)
     assert data + delta + base_bytes <= 0.20 * full, (data, delta, base_bytes, full)
     assert data / 151 < 0.1 * size
-    assert base_count == 1
+    assert base_count <= 3  # a new base only when packing against the old one stops paying (codec.REBASE_RATIO)
     with AuditStore.open(store.path) as fresh:
         for n, state in enumerate(states):
             assert fresh.revision("articles", "big", n).data == state

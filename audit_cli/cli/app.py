@@ -7,7 +7,8 @@ import getpass
 import os
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -16,6 +17,9 @@ import typer.core
 
 from .. import __version__
 from ..errors import AuditError, ExitCode, UsageError, shown
+from . import params
+
+params.install()  # parameters coerced without importing pydantic where that is plain (cli/params.py)
 
 Format = Literal["table", "json", "jsonl", "csv"]
 
@@ -299,10 +303,46 @@ def note(message: str) -> None:
     typer.echo(_printable(message, keep="\n"), err=True)
 
 
+def _command_word(words: list[str]) -> str | None:
+    """The command a command line names (the first word that is not a global option), or None when it asks for the
+    top-level help first or names none."""
+    words = iter(words)
+    for word in words:
+        if word in ("-h", "--help", "--"):
+            return None
+        if word == "--db":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+@contextmanager
+def _only_command(words: list[str]) -> Iterator[None]:
+    """Build only the command a command line runs. Typer makes a Click command of every command before it parses
+    (inspecting each function's signature): 31 commands took 25-65 ms of a ~200 ms `audit log`, for one of them
+    (bench/RESULTS.md). The help, errors and completion of that command are the same; anything else (the top-level
+    help, an unknown or misspelt command, shell completion) gets the whole app."""
+    word = None if os.environ.get("_AUDIT_COMPLETE") else _command_word(words)
+    commands = [c for c in app.registered_commands
+                if (c.name or c.callback.__name__.replace("_", "-").lower()) == word]
+    groups = [g for g in app.registered_groups if g.name == word]
+    if word is None or len(commands) + len(groups) != 1:
+        yield
+        return
+    saved = app.registered_commands, app.registered_groups
+    app.registered_commands, app.registered_groups = commands, groups
+    try:
+        yield
+    finally:
+        app.registered_commands, app.registered_groups = saved
+
+
 def main() -> None:
     """The console script."""
     try:
-        app(prog_name="audit")
+        with _only_command(sys.argv[1:]):
+            app(prog_name="audit")
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:
