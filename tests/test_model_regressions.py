@@ -55,3 +55,24 @@ def test_a_copy_of_a_pruned_store_still_answers_to_its_prune(src, tmp_path):
     src("record", "update", "a", "1", "--data", '{"x": 3}', "--at", "2025-01-01T03:00:00Z")
     ship(src, copy, tmp_path, 2)
     assert "pruned up to activity 1" in copy("verify", "--format", "json").stdout
+
+
+def test_a_copy_of_a_store_pruned_under_a_version_keeps_the_version_and_verifies(src, tmp_path):
+    # The version's base revision went by --keep-revisions; the copy remade the version from what was left
+    # (no base) instead of the table the prune restated, and verify called the copy tampered (exit 3).
+    src("record", "create", "a", "1", "--data", '{"x": 1}', "--at", "2025-01-01T01:00:00Z")
+    src("version", "create", "a", "1", "v1")
+    src("version", "save", "a", "1", "v1", "--data", '{"y": 1}')
+    src("record", "update", "a", "1", "--data", '{"x": 2}', "--at", "2025-01-01T03:00:00Z")
+    src("prune", "--keep-revisions", "1", "--yes")
+    src("export", "-o", str(tmp_path / "whole.jsonl"))
+    copy = Cli(tmp_path / "copy.db")
+    copy("import", str(tmp_path / "whole.jsonl"))
+    copy("verify")
+    ours, theirs = src.json("version", "list"), copy.json("version", "list")
+    assert [(v["base_activity"], v["fields"], v["outdated"]) for v in theirs] == \
+        [(v["base_activity"], v["fields"], v["outdated"]) for v in ours] == [(1, ["y"], True)]
+    src("version", "promote", "a", "1", "v1", "--force")
+    copy("version", "promote", "a", "1", "v1", "--force")
+    assert copy.json("history", "a", "1")[-1]["action"] == "promote"
+    copy("verify")

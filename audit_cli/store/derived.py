@@ -133,21 +133,29 @@ def versions_state(store: Any) -> list[dict[str, Any]]:
     return [{"collection": c, "item": i, "key": k, **row} for (c, i, k), row in sorted(store._version_state().items())]
 
 
+def restated_versions(latest: tuple[int, dict[str, Any]] | None) -> tuple[int, dict] | None:
+    """(the prune's id, the versions table it restated) to replay the version activities after it from; (0, {})
+    without a prune; None for a prune by a release that did not restate versions."""
+    if latest is None:
+        return 0, {}
+    restated = latest[1].get("versions")
+    if not isinstance(restated, list):
+        return None
+    start = {}
+    for row in restated:
+        if isinstance(row, dict):
+            where = (row.get("collection"), row.get("item"), row.get("key"))
+            start[where] = {k: v for k, v in row.items() if k not in ("collection", "item", "key")}
+    return latest[0], start
+
+
 def versions_problem(store: Any, latest: tuple[int, dict[str, Any]] | None) -> Failure | None:
     """The versions table (what `version promote` writes to main) must be what the chained version activities make
     of it, from the newest prune's restated table on (or from nothing)."""
-    start: dict = {}
-    after = 0
-    if latest is not None:
-        restated = latest[1].get("versions")
-        if not isinstance(restated, list):
-            return None  # a prune by a release that did not restate versions: the table cannot be proven
-        after = latest[0]
-        for row in restated:
-            if isinstance(row, dict):
-                where = (row.get("collection"), row.get("item"), row.get("key"))
-                start[where] = {k: v for k, v in row.items() if k not in ("collection", "item", "key")}
-    return compare_rows("version", store._replayed_versions(after, start), store._version_state())
+    restated = restated_versions(latest)
+    if restated is None:
+        return None  # a prune by a release that did not restate versions: the table cannot be proven
+    return compare_rows("version", store._replayed_versions(*restated), store._version_state())
 
 
 def pending_problem(store: Any, latest: tuple[int, dict[str, Any]] | None) -> Failure | None:

@@ -174,8 +174,17 @@ class VersionOps:
 
         A trail holds each version's whole life (its create, each save's snapshot of the staged fields, a promote and
         the fields it took, a delete), so a copy of a store can go on with its versions."""
+        from . import derived
+
         before = self._version_state()
-        after = self._replayed_versions(after_id, dict(before))
+        start = dict(before)
+        latest = self.latest_prune()
+        restated = derived.restated_versions(latest) if latest is not None and latest[0] > after_id else None
+        if restated is not None:
+            # A pruned store's chain, imported as it was: its prune restated the table, which what it removed (a
+            # version's base revision) could not make again. Go on from there, as verify does.
+            after_id, start = restated
+        after = self._replayed_versions(after_id, start)
         for where in before.keys() - after.keys():
             self.conn.execute("DELETE FROM versions WHERE collection = ? AND item = ? AND key = ?", where)
         for where, row in after.items():
