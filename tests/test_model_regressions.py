@@ -3,6 +3,8 @@ real store files."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conftest import Cli
@@ -76,3 +78,20 @@ def test_a_copy_of_a_store_pruned_under_a_version_keeps_the_version_and_verifies
     copy("version", "promote", "a", "1", "v1", "--force")
     assert copy.json("history", "a", "1")[-1]["action"] == "promote"
     copy("verify")
+
+
+def test_a_promote_obeys_the_scope_as_every_revision_of_main_does(src):
+    # Found: a version staging a field the collection's scope leaves out put it into main on promote.
+    src("scope", "set", "b", "--exclude-fields", "body")
+    src("record", "create", "b", "1", "--data", '{"x": 1, "body": "left out"}', "--at", "2025-01-01T01:00:00Z")
+    src("version", "create", "b", "1", "v1")
+    src("version", "save", "b", "1", "v1", "--data", '{"x": 2, "body": "staged"}')
+    src("version", "promote", "b", "1", "v1")
+    assert json.loads(src("snapshot", "b", "1").stdout) == {"x": 2}
+    assert src.json("history", "b", "1")[-1]["action"] == "promote"
+    src("version", "create", "b", "1", "v2")
+    src("version", "save", "b", "1", "v2", "--data", '{"body": "only this"}')
+    src("version", "promote", "b", "1", "v2")  # nothing of it is in scope: no revision, and the version is done
+    assert [r["action"] for r in src.json("history", "b", "1")] == ["create", "promote"]
+    assert src.json("version", "list") == []
+    src("verify")

@@ -9,6 +9,7 @@ from typing import Any
 from .. import jsontext, patches
 from ..errors import Conflict, NotFound, UsageError
 from ..models import Activity, Recorded, Revision
+from .policy import scoped
 from .revisions import NewRevision
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -131,7 +132,8 @@ class VersionOps:
                 if unknown:
                     raise UsageError(f"version {key!r} stages no {', '.join(unknown)}: --fields takes {', '.join(staged) or 'nothing yet'}")
                 staged = {name: staged[name] for name in fields}
-            after = patches.merge(head.data, staged)
+            # Main's new revision obeys the collection's scope, as every other revision of main does.
+            after, _ = scoped(patches.merge(head.data, staged), self.scope(collection))
             delta = patches.diff(head.data, after)
             saved = self._note(activity, "promote", collection, item, {"version": key, "fields": sorted(staged)},
                                NewRevision(after, delta, head.base) if delta else None)
