@@ -1,7 +1,14 @@
-"""Typed errors. Each carries the exit code the CLI turns it into, in one place (cli.run)."""
+"""Typed errors: the one hierarchy the library raises (`audit_cli.AuditError` and its kinds). Each carries the exit
+code the CLI turns it into, in one place (cli/app.py, `command()`).
+
+A message names the arguments it is about as `{name}` (the library's argument names, listed in `params`): `str()` of
+the error says them as the library calls them ("give data or patch, not both"), and the CLI says them as its flags
+(`worded()`: "give --data or --patch, not both"), so one error reads right from either side.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 
 
@@ -13,9 +20,23 @@ class ExitCode(IntEnum):
 
 
 class AuditError(Exception):
-    """Something the user can act on; the message is one line saying what and what is accepted."""
+    """Something the user can act on; the message is one line saying what and what is accepted.
+
+    `params` names the arguments that were wrong (as the library calls them), `value` holds the value refused, if
+    one was."""
 
     exit_code = ExitCode.RUNTIME
+
+    def __init__(self, message: str = "", *, params: tuple[str, ...] = (), value: object = None):
+        self.template, self.params, self.value = message, tuple(params), value
+        super().__init__(self.worded())
+
+    def worded(self, name: Callable[[str], str] | None = None) -> str:
+        """The message with each argument it names said as `name(argument)` (as itself by default)."""
+        text = self.template
+        for param in self.params:
+            text = text.replace("{" + param + "}", name(param) if name is not None else param)
+        return text
 
 
 class UsageError(AuditError):
@@ -34,6 +55,27 @@ class Conflict(AuditError):
 
 class StoreError(AuditError):
     """The store is missing, newer than this program, not an audit store, corrupt or unwritable."""
+
+
+class Damaged(StoreError, ValueError):
+    """The store's content is damaged (a revision's base is missing). A ValueError too, so that verify, which reads
+    damaged rows on purpose, counts it with the other undecodable ones."""
+
+
+class CannotCheck(StoreError):
+    """The chain cannot be checked (a keyed store without its key, a wrong key, an anchor of another store)."""
+
+
+class Tampered(AuditError):
+    """A broken chain where it stops work, such as an import (verify reports it instead of raising)."""
+
+
+class InvalidLine(AuditError):
+    """A line of a trail that cannot be imported: names the file, the line (`line`) and the reason."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
 
 
 class AnchorError(AuditError):

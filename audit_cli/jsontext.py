@@ -63,6 +63,24 @@ def parse_object(text: str | bytes, *, what: str, example: str = DATA_EXAMPLE) -
     return value
 
 
+def check_value(value: Any, *, param: str) -> Any:
+    """Refuse a Python value (given to the library, not parsed from text) that JSON cannot hold exactly: another
+    type than dict, list, str, int, float, bool and None, a key that is not text, NaN or infinity, text that is not
+    valid Unicode."""
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{{{param}}} holds a lone UTF-16 surrogate: give valid Unicode text", params=(param,)) \
+            from None
+    except RecursionError:
+        raise UsageError(f"{{{param}}} is nested too deeply: at most about 900 levels are accepted",
+                         params=(param,)) from None
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{{{param}}} cannot be stored as JSON ({exc}): give dicts, lists, text, numbers, "
+                         "booleans and None", params=(param,)) from None
+    return value
+
+
 def type_name(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"

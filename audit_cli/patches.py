@@ -157,19 +157,22 @@ def _diff_list(before: list, after: list, path: str, ops: Patch) -> None:
         ops.extend(mine)
 
 
-def check_patch(patch: Any, *, what: str = "--patch") -> Patch:
-    """Refuse anything that is not an RFC 6902 operation list, with the reason."""
+def check_patch(patch: Any, *, what: str = "patch") -> Patch:
+    """Refuse anything that is not an RFC 6902 operation list, with the reason. `what` is the argument it came as."""
+    def bad(message: str) -> UsageError:
+        return UsageError("{" + what + "}" + message, params=(what,))
+
     if not isinstance(patch, list):
-        raise UsageError(f'{what} must be a JSON array of operations, such as [{{"op": "replace", "path": "/title", "value": "New"}}]')
+        raise bad(' must be a JSON array of operations, such as [{"op": "replace", "path": "/title", "value": "New"}]')
     for n, op in enumerate(patch):
         if not isinstance(op, dict) or op.get("op") not in _OPS:
-            raise UsageError(f"{what} operation {n} needs an op of {', '.join(_OPS)}")
+            raise bad(f" operation {n} needs an op of {', '.join(_OPS)}")
         for member in _OPS[op["op"]]:
             if member not in op:
-                raise UsageError(f"{what} operation {n} ({op['op']}) needs {member!r}")
+                raise bad(f" operation {n} ({op['op']}) needs {member!r}")
         for member in ("path", "from"):
             if member in op and (not isinstance(op[member], str) or (op[member] and not op[member].startswith("/"))):
-                raise UsageError(f"{what} operation {n}: {member} must be a JSON Pointer such as /title")
+                raise bad(f" operation {n}: {member} must be a JSON Pointer such as /title")
     return patch
 
 

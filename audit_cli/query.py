@@ -23,26 +23,31 @@ OPERATORS = (
 ).split()
 
 
-def check_field(name: str, *, flag: str, extra: tuple[str, ...] = ()) -> str:
-    if name not in ACTIVITY_FIELDS and name not in extra:
-        raise UsageError(f"unknown field {name!r} in {flag}: use one of {', '.join(ACTIVITY_FIELDS + extra)}")
+def _bad(message: str, param: str = "filter") -> UsageError:
+    return UsageError(message, params=(param,))
+
+
+def check_field(name: str, *, param: str, extra: tuple[str, ...] = ()) -> str:
+    if not isinstance(name, str) or (name not in ACTIVITY_FIELDS and name not in extra):
+        raise UsageError(f"unknown field {name!r} in {{{param}}}: use one of {', '.join(ACTIVITY_FIELDS + extra)}",
+                         params=(param,), value=name)
     return name
 
 
-def parse_fields(text: str, *, flag: str = "--fields", extra: tuple[str, ...] = ()) -> list[str]:
+def parse_fields(text: str, *, param: str = "fields", extra: tuple[str, ...] = ()) -> list[str]:
     """Field names from a comma list; `extra` names what a listing can add to the activity's own (log's delta)."""
     names = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     if not names:
-        raise UsageError(f"{flag} is empty: give a comma list such as id,action,user")
-    return [check_field(name, flag=flag, extra=extra) for name in names]
+        raise _bad(f"{{{param}}} is empty: give a comma list such as id,action,user", param)
+    return [check_field(name, param=param, extra=extra) for name in names]
 
 
 def parse_sort(text: str) -> list[str]:
     keys = [part.strip() for part in text.split(",") if part.strip()]
     if not keys:
-        raise UsageError("--sort is empty: give a field such as timestamp, or -timestamp for newest first")
+        raise _bad("{sort} is empty: give a field such as timestamp, or -timestamp for newest first", "sort")
     for key in keys:
-        check_field(key.lstrip("-"), flag="--sort")
+        check_field(key.lstrip("-"), param="sort")
     return keys
 
 
@@ -188,19 +193,19 @@ def _join(parts: list[Clause], glue: str) -> Clause:
 def filter_clause(rules: Any) -> Clause:
     """Directus filter rules, such as {"action": {"_in": ["create", "update"]}, "_or": [...]}."""
     if not isinstance(rules, dict):
-        raise UsageError('--filter must be a JSON object such as {"action": {"_eq": "update"}}')
+        raise _bad('{filter} must be a JSON object such as {"action": {"_eq": "update"}}')
     parts: list[Clause] = []
     for key, value in rules.items():
         if key in ("_and", "_or"):
             if not isinstance(value, list) or not value:
-                raise UsageError(f"--filter {key} takes a non-empty array of filter objects")
+                raise _bad(f"{{filter}} {key} takes a non-empty array of filter objects")
             parts.append(_join([filter_clause(rule) for rule in value], key[1:].upper()))
         elif key.startswith("_"):
-            raise UsageError(f"--filter: {key} is not allowed at the top level: use a field name, _and or _or")
+            raise _bad(f"{{filter}}: {key} is not allowed at the top level: use a field name, _and or _or")
         elif key == "details" and isinstance(value, dict) and not any(k.startswith("_") for k in value):
             parts.append(_details_rules(value, "$"))
         else:
-            parts.append(_field_rules(check_field(key, flag="--filter"), key, value))
+            parts.append(_field_rules(check_field(key, param="filter"), key, value))
     return _join(parts, "AND")
 
 
@@ -222,7 +227,7 @@ def _details_rules(rules: dict[str, Any], path: str) -> Clause:
     parts = []
     for key, value in rules.items():
         if '"' in key:
-            raise UsageError(f"--filter: details key {key!r} may not contain a double quote")
+            raise _bad(f"{{filter}}: details key {key!r} may not contain a double quote")
         sub = f'{path}."{key}"'
         if isinstance(value, dict) and value and not any(k.startswith("_") for k in value):
             parts.append(_details_rules(value, sub))
@@ -235,11 +240,11 @@ def _field_rules(column: Column | str, name: str, rules: Any) -> Clause:
     if isinstance(column, str):
         column = (column, [])
     if not isinstance(rules, dict) or not rules:
-        raise UsageError(f'--filter: {name} needs operators, such as {{"{name}": {{"_eq": "value"}}}}')
+        raise _bad(f'{{filter}}: {name} needs operators, such as {{"{name}": {{"_eq": "value"}}}}')
     parts = []
     for op, value in rules.items():
         if op not in OPERATORS or op in ("_and", "_or"):
-            raise UsageError(f"--filter: unknown operator {op!r} on {name}: use one of {', '.join(OPERATORS[:-2])}")
+            raise _bad(f"{{filter}}: unknown operator {op!r} on {name}: use one of {', '.join(OPERATORS[:-2])}")
         parts.append(_operator(column, name, op, value))
     return _join(parts, "AND")
 
@@ -257,11 +262,11 @@ def _value(name: str, op: str, value: Any, *, end: bool = False) -> Any:
     """A rule's value as it is bound; a time field's as stored, the end of a whole day with `end`."""
     if name == "id":
         if not _is_number(value) or not isinstance(value, int):
-            raise UsageError(f"--filter: id {op} takes an integer, not {jsontext.dumps(value)}")
+            raise _bad(f"{{filter}}: id {op} takes an integer, not {jsontext.dumps(value)}")
         return value
     if name in TIME_FIELDS and op not in _TEXT_OPS:
         if not isinstance(value, str):
-            raise UsageError(f'--filter: {name} {op} takes a time such as "7d" or "2026-11-20", '
+            raise _bad(f'{{filter}}: {name} {op} takes a time such as "7d" or "2026-11-20", '
                              f"not {jsontext.dumps(value)}")
         return timeparse.normalize(value, end=end)
     if name == "details" and not isinstance(value, (dict, list)):
@@ -269,7 +274,7 @@ def _value(name: str, op: str, value: Any, *, end: bool = False) -> Any:
     if op in _RANGE_OPS and _is_number(value):
         return value  # compared as a number, through number() (_operator)
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UsageError(f"--filter: {name} {op} takes a string or a number, not {jsontext.dumps(value)}")
+        raise _bad(f"{{filter}}: {name} {op} takes a string or a number, not {jsontext.dumps(value)}")
     return str(value)
 
 
@@ -279,7 +284,7 @@ def _numeric(column: Column, name: str, op: str, values: list[Any]) -> Column:
     if name in ("id", "details") or name in TIME_FIELDS or not any(_is_number(v) for v in values):
         return column
     if not all(_is_number(v) for v in values):
-        raise UsageError(f"--filter: {name} {op} takes numbers or strings, not both")
+        raise _bad(f"{{filter}}: {name} {op} takes numbers or strings, not both")
     return (f"number({column[0]})", column[1])
 
 
@@ -287,7 +292,7 @@ def _operator(column: Column, name: str, op: str, value: Any) -> Clause:
     c, cp = column
     if op in ("_null", "_nnull", "_empty", "_nempty"):
         if not isinstance(value, bool):
-            raise UsageError(f"--filter: {name} {op} takes true or false, not {jsontext.dumps(value)}")
+            raise _bad(f"{{filter}}: {name} {op} takes true or false, not {jsontext.dumps(value)}")
         positive = value if op in ("_null", "_empty") else not value
         if op in ("_null", "_nnull"):
             return (f"{c} IS {'' if positive else 'NOT '}NULL", cp)
@@ -296,7 +301,7 @@ def _operator(column: Column, name: str, op: str, value: Any) -> Clause:
         return (f"({c} IS NOT NULL AND {c} != '')", cp + cp)
     if op in ("_in", "_nin"):
         if not isinstance(value, list):
-            raise UsageError(f'--filter: {name} {op} takes an array, such as ["create", "update"]')
+            raise _bad(f'{{filter}}: {name} {op} takes an array, such as ["create", "update"]')
         if name in TIME_FIELDS and value:
             # Each time may be a whole day: a list of spans, not of values.
             spans = _join([_operator(column, name, "_eq", v) for v in value], "OR")
@@ -309,7 +314,7 @@ def _operator(column: Column, name: str, op: str, value: Any) -> Clause:
         return (sql, cp + params)
     if op in ("_between", "_nbetween"):
         if not isinstance(value, list) or len(value) != 2:
-            raise UsageError(f'--filter: {name} {op} takes an array of two values, such as ["7d", "now"]')
+            raise _bad(f'{{filter}}: {name} {op} takes an array of two values, such as ["7d", "now"]')
         low, high = _value(name, op, value[0]), _value(name, op, value[1], end=True)
         n, np_ = _numeric(column, name, op, value)
         return (f"{n} {'NOT ' if op == '_nbetween' else ''}BETWEEN ? AND ?", np_ + [low, high])

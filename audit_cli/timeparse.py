@@ -68,15 +68,15 @@ def parse_duration(text: str) -> timedelta:
         raise UsageError(f"duration {text!r} is too long: durations reach back at most to year 1") from None
 
 
-def check_age(text: str, *, flag: str = "--older-than") -> timedelta:
+def check_age(text: str, *, param: str = "older_than") -> timedelta:
     """A length of time that reaches back from now to a moment in the calendar (year 1 on): what an age such as
     `prune --older-than` or a retention limit may be."""
     duration = parse_duration(text)
     try:
         utcnow() - duration
     except OverflowError:
-        raise UsageError(f"{flag} {text!r} reaches back before year 1: give a shorter duration, "
-                         "such as 90d, 12w or 10y") from None
+        raise UsageError(f"{{{param}}} {text!r} reaches back before year 1: give a shorter duration, "
+                         "such as 90d, 12w or 10y", params=(param,), value=text) from None
     return duration
 
 
@@ -147,6 +147,20 @@ def parse_time(text: str, *, now: datetime | None = None, end: bool = False) -> 
     ending on it includes it."""
     start, last = _span(text, now or utcnow())
     return last if end else start
+
+
+def instant(value: str | datetime, *, param: str = "timestamp", end: bool = False) -> str:
+    """The stored form of a time given to the library: an aware datetime, or text in any form `parse_time` reads
+    (text without an offset is UTC, as on the command line). A naive datetime is refused: its zone is a guess."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise UsageError(f"{{{param}}} {value.isoformat()} has no time zone: give an aware datetime, such as "
+                             "datetime.now(timezone.utc)", params=(param,), value=value)
+        return format_ts(value)
+    if not isinstance(value, str):
+        raise UsageError(f"{{{param}}} must be a datetime or text, not {type(value).__name__}", params=(param,),
+                         value=value)
+    return normalize(value, end=end)
 
 
 def normalize(text: str, *, now: datetime | None = None, end: bool = False) -> str:

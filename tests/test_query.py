@@ -318,13 +318,13 @@ def test_fields_pick_columns(seeded):
 @pytest.mark.parametrize(
     ("call", "message", "accepted"),
     [
-        (lambda: parse_sort("nope"), "unknown field 'nope' in --sort", "timestamp"),
-        (lambda: parse_sort("-nope"), "unknown field 'nope' in --sort", "timestamp"),
+        (lambda: parse_sort("nope"), "unknown field 'nope' in sort", "timestamp"),
+        (lambda: parse_sort("-nope"), "unknown field 'nope' in sort", "timestamp"),
         (lambda: parse_sort("timestamp desc"), "unknown field 'timestamp desc'", "user_agent"),
-        (lambda: parse_sort(" , "), "--sort is empty", "-timestamp"),
-        (lambda: parse_fields("id,nope"), "unknown field 'nope' in --fields", "user_agent"),
+        (lambda: parse_sort(" , "), "sort is empty", "-timestamp"),
+        (lambda: parse_fields("id,nope"), "unknown field 'nope' in fields", "user_agent"),
         (lambda: parse_fields("id;DROP TABLE activity"), "unknown field", "user_agent"),
-        (lambda: parse_fields(""), "--fields is empty", "id,action"),
+        (lambda: parse_fields(""), "fields is empty", "id,action"),
     ],
 )
 def test_bad_sort_and_fields_are_usage_errors(call, message, accepted):

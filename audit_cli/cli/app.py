@@ -158,6 +158,10 @@ def _check_utf8(kw: dict[str, Any]) -> None:
                     raise UsageError(f"{flag} is not valid UTF-8 ({shown(text)}): give it as UTF-8 text") from None
 
 
+# The library's argument names that commands call otherwise (record's --at is the activity's timestamp).
+_OUR_NAMES = {"timestamp": "at", "format": "fmt"}
+
+
 def _flag(kw: dict[str, Any], name: str) -> str:
     """How the user wrote the parameter `name`: its long option, or its argument's metavar."""
     ctx = kw.get("ctx")  # every command takes its context as `ctx`
@@ -194,7 +198,9 @@ def command(name: str | None = None, *, parent: typer.Typer = app, **kwargs: Any
                         _discard_new_store(kw)
                     raise
             except AuditError as exc:
-                raise fail(str(exc), exc.exit_code) from None
+                # The library names arguments as it calls them: say each as this command's flag.
+                raise fail(exc.worded(lambda param: _flag(kw, _OUR_NAMES.get(param, param))), exc.exit_code) \
+                    from None
             except sqlite3.DatabaseError as exc:
                 raise fail(_database_error(exc, kw), ExitCode.RUNTIME) from None
             except BrokenPipeError:

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from .activity import ActivityOps
-from .connection import SCHEMA_VERSION, connect, writing
+from .connection import MEMORY, SCHEMA_VERSION, connect, writing
 from .integrity import IntegrityOps
 from .policy import PolicyOps
 from .prune import PruneOps
@@ -29,8 +29,13 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False, chain_key: bytes | None = None) -> AuditStore:
         """Open (or with `create`, make) the store at `path`. `chain_key` keys its hash chain (HMAC)."""
-        path = Path(path).expanduser()
+        path = Path(path) if str(path) == MEMORY else Path(path).expanduser()
         return cls(connect(path, create=create), path, chain_key)
+
+    @property
+    def in_memory(self) -> bool:
+        """A store opened as ":memory:": no file, so nothing another process could open."""
+        return str(self.path) == MEMORY
 
     def checkpoint_wal(self) -> None:
         """Copy the WAL into the store and empty it, so that the file's size is the store's: what the prune just

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .. import chain, jsontext, query
+from .. import chain, jsontext, query, timeparse
 from ..errors import NotFound, UsageError
 from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, COMMENT_CHANGES, DATA_ACTIONS, Activity, LogQuery, Page, Recorded
 from ..timeparse import format_ts, utcnow
@@ -40,30 +40,52 @@ def row_to_dict(row: sqlite3.Row | tuple, fields: tuple[str, ...] = ACTIVITY_FIE
 
 
 def check_action(action: str) -> str:
-    if not ACTION_PATTERN.fullmatch(action):
+    if not isinstance(action, str) or not ACTION_PATTERN.fullmatch(action):
         raise UsageError(
-            f"invalid action {action!r}: use a lowercase slug ([a-z][a-z0-9._-]*), such as update or entry.update"
-        )
+            f"invalid action {action!r}: use a lowercase slug ([a-z][a-z0-9._-]*), such as update or entry.update",
+            params=("action",), value=action)
     return action
 
 
-def check_request(activity: Activity, *, data: Any = None, patch: Any = None) -> None:
-    """Refuse a record request that can never succeed, before anything is opened or written."""
+def check_request(activity: Activity, *, data: Any = None, patch: Any = None, replace: bool = False) -> None:
+    """Refuse a record request that can never succeed, before anything is opened or written; normalise its time
+    (a datetime or any text `timeparse` reads) to the stored form."""
     check_action(activity.action)
+    for name in ("collection", "item"):
+        if not isinstance(getattr(activity, name), str):
+            raise UsageError(f"{{{name}}} must be text, not {type(getattr(activity, name)).__name__}",
+                             params=(name,), value=getattr(activity, name))
     if activity.action in _OWN_COMMAND:
-        raise UsageError(f"{activity.action} activities are recorded by `{_OWN_COMMAND[activity.action]}`")
+        raise UsageError(f"{activity.action} activities are recorded by `{_OWN_COMMAND[activity.action]}`",
+                         params=("action",), value=activity.action)
+    if data is not None and patch is not None:
+        raise UsageError("give {data} or {patch}, not both", params=("data", "patch"))
+    if replace and data is None:
+        raise UsageError("{replace} goes with {data} (the whole new state)", params=("replace", "data"))
     if activity.action not in DATA_ACTIONS and (data is not None or patch is not None):
         raise UsageError(
-            f"--data and --patch go with the data actions ({', '.join(DATA_ACTIONS[:4])}); "
-            f"put other context in --details"
-        )
+            f"{{data}} and {{patch}} go with the data actions ({', '.join(DATA_ACTIONS[:4])}); "
+            "put other context in {details}", params=("data", "patch", "details"))
+    if data is not None and not isinstance(data, dict):
+        raise UsageError(f"{{data}} must be a JSON object such as {jsontext.DATA_EXAMPLE}, not "
+                         f"{jsontext.type_name(data)}", params=("data",), value=data)
+    if data is not None:
+        jsontext.check_value(data, param="data")
     if activity.action == "comment" and not activity.comment:
-        raise UsageError("a comment activity needs its text: --comment TEXT (or use `audit comment add`)")
+        raise UsageError("a comment activity needs its text: {comment} TEXT (or use `audit comment add`)",
+                         params=("comment",))
     if activity.action in ("create", "delete") and patch is not None:
-        raise UsageError(f"--patch goes with update and soft-delete, not {activity.action}")
+        raise UsageError(f"{{patch}} goes with update and soft-delete, not {activity.action}", params=("patch",))
     if activity.action == "delete" and data is not None:
-        raise UsageError("--data goes with create, update and soft-delete, not delete: a delete keeps the item's "
-                         "last state as it is (record an update first to change it)")
+        raise UsageError("{data} goes with create, update and soft-delete, not delete: a delete keeps the item's "
+                         "last state as it is (record an update first to change it)", params=("data",))
+    if patch is not None:
+        from ..patches import check_patch
+
+        check_patch(patch)
+    if activity.details is not None:
+        jsontext.check_value(activity.details, param="details")
+    activity.timestamp = timeparse.instant(activity.timestamp) if activity.timestamp else ""
 
 
 class ActivityOps:
@@ -84,7 +106,7 @@ class ActivityOps:
         `data` is merged shallowly onto the current state (or is the whole state with `replace`); `patch` is an RFC
         6902 patch applied to the current state instead.
         """
-        check_request(activity, data=data, patch=patch)
+        check_request(activity, data=data, patch=patch, replace=replace)
         with self._writing():
             scope = self.scope(activity.collection) or {}
             track = scope.get("track", "all")
@@ -206,7 +228,7 @@ class ActivityOps:
         """Counts of matching activity grouped by action, user, collection, item (collection and item), hour, day,
         week or month; largest first, and times in order."""
         if by not in STATS_GROUPS:
-            raise UsageError(f"invalid --by {by!r}: use one of {', '.join(STATS_GROUPS)}")
+            raise UsageError(f"invalid {{by}} {by!r}: use one of {', '.join(STATS_GROUPS)}", params=("by",), value=by)
         clause, params = query.where(q)
         every, every_params = query.where(dataclasses.replace(q, include_deleted=True, comment_changes=True))
         # The alias must not be a column name, or GROUP BY would pick the column.
@@ -235,8 +257,9 @@ class ActivityOps:
         """The store's path, size, schema version and counts."""
         one = lambda sql: self.conn.execute(sql).fetchone()  # noqa: E731
         first, last, activities = one("SELECT min(timestamp), max(timestamp), count(*) FROM activity")
-        size = sum(os.path.getsize(p) for p in (self.path, f"{self.path}-wal") if os.path.exists(p))
-        mode = os.stat(self.path).st_mode & 0o777
+        memory = str(self.path) == ":memory:"
+        size = sum(os.path.getsize(p) for p in (self.path, f"{self.path}-wal") if not memory and os.path.exists(p))
+        mode = 0o600 if memory else os.stat(self.path).st_mode & 0o777  # memory: this process's alone
         return {
             "path": str(self.path),
             "size_bytes": size,

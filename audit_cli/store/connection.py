@@ -16,6 +16,7 @@ APPLICATION_ID = 0x61756474
 # store does not import sqlite-utils.
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 15_000
+MEMORY = ":memory:"  # SQLite's name for a database in memory
 
 
 class StoreConnection(sqlite3.Connection):
@@ -34,8 +35,14 @@ class StoreConnection(sqlite3.Connection):
 def connect(path: Path, *, create: bool) -> StoreConnection:
     """A connection to an audit store at `path`, migrated to this version's schema.
 
-    Reading commands pass create=False: a missing store is an error, and nothing is created.
+    Reading commands pass create=False: a missing store is an error, and nothing is created. ":memory:" is a store
+    in memory, new and empty (for tests and throwaway work), never a file of that name.
     """
+    if str(path) == MEMORY:
+        conn = sqlite3.connect(MEMORY, isolation_level=None, check_same_thread=False, factory=StoreConnection)
+        _prepare(conn, path)
+        conn.created = True
+        return conn
     created = False
     folders: list[Path] = []
     if not path.exists():

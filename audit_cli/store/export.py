@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import chain, jsontext, query
+from ..errors import UsageError
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES, SCHEMA, LogQuery
 from . import codec, damage, helpers
 
@@ -77,7 +78,7 @@ class Export:
     def __init__(self, store: Any, q: LogQuery, *, fmt: str = "audit",
                  progress: Callable[[int, int], None] | None = None, helper: bool = True):
         if fmt not in FORMATS:
-            raise ValueError(f"unknown export format {fmt!r}")
+            raise UsageError(f"unknown export {{format}} {fmt!r}: use {', '.join(FORMATS)}", params=("format",), value=fmt)
         self.store, self.q, self.fmt, self.progress = store, q, fmt, progress
         self.helper = helper  # may a big export have a helper process write every other block
         self.count = 0

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .. import chain
-from ..errors import AuditError, UsageError
+from ..errors import AuditError, InvalidLine, UsageError
 from ..models import ACTIVITY_FIELDS, Activity
 from .activity import _INSERT as INSERT_ACTIVITY
 from .given_links import GivenLinks
@@ -48,12 +48,7 @@ _INSERT_REVISION = ("INSERT INTO revisions (activity, collection, item, version,
 _UNCHECKED = " (nothing was imported; --skip-invalid imports the rest)"
 
 
-class ImportError_(AuditError):
-    """A line that cannot be imported: names the file, the line and the reason."""
-
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(message)
-        self.line = line
+ImportError_ = InvalidLine  # its older name
 
 
 def _record(values: list[Any]) -> dict[str, Any]:

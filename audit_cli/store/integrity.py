@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import anchors, chain, jsontext, timeparse
-from ..errors import AuditError, StoreError
+from ..errors import CannotCheck, StoreError, Tampered  # noqa: F401 - the errors callers import from here
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
 from . import anchor_check, codec, damage, derived
 
@@ -34,14 +34,6 @@ def _scan_range(job: tuple[str, int, int, bytes | None]) -> tuple[dict[int, str]
             return store._scan(low, high, key, store._comment_change_map())
         finally:
             store.conn.execute("COMMIT")
-
-
-class CannotCheck(StoreError):
-    """The chain cannot be checked (a keyed store without its key, a wrong key, an anchor of another store)."""
-
-
-class Tampered(AuditError):
-    """Not raised for verify (which reports); raised where a broken chain stops work, such as an import."""
 
 
 class IntegrityOps:

@@ -180,6 +180,9 @@ class PruneOps:
 
     @contextmanager
     def _prune_lock(self) -> Iterator[None]:
+        if str(self.path) == ":memory:":  # no other process can open it: nothing to lock against
+            yield
+            return
         path = f"{self.path}.prune-lock"
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
@@ -253,7 +256,8 @@ class PruneOps:
     def _limits(self, older_than, keep_revisions, apply_scopes, now) -> dict[str, Any] | None:
         cutoff = lambda text: timeparse.format_ts(now - timeparse.parse_duration(text))  # noqa: E731
         if keep_revisions is not None and keep_revisions < 1:
-            raise UsageError(f"--keep-revisions must be 1 or more (the newest revision is always kept), not {keep_revisions}")
+            raise UsageError(f"{{keep_revisions}} must be 1 or more (the newest revision is always kept), not "
+                             f"{keep_revisions}", params=("keep_revisions",), value=keep_revisions)
         if older_than is not None or keep_revisions is not None or apply_scopes:
             return {"activity_before": cutoff(older_than) if older_than else None, "revision_before": None,
                     "revision_only": keep_revisions is not None and older_than is None, "keep": keep_revisions or 1}

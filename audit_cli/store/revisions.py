@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import jsontext, patches, timeparse
 from .policy import scoped
-from ..errors import Conflict, NotFound, UsageError
+from ..errors import Conflict, Damaged, NotFound, UsageError
 from ..models import CREATES, DELETES, Activity, Recorded, Revision
 from . import codec
 
@@ -95,7 +95,7 @@ class RevisionOps:
         if text is None:
             row = self.conn.execute("SELECT body FROM bases WHERE id = ?", [base_id]).fetchone()
             if row is None:
-                raise ValueError(f"revision base {base_id} is missing")
+                raise Damaged(f"revision base {base_id} is missing: the store is damaged (`audit verify` says where)")
             body = row[0]
             if len(self._bases) >= _BASE_CACHE:  # bounded, so that exporting any number of items stays flat
                 del self._bases[next(iter(self._bases))]
@@ -164,7 +164,8 @@ class RevisionOps:
                 after = data
             else:
                 if not isinstance(before, dict):
-                    raise Conflict(f"{where} is not a JSON object, so --data cannot be merged: use --replace")
+                    raise Conflict(f"{where} is not a JSON object, so {{data}} cannot be merged: use {{replace}}",
+                                   params=("data", "replace"))
                 after = patches.merge(before, data)
         patches.check_depth(after, what=f"the new state of {where}")
         after, dropped = scoped(after, self.scope(activity.collection))
@@ -192,11 +193,12 @@ class RevisionOps:
             raise NotFound(f"{collection} {item} has no revisions: check the collection and item (`audit log --item`)")
         return line
 
-    def _resolve(self, rows: list, index: int, *, flag: str = "--rev") -> int:
+    def _resolve(self, rows: list, index: int, *, param: str = "rev") -> int:
         count = len(rows)
         resolved = index + count if index < 0 else index
         if not 0 <= resolved < count:
-            raise NotFound(f"no revision {index}: {flag} takes 0 to {count - 1}, or -1 to -{count} counting back")
+            raise NotFound(f"no revision {index}: {{{param}}} takes 0 to {count - 1}, or -1 to -{count} counting back",
+                           params=(param,), value=index)
         return resolved
 
     def _revision(self, rows: list, index: int, collection: str, item: str) -> Revision:
@@ -249,9 +251,9 @@ class RevisionOps:
     def diff(self, collection: str, item: str, *, start: int | None = None, end: int | None = None) -> dict[str, Any]:
         """The patch that turns revision `start` into revision `end` (default: the last change)."""
         rows = self._main(collection, item)
-        to = self._resolve(rows, -1 if end is None else end, flag="--to")
+        to = self._resolve(rows, -1 if end is None else end, param="end")
         if start is not None:
-            frm = self._resolve(rows, start, flag="--from")
+            frm = self._resolve(rows, start, param="start")
         else:  # the last change: a create's is from nothing, even after an earlier delete
             frm = -1 if rows[to][1] in CREATES else to - 1
         before = self._revision(rows, frm, collection, item).data if frm >= 0 else {}
@@ -281,11 +283,12 @@ class RevisionOps:
         """Make revision `to` the current state again, recorded as a `revert`; restores deleted items."""
         with self._writing():
             rows = self._main(collection, item)
-            index = self._resolve(rows, to, flag="--to")
+            index = self._resolve(rows, to, param="to")
             where = f"{collection} {item}"
             target = self._revision(rows, index, collection, item)
             if target.action in DELETES:
-                raise UsageError(f"revision {index} of {where} is its delete: --to {index - 1} restores the state it removed")
+                raise UsageError(f"revision {index} of {where} is its delete: {{to}} {index - 1} restores the state it "
+                                 "removed", params=("to",), value=index)
             head = self._head(collection, item)
             assert head is not None
             restored, dropped = scoped(target.data, self.scope(collection))
