@@ -36,7 +36,8 @@ def read(path: str) -> Cursor | None:
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise AuditError(f"cursor file {file} is a directory: --cursor-file takes a file path") from None
+        raise AuditError(f"cursor file {file} is a directory: {{cursor}} takes a file path", params=("cursor",)) \
+            from None
     except OSError as exc:
         raise AuditError(f"cannot read cursor file {file}: {exc.strerror}") from None
     words = raw.split()

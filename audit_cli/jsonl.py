@@ -48,11 +48,15 @@ class Lines:
     name). Opened when iteration starts; iterate once. `position` is how far into the file (compressed bytes, for
     gzip) reading has got, `size` the file's size when it is a regular file: what a progress bar shows."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str | IO[bytes]):
+        self._given: IO[bytes] | None = None  # a file object the caller opened (and closes)
+        if not isinstance(source, str):
+            self._given, name = source, getattr(source, "name", None)
+            source = name if isinstance(name, str) else "the file object"
         self.source = source
         self.size: int | None = None
         self._raw: IO[bytes] | None = None
-        if source != "-":
+        if source != "-" and self._given is None:
             try:
                 self.size = os.stat(source).st_size
             except OSError:
@@ -67,8 +71,10 @@ class Lines:
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         source = self.source
-        if source == "-":
-            raw: IO[bytes] = sys.stdin.buffer
+        if self._given is not None:
+            raw: IO[bytes] = self._given
+        elif source == "-":
+            raw = sys.stdin.buffer
         else:
             try:
                 raw = open(source, "rb")  # noqa: SIM115 - closed below
@@ -84,7 +90,7 @@ class Lines:
                 raise AuditError(f"{source} is not readable as gzip ({exc}): give a JSONL file, plain or gzipped") \
                     from None
         finally:
-            if raw is not sys.stdin.buffer:
+            if raw is not sys.stdin.buffer and raw is not self._given:
                 raw.close()
 
 

@@ -7,42 +7,28 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from ..errors import UsageError
-from ..models import ACTIVITY_FIELDS, DATA_ACTIONS, DEFAULT_LIST_FIELDS, WELL_KNOWN_ACTIONS, Activity
+from ..models import ACTIVITY_FIELDS, DATA_ACTIONS, DEFAULT_LIST_FIELDS, WELL_KNOWN_ACTIONS
 from ..timeparse import HELP
 from . import filters as f
-from .app import Format, check_positive, command, current_user, note, open_store, out, parse_json_arg
+from .app import Format, check_positive, command, current_user, note, open_api, open_store, out, parse_json_arg
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 User = Annotated[Optional[str], typer.Option("--user", help="Who did it. [default: $AUDIT_USER, else your login name]", show_default=False)]
 At = Annotated[Optional[str], typer.Option("--at", help="When it happened (default now): ISO 8601, 2h, yesterday...", show_default=False)]
 
 
-def make_activity(action: str, collection: str, item: str, *, user: str | None, at: str | None = None,
-                  ip: str | None = None, user_agent: str | None = None, origin: str | None = None,
-                  comment: str | None = None, details: str | None = None) -> Activity:
-    from .. import timeparse
-
-    return Activity(
-        action=action, collection=collection, item=item,
-        timestamp=timeparse.normalize(at) if at is not None else "",
-        user=current_user(user), ip=ip, user_agent=user_agent, origin=origin, comment=comment,
-        details=parse_json_arg(details, flag="--details", obj=False) if details is not None else None,
-    )
-
-
 def print_recorded(recorded, fmt: str) -> None:
+    """What a write recorded (api.results.Recorded): its id, or in json the activity with its revision."""
     from .. import render
 
     if recorded.note:
         note(recorded.note)
-    if recorded.activity.get("id") is None:  # a collection scoped to track nothing
+    if recorded.activity.id is None:  # a collection scoped to track nothing
         return
     if fmt == "table":
-        out().write(f"{recorded.activity['id']}\n")
+        out().write(f"{recorded.activity.id}\n")
     else:
-        record = dict(recorded.activity)
-        record["revision"] = recorded.revision.to_dict() if recorded.revision else None
-        render.mapping(record, fmt, out())
+        render.mapping(recorded.to_dict(), fmt, out())
 
 
 @command(
@@ -80,23 +66,17 @@ def record(
     at: At = None,
     fmt: FormatOpt = "table",
 ) -> None:
-    from ..patches import check_patch
     from .items import resolve
 
     collection, item = resolve([collection_arg, item_arg], collection, item, usage="ACTION COLLECTION ITEM")
-    if data is not None and patch is not None:
-        raise UsageError("give --data or --patch, not both")
-    if replace and data is None:
-        raise UsageError("--replace goes with --data (the whole new state)")
-    activity = make_activity(action, collection, item, user=user, at=at, ip=ip, user_agent=user_agent,
-                             origin=origin, comment=comment, details=details)
     payload = parse_json_arg(data, flag="--data") if data is not None else None
-    operations = check_patch(parse_json_arg(patch, flag="--patch", obj=False)) if patch is not None else None
-    from ..store.activity import check_request
-
-    check_request(activity, data=payload, patch=operations)  # a usage error must not create the store
-    store = open_store(ctx, create=True)
-    print_recorded(store.record(activity, data=payload, replace=replace, patch=operations), fmt)
+    operations = parse_json_arg(patch, flag="--patch", obj=False) if patch is not None else None
+    context = parse_json_arg(details, flag="--details", obj=False) if details is not None else None
+    # A store made for a request the library refuses is removed again (command()).
+    recorded = open_api(ctx, create=True).record(
+        action, collection, item, data=payload, replace=replace, patch=operations, user=current_user(user),
+        timestamp=at, ip=ip, user_agent=user_agent, origin=origin, comment=comment, details=context)
+    print_recorded(recorded, fmt)
 
 
 @command(
@@ -243,11 +223,7 @@ def show(
 ) -> None:
     from .. import render
 
-    store = open_store(ctx)
-    record = store.get_activity(activity_id)
-    revision = store.revision_of(activity_id)
-    record["revision"] = revision.to_dict() if revision else None
-    render.mapping(record, fmt, out())
+    render.mapping(open_api(ctx).show(activity_id).to_dict(), fmt, out())
 
 
 @command(
@@ -280,9 +256,9 @@ def stats(
 ) -> None:
     from .. import render
 
-    q = f.build_query(action=action, user=user, collection=collection, item=item, since=since, until=until,
-                      search=search, filter=filter, include_deleted=include_deleted)
-    rows = open_store(ctx).stats(q, by=by)
+    filters = f.options(action=action, user=user, collection=collection, item=item, since=since, until=until,
+                        search=search, filter=filter, include_deleted=include_deleted)
+    rows = [count.to_dict() for count in open_api(ctx).stats(by, **filters)]
     groups = ["collection", "item"] if by == "item" else [by]
     render.records(rows, fmt, out(), columns=[*groups, "count"], bar="count" if fmt == "table" else None)
 
@@ -300,7 +276,7 @@ Example:
 def info(ctx: typer.Context, fmt: FormatOpt = "table") -> None:
     from .. import render
 
-    facts = open_store(ctx).info()
+    facts = open_api(ctx).info().to_dict()
     if facts["readable_by_others"]:
         note(f"warning: {facts['path']} is readable by other users (mode {facts['mode']}): chmod 600 it")
     render.mapping(facts, fmt, out())

@@ -159,7 +159,7 @@ def _check_utf8(kw: dict[str, Any]) -> None:
 
 
 # The library's argument names that commands call otherwise (record's --at is the activity's timestamp).
-_OUR_NAMES = {"timestamp": "at", "format": "fmt"}
+_OUR_NAMES = {"timestamp": "at", "format": "fmt", "cursor": "cursor_file", "sign_with": "sign"}
 
 
 def _flag(kw: dict[str, Any], name: str) -> str:
@@ -248,6 +248,13 @@ def open_store(ctx: typer.Context, *, create: bool = False):
     ctx.call_on_close(store.close)
     ctx.obj["store"] = store  # for command(): a damaged row is named through it
     return store
+
+
+def open_api(ctx: typer.Context, *, create: bool = False):
+    """The library's Store (audit_cli.Store) over this command's store: --db, AUDIT_CHAIN_KEY, as open_store."""
+    from ..api.store import Store
+
+    return Store(open_store(ctx, create=create))
 
 
 def current_user(user: str | None) -> str | None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from .. import timeparse
 from ..models import LogQuery
 
 Actions = Annotated[Optional[list[str]], typer.Option("--action", "-a", help="Only these actions (repeat, or a comma list: actions hold no commas).", show_default=False)]
@@ -21,17 +20,7 @@ FieldPath = Annotated[Optional[str], typer.Option("--field", help="Only activity
 IncludeDeleted = Annotated[bool, typer.Option("--include-deleted", help="Include soft-deleted comments.")]
 
 
-def _split(values: list[str] | None) -> list[str]:
-    # Only for actions, which are slugs: users, collections and items may hold commas ("Hopper, Grace", "2024,17"),
-    # so their values are matched whole, and several are given by repeating the flag.
-    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
-
-
-def _whole(values: list[str] | None) -> list[str]:
-    return list(dict.fromkeys(values or []))
-
-
-def build_query(
+def options(
     *,
     action: list[str] | None = None,
     user: list[str] | None = None,
@@ -43,28 +32,19 @@ def build_query(
     filter: str | None = None,
     field: str | None = None,
     include_deleted: bool = False,
-) -> LogQuery:
-    from ..store.activity import check_action
+) -> dict[str, Any]:
+    """The filter flags as the library's query arguments: --filter's JSON parsed, the rest as given (the library
+    checks and normalises them, as it does for any caller)."""
     from .app import parse_json_arg
 
-    rules = parse_json_arg(filter, flag="--filter") if filter is not None else None
-    if rules is not None:
-        from ..query import filter_clause
+    return {"action": action, "user": user, "collection": collection, "item": item, "since": since,
+            "until": until, "search": search or None,
+            "filter": parse_json_arg(filter, flag="--filter") if filter is not None else None, "field": field,
+            "include_deleted": include_deleted}
 
-        filter_clause(rules)  # check it now, so a bad rule is a usage error before the store is opened
-    if field is not None:
-        from ..patches import split_pointer
 
-        split_pointer(field)
-    return LogQuery(
-        actions=[check_action(a) for a in _split(action)],
-        users=_whole(user),
-        collections=_whole(collection),
-        items=_whole(item),
-        since=timeparse.normalize(since) if since is not None else None,
-        until=timeparse.normalize(until, end=True) if until is not None else None,
-        search=search or None,
-        filter=rules,
-        field_path=field,
-        include_deleted=include_deleted,
-    )
+def build_query(**flags: Any) -> LogQuery:
+    """The LogQuery the filter flags select, checked by the library (api/checks.py)."""
+    from ..api.checks import log_query
+
+    return log_query(**options(**flags))

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from ..errors import ExitCode
-from .app import command, note, open_store, out
+from .app import command, note, open_api, out
 
 
 @command(
@@ -38,16 +38,15 @@ def verify(
     fmt: Annotated[Literal["text", "json"], typer.Option("--format", "-f", help="text or json.")] = "text",
 ) -> None:
     from .. import render
-    from .app import parse_json_arg, read_arg
+    from ..api import upkeep
 
-    pinned = parse_json_arg(f"@{anchor}", flag="--anchor") if anchor is not None else None
-    signer = read_arg(f"@{public_key}", flag="--public-key") if public_key is not None else None
     if source is not None:
         from ..store.offline import verify_file
 
-        report = verify_file(source, chain_key=_key(), anchor=pinned, public_key=signer)
+        report = verify_file(source, chain_key=_key(), anchor=upkeep.anchor_document(anchor),
+                             public_key=upkeep.read_bytes(public_key, param="public_key"))
     else:
-        report = open_store(ctx).verify(anchor=pinned, public_key=signer)
+        report = open_api(ctx).verify(anchor=anchor, public_key=public_key).to_dict()
     if fmt == "json":
         out().write(render.pretty(report) + "\n")
     elif report.get("partial") and report["ok"]:
@@ -95,10 +94,8 @@ def checkpoint(
     sign: Annotated[Optional[str], typer.Option("--sign", metavar="KEYFILE", help="Sign the anchor with this Ed25519 private key (PEM or OpenSSH).", show_default=False)] = None,
 ) -> None:
     from .. import jsonl, render
-    from .app import read_arg
 
-    key = read_arg(f"@{sign}", flag="--sign") if sign is not None else None
-    anchor = open_store(ctx).checkpoint(sign_with=key)
+    anchor = open_api(ctx).checkpoint(sign_with=sign).to_dict()
     with jsonl.writer(output) as stream:
         stream.write((render.pretty(anchor) + "\n").encode())
     if output != "-":

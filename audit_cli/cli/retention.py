@@ -7,8 +7,8 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from .activity import FormatOpt, User, make_activity
-from .app import app, command, note, open_store, out
+from .activity import FormatOpt, User
+from .app import app, command, current_user, note, open_api, out
 
 
 @command(
@@ -41,35 +41,18 @@ def prune(
     user: User = None,
     fmt: Annotated[Literal["table", "json"], typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
-    from .. import jsonl, timeparse
-
-    if older_than is not None:
-        timeparse.check_age(older_than)
-    store = open_store(ctx)
-    ask = not (yes or dry_run) and sys.stdin.isatty()
-    if ask:
-        plan = store.prune(older_than=older_than, keep_revisions=keep_revisions, collection=collection,
-                           apply_scopes=apply_scopes, dry_run=True)
-        if plan["activities"] or plan["revisions"] or plan["rewritten"]:
-            _summary(plan, "table", dry_run=True, err=True)
+    store = open_api(ctx)
+    limits = {"older_than": older_than, "keep_revisions": keep_revisions, "collection": collection,
+              "apply_scopes": apply_scopes}
+    if not (yes or dry_run) and sys.stdin.isatty():
+        plan = store.prune(**limits, dry_run=True)
+        if plan.activities or plan.revisions or plan.rewritten:
+            _summary(plan.to_dict(), "table", dry_run=True, err=True)
             typer.confirm("Remove these for good?", abort=True, err=True)
-
-    def write_archive(lines) -> None:
-        with jsonl.writer(archive) as stream:
-            for line in lines:
-                stream.write(line)
-
-    if archive is not None and not dry_run:
-        jsonl.check_writable(archive)  # fail before planning anything
-    summary = store.prune(older_than=older_than, keep_revisions=keep_revisions, collection=collection,
-                          apply_scopes=apply_scopes, dry_run=dry_run,
-                          archive=write_archive if archive is not None else None,
-                          activity=make_activity("prune", collection or "*", "*", user=user))
-    if vacuum and not dry_run:
-        summary["bytes_freed"] = store.vacuum()
-    if summary.get("note"):
-        note(summary["note"])
-    _summary(summary, fmt, dry_run=dry_run)
+    pruned = store.prune(**limits, dry_run=dry_run, archive=archive, vacuum=vacuum, user=current_user(user))
+    if pruned.note:
+        note(pruned.note)
+    _summary(pruned.to_dict(), fmt, dry_run=dry_run)
 
 
 def _summary(summary: dict, fmt: str, *, dry_run: bool = False, err: bool = False) -> None:
@@ -114,9 +97,9 @@ def retention_set(
 ) -> None:
     from .. import render
 
-    policy = open_store(ctx, create=True).set_retention(
-        {"activity": activity, "revisions": revisions, "keep_revisions": keep_revisions}, activity=_by())
-    render.mapping(policy, fmt, out())
+    policy = open_api(ctx, create=True).retention.set(activity=activity, revisions=revisions,
+                                                       keep_revisions=keep_revisions, user=current_user(None))
+    render.mapping(policy.to_dict(), fmt, out())
 
 
 @command(
@@ -132,11 +115,10 @@ Example:
 def retention_show(ctx: typer.Context, fmt: FormatOpt = "table") -> None:
     from .. import render
 
-    policy = open_store(ctx).retention()
+    policy = open_api(ctx).retention.get()
     if policy is None:
         note("no retention policy is set: `audit retention set` stores one")
-        policy = {}
-    render.mapping(policy, fmt, out())
+    render.mapping(policy.to_dict() if policy else {}, fmt, out())
 
 
 @command(
@@ -150,7 +132,7 @@ Example:
 """,
 )
 def retention_clear(ctx: typer.Context) -> None:
-    open_store(ctx).clear_retention(activity=_by())
+    open_api(ctx).retention.clear(user=current_user(None))
     note("the retention policy is cleared")
 
 
@@ -185,10 +167,11 @@ def scope_set(
     from .. import render
 
     split = lambda text: [f.strip() for f in text.split(",") if f.strip()] if text else None  # noqa: E731
-    scope = open_store(ctx, create=True).set_scope(collection, {
-        "fields": split(fields), "exclude_fields": split(exclude_fields), "keep_revisions": keep_revisions,
-        "track": track}, activity=_by())
-    render.mapping({"collection": collection, **scope}, fmt, out())
+    scope = open_api(ctx, create=True).scopes.set(collection, fields=split(fields),
+                                                  exclude_fields=split(exclude_fields),
+                                                  keep_revisions=keep_revisions, track=track, user=current_user(None))
+    render.mapping({"collection": collection, **{k: v for k, v in scope.to_dict().items() if v is not None}},
+                   fmt, out())
 
 
 @command(
@@ -207,10 +190,7 @@ def scope_show(ctx: typer.Context,
                fmt: FormatOpt = "table") -> None:
     from .. import render
 
-    scopes = open_store(ctx).scopes()
-    rows = [{"collection": c, "fields": s.get("fields"), "exclude_fields": s.get("exclude_fields"),
-             "keep_revisions": s.get("keep_revisions"), "track": s.get("track", "all")}
-            for c, s in scopes.items() if collection is None or c == collection]
+    rows = [scope.to_dict() for scope in open_api(ctx).scopes.list() if collection is None or scope.collection == collection]
     render.records(rows, fmt, out(), columns=["collection", "fields", "exclude_fields", "keep_revisions", "track"])
 
 
@@ -225,13 +205,5 @@ Example:
 """,
 )
 def scope_clear(ctx: typer.Context, collection: Collection) -> None:
-    open_store(ctx).clear_scope(collection, activity=_by())
+    open_api(ctx).scopes.clear(collection, user=current_user(None))
     note(f"{collection} has no scope now: everything is tracked")
-
-
-def _by():
-    """The chained record of a policy change, by whom (the store fills in what and when)."""
-    from ..models import Activity
-    from .app import current_user
-
-    return Activity("", "", "", "", user=current_user(None))

@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from .activity import At, FormatOpt, User, make_activity, print_recorded
-from .app import app, command, note, open_store, out
+from .activity import At, FormatOpt, User, print_recorded
+from .app import app, command, current_user, note, open_api, out
 from .items import Collection, CollectionOpt, Item, ItemOpt, resolve
 
 
@@ -29,7 +29,7 @@ def history(ctx: typer.Context, collection: Collection = None, item: Item = None
 
     collection, item = resolve([collection, item], collection_opt, item_opt)
     # changed is a JSON array of JSON Pointers in every format: "" is the whole item, and no key can blur two paths.
-    rows = open_store(ctx).history(collection, item)
+    rows = [entry.to_dict() for entry in open_api(ctx).history(collection, item)]
     render.records(rows, fmt, out(), columns=["index", "activity", "action", "user", "timestamp", "changed"])
 
 
@@ -53,14 +53,10 @@ def snapshot(
     rev: Annotated[Optional[int], typer.Option("--rev", "-r", help="Revision index (negative counts back).", show_default=False)] = None,
     at: Annotated[Optional[str], typer.Option("--at", help="The state at this time: ISO 8601, 2h, yesterday...", show_default=False)] = None,
 ) -> None:
-    from .. import render, timeparse
-    from ..errors import UsageError
+    from .. import render
 
     collection, item = resolve([collection, item], collection_opt, item_opt)
-    if rev is not None and at is not None:
-        raise UsageError("give --rev or --at, not both")
-    moment = timeparse.normalize(at) if at is not None else None
-    out().write(render.pretty(open_store(ctx).snapshot(collection, item, rev=rev, at=moment)) + "\n")
+    out().write(render.pretty(open_api(ctx).snapshot(collection, item, rev=rev, at=at)) + "\n")
 
 
 @command(
@@ -95,11 +91,11 @@ def diff(
         if collection is not None or collection_opt is not None or item_opt is not None or start is not None \
                 or end is not None:
             raise UsageError("--activity takes the place of COLLECTION ITEM --from --to: give one or the other")
-        result = open_store(ctx).diff_activity(activity)
+        result = open_api(ctx).change(activity).to_dict()
     else:
         collection, item = resolve([collection, item], collection_opt, item_opt,
                                    usage="COLLECTION ITEM, or --activity ID")
-        result = open_store(ctx).diff(collection, item, start=start, end=end)
+        result = open_api(ctx).diff(collection, item, start=start, end=end).to_dict()
     if fmt == "patch":
         out().write(render.pretty(result["patch"]) + "\n")
     elif fmt == "json":
@@ -136,17 +132,16 @@ def revert(
     from .. import render
 
     collection, item = resolve([collection, item], collection_opt, item_opt)
-    store = open_store(ctx)
+    store = open_api(ctx)
     if dry_run:
-        plan = store.revert(collection, item, to=to, dry_run=True)
-        note(f"dry run: would {'restore' if plan['restores'] else 'revert'} {collection} {item} to revision {plan['to']}")
-        if plan.get("note"):
-            note(plan["note"])
-        out().write(render.pretty(plan["patch"] if fmt == "text" else plan) + "\n")
+        plan = store.plan_revert(collection, item, to=to)
+        note(f"dry run: would {'restore' if plan.restores else 'revert'} {collection} {item} to revision {plan.to}")
+        if plan.note:
+            note(plan.note)
+        out().write(render.pretty(plan.patch if fmt == "text" else plan.to_dict()) + "\n")
         return
-    activity = make_activity("revert", collection, item, user=user, at=at, comment=comment)
-    recorded = store.revert(collection, item, to=to, activity=activity)
-    note(f"recorded revert as activity {recorded.activity['id']}")
+    recorded = store.revert(collection, item, to=to, user=current_user(user), timestamp=at, comment=comment)
+    note(f"recorded revert as activity {recorded.activity.id}")
     if recorded.note:
         note(recorded.note)
     if fmt == "json":
@@ -170,7 +165,7 @@ def blame(ctx: typer.Context, collection: Collection = None, item: Item = None, 
     from .. import render
 
     collection, item = resolve([collection, item], collection_opt, item_opt)
-    rows = open_store(ctx).blame(collection, item)
+    rows = [entry.to_dict() for entry in open_api(ctx).blame(collection, item)]
     render.records(rows, fmt, out(), columns=["path", "activity", "action", "user", "timestamp", "value"])
 
 
@@ -194,12 +189,12 @@ Example:
 )
 def comment_add(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt = None,
                 item_opt: ItemOpt = None, user: User = None, at: At = None, fmt: FormatOpt = "table") -> None:
-    from ..models import Recorded
+    from ..api.results import Recorded
 
     collection, item, text = resolve(list(args or []), collection_opt, item_opt, rest=("TEXT",),
                                      usage="COLLECTION ITEM TEXT")
-    activity = make_activity("comment", collection, item, user=user, at=at, comment=text)
-    print_recorded(Recorded(open_store(ctx, create=True).add_comment(activity)), fmt)
+    comment = open_api(ctx, create=True).comments.add(collection, item, text, user=current_user(user), timestamp=at)
+    print_recorded(Recorded(comment), fmt)
 
 
 @command(
@@ -216,8 +211,8 @@ def comment_edit(ctx: typer.Context, activity_id: CommentId, text: Text, user: U
                  fmt: FormatOpt = "table") -> None:
     from .. import render
 
-    change = make_activity("comment-edit", "", "", user=user, at=at)
-    render.mapping(open_store(ctx).edit_comment(activity_id, text, activity=change), fmt, out())
+    comment = open_api(ctx).comments.edit(activity_id, text, user=current_user(user), timestamp=at)
+    render.mapping(comment.to_dict(), fmt, out())
 
 
 @command(
@@ -234,5 +229,5 @@ def comment_delete(ctx: typer.Context, activity_id: CommentId, user: User = None
                    fmt: FormatOpt = "table") -> None:
     from .. import render
 
-    change = make_activity("comment-delete", "", "", user=user, at=at)
-    render.mapping(open_store(ctx).delete_comment(activity_id, activity=change), fmt, out())
+    comment = open_api(ctx).comments.delete(activity_id, user=current_user(user), timestamp=at)
+    render.mapping(comment.to_dict(), fmt, out())

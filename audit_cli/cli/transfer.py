@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Optional
 import typer
 
 from . import filters as f
-from .app import command, note, open_store, out
+from .app import command, note, open_api, out
 
 _QUIET = "No progress bar. (A bar is drawn on stderr only when it is a terminal.)"
 
@@ -85,35 +85,23 @@ def export(
     search: Annotated[Optional[str], typer.Option("--search", help="Case-insensitive text anywhere in the text fields.", show_default=False)] = None,
     filter: f.Filter = None,
 ) -> None:
-    from .. import cursor, jsonl, render
+    import sys
+
+    from .. import jsonl, render
     from .app import check_positive
     from .progress import Progress
 
-    q = f.build_query(action=action, user=user, collection=collection, item=item, since=since, until=until,
-                      search=search, filter=filter, include_deleted=True)
-    jsonl.check_writable(output)
-    saved = None
-    if cursor_file is not None:
-        jsonl.check_writable(cursor_file)
-        saved = cursor.read(cursor_file)
-    limit = check_positive(limit, "--limit", allow_all=True)
-    store = open_store(ctx)
-    if saved is not None:
-        q.after_id = cursor.check(saved, path=cursor_file, store=store.store_id(), top=store.top_id())
-    if limit is not None:
-        q.comment_changes = True  # what an export selects: every record, its comments' own among them
-        q.max_id = store.id_at(q, limit) if limit else (q.after_id or 0)
+    filters = f.options(action=action, user=user, collection=collection, item=item, since=since, until=until,
+                        search=search, filter=filter, include_deleted=True)
+    jsonl.check_writable(output)  # before the store is opened: a bad -o says so even without one
+    store = open_api(ctx)
     with Progress("exporting", quiet=quiet) as bar:
-        exported = store.export(q, fmt=fmt, progress=bar.export)
-        with jsonl.writer(output) as stream:
-            for chunk in exported:
-                stream.write(chunk)
-    if cursor_file is not None:  # only now: the output is complete
-        last = exported.last_id if exported.last_id is not None else (q.after_id or 0)
-        cursor.write(cursor_file, last, store.store_id())
+        exported = store.export_to(sys.stdout.buffer if output == "-" else output, format=fmt, cursor=cursor_file,
+                                   limit=check_positive(limit, "--limit", allow_all=True), progress=bar.export,
+                                   **filters)
     if output != "-":
         note(f"exported {render.plural(exported.count, 'activity')} to {output}"
-             + (f"; {cursor_file} now holds {last}" if cursor_file is not None else ""))
+             + (f"; {cursor_file} now holds {exported.cursor}" if cursor_file is not None else ""))
 
 
 @command(
@@ -147,23 +135,23 @@ def import_(
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Import lines whose hash chain is broken.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=_QUIET)] = False,
 ) -> None:
-    from .. import adapters, jsonl, render
+    from .. import jsonl, render
     from .progress import Progress
 
     if fmt == "audit":
-        jsonl.check_readable(source)
-    trail = adapters.open_trail(fmt, source, skip_invalid=skip_invalid)  # reads the source before making a store
+        jsonl.check_readable(source)  # before a store is made for it
+    store = open_api(ctx, create=True)
     with Progress("importing", quiet=quiet) as bar:
-        result = trail.import_into(open_store(ctx, create=True), skip_invalid=skip_invalid, progress=bar.import_,
-                                   **({"verify": False} if no_verify else {}))
-    for message in result["notes"]:
+        result = store.import_from(source, format=fmt, skip_invalid=skip_invalid, verify=not no_verify,
+                                   progress=bar.import_)
+    for message in result.notes:
         note(message)
-    for message in result["skipped_lines"]:
+    for message in result.skipped_lines:
         note(f"skipped {message}")
-    note(f"imported {render.plural(result['added'], 'activity')} from {source}"
-         + (f"; {result['duplicates']} {'was' if result['duplicates'] == 1 else 'were'} already here"
-            if result["duplicates"] else "")
-         + (f"; skipped {render.plural(result['skipped'], 'invalid line')}" if result["skipped"] else ""))
+    note(f"imported {render.plural(result.added, 'activity')} from {source}"
+         + (f"; {result.duplicates} {'was' if result.duplicates == 1 else 'were'} already here"
+            if result.duplicates else "")
+         + (f"; skipped {render.plural(result.skipped, 'invalid line')}" if result.skipped else ""))
 
 
 @command(

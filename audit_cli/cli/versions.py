@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
-from .activity import FormatOpt, User, make_activity, print_recorded
-from .app import app, command, note, open_store, out, parse_json_arg
+from .activity import FormatOpt, User, print_recorded
+from .app import app, command, current_user, note, open_api, out, parse_json_arg
 from .items import CollectionOpt, ItemOpt, resolve
 
 version_app = typer.Typer(help="Detached versions of an item: create, save, list, compare, promote, delete.",
@@ -37,8 +37,8 @@ def create(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt 
     from .. import render
 
     collection, item, key = _item_key(args, collection_opt, item_opt)
-    activity = make_activity("version-create", collection, item, user=user)
-    render.mapping(open_store(ctx).create_version(collection, item, key, name=name, activity=activity), fmt, out())
+    version = open_api(ctx).versions.create(collection, item, key, name=name, user=current_user(user))
+    render.mapping(version.to_dict(), fmt, out())
 
 
 @command(
@@ -55,9 +55,8 @@ def save(ctx: typer.Context,
          data: Annotated[str, typer.Option("--data", "-d", help="JSON object, @FILE or -: the fields to stage.", show_default=False)],
          args: Args = None, collection_opt: CollectionOpt = None, item_opt: ItemOpt = None, user: User = None, fmt: FormatOpt = "table") -> None:
     collection, item, key = _item_key(args, collection_opt, item_opt)
-    activity = make_activity("version-save", collection, item, user=user)
     payload = parse_json_arg(data, flag="--data")
-    print_recorded(open_store(ctx).save_version(collection, item, key, payload, activity=activity), fmt)
+    print_recorded(open_api(ctx).versions.save(collection, item, key, payload, user=current_user(user)), fmt)
 
 
 @command(
@@ -83,7 +82,7 @@ def list_(ctx: typer.Context,
     item = item_opt if item_opt is not None else given.pop(0) if given else None
     if given or (item is not None and collection is None):
         raise UsageError("give [COLLECTION [ITEM]], or -c and -i instead of them")
-    rows = open_store(ctx).list_versions(collection, item)
+    rows = [version.to_dict() for version in open_api(ctx).versions.list(collection, item)]
     columns = ["collection", "item", "key", "name", "fields", "outdated", "created_at", "created_by"]
     render.records(rows, fmt, out(), columns=columns if fmt in ("table", "csv") else None)
 
@@ -103,7 +102,7 @@ def compare(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt
     from .. import render
 
     collection, item, key = _item_key(args, collection_opt, item_opt)
-    result = open_store(ctx).compare_version(collection, item, key)
+    result = open_api(ctx).versions.compare(collection, item, key).to_dict()
     if fmt == "json":
         out().write(render.pretty(result) + "\n")
         return
@@ -132,9 +131,8 @@ def promote(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt
             user: User = None, fmt: FormatOpt = "table") -> None:
     collection, item, key = _item_key(args, collection_opt, item_opt)
     names = [name.strip() for name in fields.split(",") if name.strip()] if fields else None
-    activity = make_activity("promote", collection, item, user=user)
-    print_recorded(open_store(ctx).promote_version(collection, item, key, fields=names, force=force,
-                                                   activity=activity), fmt)
+    print_recorded(open_api(ctx).versions.promote(collection, item, key, fields=names, force=force,
+                                                  user=current_user(user)), fmt)
 
 
 @command(
@@ -150,6 +148,5 @@ Example:
 def delete(ctx: typer.Context, args: Args = None, collection_opt: CollectionOpt = None, item_opt: ItemOpt = None,
            user: User = None) -> None:
     collection, item, key = _item_key(args, collection_opt, item_opt)
-    activity = make_activity("version-delete", collection, item, user=user)
-    saved = open_store(ctx).delete_version(collection, item, key, activity=activity)
-    note(f"deleted version {key!r} of {collection} {item} (activity {saved['id']})")
+    saved = open_api(ctx).versions.delete(collection, item, key, user=current_user(user))
+    note(f"deleted version {key!r} of {collection} {item} (activity {saved.id})")

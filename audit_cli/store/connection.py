@@ -41,7 +41,6 @@ def connect(path: Path, *, create: bool) -> StoreConnection:
     if str(path) == MEMORY:
         conn = sqlite3.connect(MEMORY, isolation_level=None, check_same_thread=False, factory=StoreConnection)
         _prepare(conn, path)
-        conn.created = True
         return conn
     created = False
     folders: list[Path] = []
