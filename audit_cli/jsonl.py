@@ -81,6 +81,7 @@ class Lines:
             except OSError as exc:
                 raise AuditError(f"cannot read {source}: {exc.strerror}") from None
         self._raw = raw
+        buffered = raw
         try:
             buffered = io.BufferedReader(raw) if not hasattr(raw, "peek") else raw
             stream: IO[bytes] = gzip.GzipFile(fileobj=buffered) if buffered.peek(2)[:2] == _GZIP_MAGIC else buffered
@@ -90,7 +91,10 @@ class Lines:
                 raise AuditError(f"{source} is not readable as gzip ({exc}): give a JSONL file, plain or gzipped") \
                     from None
         finally:
-            if raw is not sys.stdin.buffer and raw is not self._given:
+            if raw is self._given:
+                if buffered is not raw:
+                    buffered.detach()  # the caller's file stays open: it is theirs to close
+            elif raw is not sys.stdin.buffer:
                 raw.close()
 
 

@@ -238,3 +238,16 @@ def test_bad_values_only_the_library_can_be_given(store):
         audit_cli.open(":memory:", synchronous="sometimes")
     with pytest.raises(audit_cli.StoreError):
         audit_cli.open(store.path.parent / "missing.db", create=False)
+
+
+def test_an_item_given_as_a_number_is_its_text_everywhere_so_the_chain_holds(store):
+    store.record("create", "articles", 7, data={"a": 1})
+    store.record("update", "articles", 7, data={"a": 2})
+    assert store.revert("articles", 7, to=0).activity.item == "7"
+    assert len(store.history("articles", 7)) == 3 and store.snapshot("articles", 7) == {"a": 1}
+    trail = io.BytesIO()
+    store.export_to(trail)
+    trail.seek(0)
+    with audit_cli.open(":memory:") as copy:
+        assert copy.import_from(trail).added == 5 and copy.verify().ok
+    assert not trail.closed  # the caller's file object is the caller's to close

@@ -70,3 +70,19 @@ def test_every_tour_example_runs(sample_dir):
         assert result.exit_code == 0, f"$ {line}\n{result.output}"
         assert result.stdout.strip() or words[1] in ("export",) or result.stderr.strip(), f"$ {line} printed nothing"
     assert (sample_dir / "recent.jsonl.gz").exists()
+
+
+def test_the_python_api_examples_run_in_order(tmp_path, monkeypatch):
+    """Every ```python block of the README, one after another in one namespace, in an empty folder: their asserts
+    are the documented results."""
+    monkeypatch.chdir(tmp_path)
+    blocks = _blocks("python")
+    assert len(blocks) >= 5 and "import audit_cli" in blocks[0]
+    namespace: dict = {}
+    for n, block in enumerate(blocks):
+        try:
+            exec(compile(block, f"README.md python block {n + 1}", "exec"), namespace)
+        except Exception as exc:  # noqa: BLE001 - said with the block that failed
+            raise AssertionError(f"README python block {n + 1} failed: {exc!r}\n{block}") from exc
+    assert sorted(path.name for path in tmp_path.iterdir() if not path.name.endswith(("-wal", "-shm", ".prune-lock"))) == \
+        ["app-audit.db", "trail.cursor", "trail.jsonl.gz"]

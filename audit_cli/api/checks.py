@@ -50,6 +50,11 @@ def item(value: Any, *, param: str = "item") -> str:
     return text(value, param=param, optional=False)  # type: ignore[return-value]
 
 
+def names(collection: Any, item: Any) -> tuple[str, str]:
+    """An item's collection and id, checked (the id may be a whole number: kept as its text, as recorded)."""
+    return text(collection, param="collection", optional=False), globals()["item"](item)  # type: ignore
+
+
 def moment(value: str | datetime | None, *, param: str, end: bool = False) -> str | None:
     return None if value is None else timeparse.instant(value, param=param, end=end)
 

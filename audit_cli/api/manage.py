@@ -86,7 +86,7 @@ class Versions:
 
     def compare(self, collection: str, item: str | int, key: str) -> VersionComparison:
         """Version `key` against main: outdated?, main's state, the staged fields, the promoted result, the patch."""
-        return results.from_dict(VersionComparison, self._store.compare_version(collection, checks.item(item), key))
+        return results.from_dict(VersionComparison, self._store.compare_version(*checks.names(collection, item), key))
 
     def promote(self, collection: str, item: str | int, key: str, *, fields: list[str] | None = None,
                 force: bool = False, user: str | None = None) -> Recorded:

@@ -172,11 +172,11 @@ class Store:
 
     def revision(self, collection: str, item: str, index: int = -1) -> Revision:
         """Revision `index` of an item (0 the oldest; negative counts back from -1, the current one)."""
-        return self._store.revision(collection, item, checks.count(index, param="index", least=-2**63))
+        return self._store.revision(*checks.names(collection, item), checks.count(index, param="index", least=-2**63))
 
     def history(self, collection: str, item: str) -> list[HistoryEntry]:
         """An item's revisions (collection and item name it), oldest first, with the paths each changed."""
-        return [results.from_dict(HistoryEntry, row) for row in self._store.history(collection, item)]
+        return [results.from_dict(HistoryEntry, row) for row in self._store.history(*checks.names(collection, item))]
 
     def snapshot(self, collection: str, item: str, *, rev: int | None = None,
                  at: str | datetime | None = None) -> Any:
@@ -185,13 +185,14 @@ class Store:
         if rev is not None and at is not None:
             raise UsageError("give {rev} or {at}, not both", params=("rev", "at"))
         checks.count(rev, param="rev", least=-2**63)
-        return self._store.snapshot(collection, item, rev=rev, at=checks.moment(at, param="at"))
+        return self._store.snapshot(*checks.names(collection, item), rev=rev, at=checks.moment(at, param="at"))
 
     def diff(self, collection: str, item: str, *, start: int | None = None, end: int | None = None) -> Change:
         """The change from revision `start` to revision `end` of an item (by default: its last change; `end`
         alone: the change that made revision `end`). Indexes as in `revision`."""
         for name, value in (("start", start), ("end", end)):
             checks.count(value, param=name, least=-2**63)
+        collection, item = checks.names(collection, item)
         found = self._store.diff(collection, item, start=start, end=end)
         return Change(collection, item, found["before"], found["after"], found["patch"], found["from"], found["to"])
 
@@ -203,7 +204,7 @@ class Store:
 
     def blame(self, collection: str, item: str) -> list[BlameEntry]:
         """For each field of an item's current state: its value, and who last changed it, when, in which activity."""
-        return [results.from_dict(BlameEntry, row) for row in self._store.blame(collection, item)]
+        return [results.from_dict(BlameEntry, row) for row in self._store.blame(*checks.names(collection, item))]
 
     def revert(self, collection: str, item: str, *, to: int, user: str | None = None,
                timestamp: str | datetime | None = None, comment: str | None = None) -> Recorded:
@@ -211,6 +212,7 @@ class Store:
         `user` at `timestamp` (now when None) with `comment` (why); restores a deleted item. Conflict when it is
         already in that state."""
         checks.count(to, param="to", least=-2**63)
+        collection, item = checks.names(collection, item)
         done = self._store.revert(collection, item, to=to,
                                   activity=checks.by(user, "revert", collection, item, timestamp=timestamp,
                                                      comment=checks.text(comment, param="comment")))
@@ -219,7 +221,7 @@ class Store:
     def plan_revert(self, collection: str, item: str, *, to: int) -> RevertPlan:
         """What `revert` would do, writing nothing: the patch it would apply and the state it would give."""
         checks.count(to, param="to", least=-2**63)
-        return results.from_dict(RevertPlan, self._store.revert(collection, item, to=to, dry_run=True))
+        return results.from_dict(RevertPlan, self._store.revert(*checks.names(collection, item), to=to, dry_run=True))
 
     def info(self) -> StoreInfo:
         """The store's path, size, schema version, counts, first and last activity, and chain head."""
