@@ -54,21 +54,41 @@ def resolve(doc: Any, path: str) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    """JSON equality: unlike Python's ==, true is not 1 and 1 is not 1.0."""
+    """JSON equality: unlike Python's ==, true is not 1 and 1 is not 1.0.
+
+    Arrays and objects are compared in C first: what == finds unequal is not the same, and what has the same
+    sorted-keys JSON text is; only the rest (1 against 1.0 inside, -0.0, integers past 64 bits) is walked here.
+    Walking every unchanged member in Python was a third of preparing a full-state line (bench_fullstate.py)."""
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is dict or kind is list:
+        if a != b:
+            return False
+        try:
+            if orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(b, option=orjson.OPT_SORT_KEYS):
+                return True
+        except TypeError:
+            pass
+        return _same_walk(a, b)
+    return a == b
+
+
+def _same_walk(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if type(a) is dict:
         if a.keys() != b.keys():
             return False
         for key in a:  # loops, not all(...): one stack frame a level, not two
-            if not same(a[key], b[key]):
+            if not _same_walk(a[key], b[key]):
                 return False
         return True
     if type(a) is list:
         if len(a) != len(b):
             return False
         for x, y in zip(a, b):
-            if not same(x, y):
+            if not _same_walk(x, y):
                 return False
         return True
     return a == b

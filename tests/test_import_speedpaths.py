@@ -751,3 +751,59 @@ def test_a_store_given_its_own_export_adds_nothing(tmp_path):
         result = store.import_lines(enumerate(trail, 1), source="own")
         assert (result["added"], result["duplicates"]) == (0, len(trail))
         assert list(store.export_lines(LogQuery())) == trail and store.verify()["ok"]
+
+
+def _full_state_lines(count: int) -> list[bytes]:
+    """Lines as other producers send them: the item's state after each change, no delta, no hashes, no key."""
+    rnd = random.Random(5)
+    states: dict[str, dict] = {}
+    out = []
+    for n in range(count):
+        item = str(rnd.randrange(6))
+        before = states.get(item)
+        if before is None:
+            state = {"n": n, "tags": ["a"], "meta": {"v": 1, "flag": True}}
+        else:
+            state = json.loads(json.dumps(before))
+            state["n"] = n
+            if n % 3 == 0:
+                state["tags"].insert(0, f"t{n}")
+            if n % 4 == 0:
+                state["meta"]["v"] = 1.0 if state["meta"]["v"] == 1 else 1  # 1 and 1.0 are different JSON
+            if n % 5 == 0:
+                state.pop("extra", None) if "extra" in state else state.update(extra={"k": [n]})
+        states[item] = state
+        line = {"action": "create" if before is None else "update", "timestamp": f"2026-01-01T00:00:{n % 60:02d}Z",
+                "collection": "c", "item": item, "user": "u", "revision": {"data": state}}
+        out.append(orjson.dumps(line) + b"\n")
+    return out
+
+
+def test_full_state_lines_get_the_deltas_the_importer_derives_whoever_derives_them(tmp_path, monkeypatch):
+    # The preparing side derives each delta from the state the file's previous line left; the importer takes it
+    # only when its own head is that line, and derives it itself otherwise: here the first half of the file is in
+    # the store already, so the lines of the second half follow lines the import skips.
+    trail = _full_state_lines(60)
+    whole, half = tmp_path / "whole.jsonl", tmp_path / "half.jsonl"
+    whole.write_bytes(b"".join(trail))
+    half.write_bytes(b"".join(trail[:30]))
+    dumps = []
+    for share, threshold in ((1.0, 1 << 60), (0.0, 1 << 60), (1.0, 0)):
+        monkeypatch.setattr(prepare, "Preparer", functools.partial(prepare.Preparer, share=share))
+        monkeypatch.setattr(prepare, "HELPER_MIN_BYTES", threshold)
+        for prefill in (False, True):
+            path = tmp_path / f"s-{share}-{threshold}-{prefill}.db"
+            with fixed(AuditStore.open(path, create=True)) as store:
+                if prefill:
+                    store.import_lines(jsonl.read_lines(str(half)), source="half")
+                result = store.import_lines(jsonl.read_lines(str(whole)), source="whole")
+                assert result["added"] == (30 if prefill else 60)
+                assert store.verify()["ok"]
+                rows = store.conn.execute("SELECT r.delta, a.hash FROM revisions r JOIN activity a "
+                                          "ON a.id = r.activity ORDER BY a.id").fetchall()
+                dumps.append(rows)
+                for item in map(str, range(6)):
+                    history = [json.loads(line)["revision"]["data"] for line in trail if json.loads(line)["item"] == item]
+                    for n, state in enumerate(history):
+                        assert patches.same(store.revision("c", item, n).data, state)
+    assert all(rows == dumps[0] for rows in dumps[::2]) and all(rows == dumps[1] for rows in dumps[1::2])

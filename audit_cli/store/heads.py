@@ -78,7 +78,7 @@ class Heads:
         missing delta is computed from the item's previous snapshot, a missing data is that snapshot with delta
         applied, and when both are given they must agree (unless the preparing side found they do, against this
         same snapshot)."""
-        version, data_text, delta_text, exact, delta_exact, digest, error, checked = revision
+        version, data_text, delta_text, exact, delta_exact, digest, error, checked, derived = revision
         if error is not None:
             raise UsageError(error)
         action, collection, item = values[1], values[7], values[8]
@@ -89,6 +89,8 @@ class Heads:
             agreed = checked is not None and (checked == 0 if creates else head is not None and head[5] == checked)
         else:
             head, known, agreed = None, True, False
+        if derived and not agreed:  # derived from another state than this side's: derive it again, below
+            delta_text = digest = None
         if data_text is not None and delta_text is not None and (agreed or not known or self.as_given):
             before = before_exact = None  # nothing to check or derive: the snapshot before is not needed
         elif version is not None:

@@ -161,7 +161,8 @@ class Importer(Heads, GivenLinks):
         packed = self._revision(values, revision) if revision is not None else None  # raises for a bad one
         # Nothing below raises for a bad line: from here on, the line is in.
         values[0] = activity_id
-        if record is None:
+        if record is None or (packed is not None and revision[8] and packed[0] != revision[5]):
+            # (or a delta derived again here: its digest is not the one the preparing side hashed)
             record = chain.record_bytes_of_columns(values, packed[0], key)
             if hash_ is not None:
                 expected = chain.matching_link(prev_hash, record, self.store.chain_key, hash_)

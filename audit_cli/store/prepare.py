@@ -13,7 +13,9 @@ A prepared line is (values, key, prev_hash, hash, gap, attested, id, revision, r
 - revision: None, or (version, data JSON bytes or None, delta JSON or None, data exact, delta exact, digest or None,
   error or None, checked) where "exact" says orjson reads the text back exactly, the digest is there when both
   texts are, an error (a bad delta) is raised by the importer only if the line is not already imported, as
-  before, and checked says against what the delta was found to agree with the snapshot (Preparer._item);
+  before, checked says against what the delta was found to agree with the snapshot (Preparer._item), and derived
+  that the line had no delta and this one was derived against that snapshot (the importer derives its own when
+  its snapshot is another);
 - record: chain.record_bytes of the line when its revision digest is known (or it has no revision), else None;
 - packing: None, or how its snapshot was packed, on a guess the importer checks (Preparer._item);
 - expected: the hash the line's own link must have (its prev_hash and record, with the chain key), or None;
@@ -36,11 +38,11 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .. import chain, jsonl, patches
+from .. import chain, jsonl, jsontext, patches
 from ..errors import AuditError
 from ..models import CREATES
 from . import codec, helpers
-from .lines import apply, check_line, dump, given_link, pack
+from .lines import apply, check_line, dump, given_link, load, pack
 
 # A file at least this big is prepared by a helper process (its start costs about a tenth of a second).
 HELPER_MIN_BYTES = 16 * 2**20
@@ -105,12 +107,16 @@ class Preparer:
             if delta is not None and error is None:
                 delta_bytes, delta_exact = dump(delta)
                 delta_text = delta_bytes.decode()
+            derived = False
+            if error is None:
+                checked, packing, derived_text = self._item(number, values[1], (values[7], values[8]), version,
+                                                            data, delta, data_text, data_exact)
+                if derived_text is not None:
+                    delta_text, derived = derived_text, True
             if data_text is not None and delta_text is not None:
                 digest = chain.revision_digest(data_text.decode(), delta_text, version)
-            if error is None:
-                checked, packing = self._item(number, values[1], (values[7], values[8]), version, data, delta,
-                                              data_text, data_exact)
-            prepared_revision = (version, data_text, delta_text, data_exact, delta_exact, digest, error, checked)
+            prepared_revision = (version, data_text, delta_text, data_exact, delta_exact, digest, error, checked,
+                                 derived)
         original = line.get("original_comment")
         if original is not None and (type(original) is not str or values[1] != "comment"):
             raise AuditError("original_comment must be a string, on a comment line (or left out)")
@@ -123,28 +129,39 @@ class Preparer:
                 wanted if type(wanted) is int else None, prepared_revision, record, packing, expected, original)
 
     def _item(self, number: int, action: str, where: tuple[str, str], version: str | None, data: Any, delta: Any,
-              text: bytes | None, exact: bool) -> tuple[int | None, tuple | None]:
-        """(the line whose snapshot the delta was checked against and agreed with, 0 for a create's empty one, or
-        None; the packing: line that made the base packed against or None for none, whether this starts a new
-        base, the packed snapshot, the new base's body or None), as store/heads.py would have them."""
+              text: bytes | None, exact: bool) -> tuple[int | None, tuple | None, str | None]:
+        """(the line whose snapshot the delta was checked against and agreed with, or derived from, 0 for a
+        create's empty one, or None; the packing: line that made the base packed against or None for none, whether
+        this starts a new base, the packed snapshot, the new base's body or None; the delta of a full-state line,
+        derived from that snapshot, or None), as store/heads.py would have them."""
         if version is not None:  # a version's revision: checked against the version's last save; its own base
-            return None, ((None, True, pack(text, text), pack(text, None)) if text is not None else None)
+            return None, ((None, True, pack(text, text), pack(text, None)) if text is not None else None), None
         state = self.items.pop(where, None)
         if state is not None:
             self.held -= len(state[1]) + len(state[4])
             if state is _LEFT:
                 self._keep(where, _LEFT)
-                return None, None
-        elif self.share < 1.0:  # an item first seen: is it this side's to guess for?
+                return None, None, None
+        elif self.share < 1.0 and delta is not None:  # an item first seen: is it this side's to guess for?
+            # (An item of full-state lines always is: deriving their deltas is most of the work, and the importer
+            # has none to spare. 200,000 lines, CPU: this side 9.8 s, the importer 10.3 s; bench_fullstate.py.)
             self.owed += self.share
             if self.owed < 1.0:
                 self._keep(where, _LEFT)
-                return None, None
+                return None, None, None
             self.owed -= 1.0
-        if text is None or delta is None:  # derived from the store's state: nothing to guess from here on
-            return None, None
-        checked = None
-        if action in CREATES or state is not None:
+        if text is None:  # data derived from the store's state: nothing to guess from here on
+            return None, None, None
+        checked = derived = None
+        if delta is None:
+            # A full-state line (what most producers send): its delta as store/heads.py derives it, from the state
+            # the previous line left. This was the importing process's largest cost (1M lines: diff and the
+            # parse of the state before, ~14 of 30 s under cProfile, bench_fullstate.py).
+            if action in CREATES or state is not None:
+                before = {} if action in CREATES else load(state[4], state[5])
+                derived = jsontext.dumps(patches.diff(before, data))
+                checked = 0 if action in CREATES else state[3]
+        elif action in CREATES or state is not None:
             try:
                 after = apply(None, True, delta) if action in CREATES else apply(state[4], state[5], delta)
                 if (exact and dump(after)[0] == text) or patches.same(after, data):
@@ -156,10 +173,10 @@ class Preparer:
             blob = pack(text, state[1])
             if not codec.worth_rebasing(blob, state[2]):
                 self._keep(where, (state[0], state[1], state[2], number, text, exact))
-                return checked, (state[0], False, blob, None)
+                return checked, (state[0], False, blob, None), derived
         body = pack(text, None)
         self._keep(where, (number, text, len(body), number, text, exact))
-        return checked, (state[0] if state is not None else None, True, pack(text, text), body)
+        return checked, (state[0] if state is not None else None, True, pack(text, text), body), derived
 
     def _keep(self, where: tuple[str, str], state: tuple) -> None:
         self.items[where] = state
