@@ -12,8 +12,6 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from wcwidth import wcswidth, wcwidth
-
 from . import jsontext
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -68,9 +66,33 @@ def _escape(char: str) -> str:
 
 
 def width(text: str) -> int:
-    """How many terminal columns `text` takes (a CJK character two, a combining mark none)."""
+    """How many terminal columns `text` takes (a CJK character two, a combining mark none). ASCII is its length
+    (wcswidth's answer, or -1 for a control, which counts as its length too): wcwidth, ~16 ms of start-up
+    (`python -X importtime`), is imported only for other text."""
+    if text.isascii():
+        return len(text)
+    from wcwidth import wcswidth
+
     measured = wcswidth(text)
     return measured if measured >= 0 else len(text)
+
+
+def simple_table(body: list[list[str]], headers: list[str]) -> list[str]:
+    """The lines of `tabulate(body, headers, tablefmt="simple", disable_numparse=True)` for text cells that hold no
+    newline or ANSI code (what _cell makes): cells stripped and left-aligned, two spaces apart, a column as wide as
+    its widest cell or its header plus two, a rule of dashes under the header, each line right-stripped. Laid out
+    here because importing tabulate (and the importlib.metadata it reads its version with) was ~19 ms of every
+    listing's start-up; tests/test_render.py holds the two equal."""
+    body = [[cell.strip() for cell in row] for row in body]
+    widths = [width(name) + 2 for name in headers]
+    for row in body:
+        for n, cell in enumerate(row):
+            widths[n] = max(widths[n], width(cell))
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell + " " * (w - width(cell)) for cell, w in zip(cells, widths)).rstrip()
+
+    return [line(headers), "  ".join("-" * w for w in widths), *(line(row) for row in body)]
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -101,6 +123,8 @@ def _cell(value: Any) -> str:
     text = visible(text_of(value))
     if width(text) <= _CELL:
         return text
+    from wcwidth import wcwidth
+
     cut, used = [], 0
     for char in text:
         used += max(wcwidth(char), 0)
@@ -166,8 +190,6 @@ def _table(rows: list[dict[str, Any]], out: IO[str], columns: list[str] | None, 
     if not rows:
         out.write("(no rows)\n")
         return
-    from tabulate import tabulate
-
     names = columns or list(rows[0])
     body = [[_cell(row.get(name)) for name in names] for row in rows]
     headers = list(names)
@@ -176,7 +198,7 @@ def _table(rows: list[dict[str, Any]], out: IO[str], columns: list[str] | None, 
         for line, row in zip(body, rows):
             line.append("█" * max(1, round(BAR_WIDTH * row[bar] / top)) if row[bar] else "")
         headers.append("")
-    out.write(tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True) + "\n")
+    out.write("\n".join(simple_table(body, headers)) + "\n")
 
 
 def mapping(record: dict[str, Any], fmt: str, out: IO[str]) -> None:
@@ -250,10 +272,8 @@ def table_with_patches(rows: list[dict[str, Any]], patches_: list[dict[str, Any]
     if not rows:
         out.write("(no rows)\n")
         return
-    from tabulate import tabulate
-
     body = [[_cell(row.get(name)) for name in columns] for row in rows]
-    lines = tabulate(body, headers=columns, tablefmt="simple", disable_numparse=True).split("\n")
+    lines = simple_table(body, list(columns))
     out.write(lines[0] + "\n" + lines[1] + "\n")
     for line, change in zip(lines[2:], patches_):
         out.write(line + "\n")

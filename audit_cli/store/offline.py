@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import anchors, jsonl
 from .integrity import CannotCheck, Tampered
-from .transfer import ImportError_
+from .importer import ImportError_
 
 
 def verify_file(source: str, *, chain_key: bytes | None = None, anchor: dict[str, Any] | None = None,

@@ -5,15 +5,18 @@ without the store)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import jsontext
 from ..errors import shown
 from ..models import COMMENT_CHANGES, Activity, LogQuery
-from . import importer
 from .connection import bulk_load
-from .export import Export
-from .importer import ImportError_  # noqa: F401 - the error type import raises, for callers
+
+if TYPE_CHECKING:
+    from .export import Export
+
+# store/importer.py and store/export.py (with what they import: the helper processes' machinery, ~11 ms) are
+# imported by the methods that use them, not by every command that opens a store (`python -X importtime`).
 
 
 class TransferOps:
@@ -27,10 +30,14 @@ class TransferOps:
         started, all read in one snapshot of the store. `fmt` is audit (audit/1 lines) or ecs (ecs.py).
         `q.after_id` starts after an id: an incremental export, whose first line is not marked as a gap when it
         continues the line at that id. `progress(done, total)` is called every few thousand lines."""
+        from .export import Export
+
         return Export(self, q, fmt=fmt, progress=progress)
 
     def export_lines(self, q: LogQuery, *, fmt: str = "audit") -> Iterator[bytes]:
         """One JSONL line per matching activity (see `export`)."""
+        from .export import Export
+
         for chunk in Export(self, q, fmt=fmt):
             for line in chunk.split(b"\n")[:-1]:  # JSON text holds no raw newline
                 yield line + b"\n"
@@ -55,6 +62,8 @@ class TransferOps:
         goes on. `progress(lines, position, size)` is called every few thousand lines (store/importer.py).
         """
         source = shown(source)  # kept in the store with the import: a file name's undecodable bytes as \xNN
+        from . import importer
+
         with bulk_load(self.conn), self._writing():
             return importer.run(self, lines, source=source, skip_invalid=skip_invalid, verify=verify,
                                 keep_links=keep_links, as_given=as_given, progress=progress)
