@@ -33,6 +33,10 @@ CREATES = ("create", "entry.create")
 DELETES = ("delete", "entry.delete")
 # Actions that change an item's data and so record a revision.
 DATA_ACTIONS = ("create", "update", "delete", "soft-delete", "revert", "promote")
+# Actions a trail line may carry a revision on: the data actions, a version's save (Directus names it version_save),
+# and Strapi's entry events as its trails name them (an import refuses a revision on any other, as `record` refuses
+# --data).
+REVISION_ACTIONS = DATA_ACTIONS + ("version-save", "version_save", "entry.create", "entry.update", "entry.delete")
 WELL_KNOWN_ACTIONS = DATA_ACTIONS + (
     "comment",
     "version-save",

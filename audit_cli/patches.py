@@ -94,6 +94,19 @@ def _same_walk(a: Any, b: Any) -> bool:
     return a == b
 
 
+def same_within_scope(applied: Any, data: Any, delta: Patch) -> bool:
+    """Whether `data` is `applied` (the previous state with the delta applied) as a version scope keeps it: the
+    same but for top-level fields the delta does not touch and `data` leaves out, which left the item's scope
+    (store/policy.py scoped_change)."""
+    if type(applied) is not dict or type(data) is not dict:
+        return same(applied, data)
+    touched = {unescape(op["path"][1:].split("/")[0]) for op in delta if op.get("path", "").startswith("/")}
+    if any(op.get("path") == "" for op in delta):
+        return same(applied, data)
+    return all(key in applied for key in data) and all(
+        same(applied[key], data[key]) if key in data else key not in touched for key in applied)
+
+
 def depth(value: Any) -> int:
     """How many levels of arrays and objects `value` nests (0 for a scalar); without recursion, so any depth."""
     deepest, stack = 0, [(value, 1)]
@@ -117,6 +130,14 @@ def check_depth(value: Any, *, what: str) -> None:
     levels = depth(value)
     if levels > MAX_DEPTH:
         raise UsageError(f"{what} is nested too deeply ({levels} levels): revisions keep at most {MAX_DEPTH}")
+
+
+def check_document(value: Any, *, what: str) -> None:
+    """Refuse what cannot be an item's state: documents are always JSON objects (so that --data merges onto them,
+    scopes pick their fields, and blame names them), nested at most MAX_DEPTH levels."""
+    if type(value) is not dict:
+        raise UsageError(f"{what} would be {jsontext.type_name(value)}: an item's state is always a JSON object")
+    check_depth(value, what=what)
 
 
 def copied(value: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import jsontext, timeparse
 from .errors import UsageError
-from .models import ACTIVITY_FIELDS, COMMENT_CHANGES, TEXT_SEARCH_FIELDS, TIME_FIELDS, LogQuery
+from .models import ACTIVITY_FIELDS, COMMENT_CHANGES, DELETES, TEXT_SEARCH_FIELDS, TIME_FIELDS, LogQuery
 
 Clause = tuple[str, list[Any]]
 Column = tuple[str, list[Any]]  # an SQL expression with the parameters it binds
@@ -173,14 +173,16 @@ def _search(text: str) -> Clause:
 
 
 def _touches(path: str) -> Clause:
-    # An op touches /a/b when its path is /a/b, lies below it, or replaces a parent of it.
+    # An op touches /a/b when its path is /a/b, lies below it, or replaces a parent of it. A delete touches the
+    # root, the parent of every path: it removes the whole item (its stored delta is empty, as it keeps the state).
     sql = (
         "id IN (SELECT r.activity FROM revisions r, json_each(r.delta) op WHERE "
         "op.value ->> '$.path' = ? OR op.value ->> '$.path' LIKE ? ESCAPE '\\' "
         "OR ? LIKE replace(replace(replace(op.value ->> '$.path', '\\', '\\\\'), '%', '\\%'), '_', '\\_') "
-        "|| '/%' ESCAPE '\\')"
+        f"|| '/%' ESCAPE '\\') OR (action IN ({', '.join('?' * len(DELETES))}) AND id IN "
+        "(SELECT activity FROM revisions WHERE version IS NULL))"
     )
-    return (sql, [path, _like_pattern(path + "/", prefix=True), path])
+    return (sql, [path, _like_pattern(path + "/", prefix=True), path, *DELETES])
 
 
 def _join(parts: list[Clause], glue: str) -> Clause:

@@ -140,6 +140,21 @@ def _iso(text: str, value: str) -> tuple[datetime, datetime]:
     return moment, moment
 
 
+def absolute(text: str, *, what: str = "timestamp") -> str:
+    """A trail's time, which must say when by itself: ISO 8601 (a date, or a date and time; UTC without an offset),
+    as the stored text. Durations, words and @seconds are what a person types, not what a trail holds."""
+    iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
+    try:
+        if not text[:4].isdigit():
+            raise ValueError(text)
+        moment = datetime.fromisoformat(iso)
+        moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+        return format_ts(moment)
+    except (ValueError, OverflowError):
+        raise UsageError(f"{what} {text!r} is not an ISO 8601 time: a trail's times are absolute, such as "
+                         "2026-11-20T10:00:00Z or 2026-11-20T12:00:00+02:00") from None
+
+
 def parse_time(text: str, *, now: datetime | None = None, end: bool = False) -> datetime:
     """A moment in UTC from what a user typed; times without an offset are UTC.
 

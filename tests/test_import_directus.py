@@ -425,7 +425,7 @@ def test_a_bad_row_stops_the_import_naming_it_unless_skip_invalid(cli, tmp_path)
     message = cli.fails("import", "--format", "directus", folder, code=1)
     assert "directus_activity.json id 30" in message and "not valid JSON" in message
     assert "nothing was imported" in message
-    assert cli.json("log", "--limit", "-1") == []
+    assert not cli.db_path.exists()  # the store the failed import made is gone again
     result = cli("import", "--format", "directus", "--skip-invalid", folder)
     assert "skipped" in result.stderr and "id 30" in result.stderr and "imported 89 activities" in result.stderr
     assert 30 not in log(cli)

@@ -56,3 +56,198 @@ def test_a_delete_refuses_data_it_would_ignore(cli):
     assert stderr == ("audit: error: --data goes with create, update and soft-delete, not delete: a delete keeps "
                       "the item's last state as it is (record an update first to change it)\n")
     assert [row["action"] for row in cli.json("log")] == ["create"]
+
+
+# Import enforces what record enforces; identical lines stay separate events
+
+
+def write_lines(path: Path, *records: dict) -> Path:
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return path
+
+
+LOGIN_FAILED = {"action": "invalid-credentials", "timestamp": "2026-11-20T03:00:01Z", "collection": "directus_users",
+                "item": "admin", "ip": "203.0.113.9"}
+
+
+def test_identical_lines_in_one_file_are_separate_events_and_a_second_import_adds_none(cli, tmp_path):
+    burst = write_lines(tmp_path / "burst.jsonl", *[LOGIN_FAILED] * 5)
+    assert cli("import", burst).stderr == f"imported 5 activities from {burst}\n"
+    assert cli("import", burst).stderr == f"imported 0 activities from {burst}; 5 were already here\n"
+    rows = cli.json("log", "--action", "invalid-credentials")
+    assert len(rows) == 5 and {row["ip"] for row in rows} == {"203.0.113.9"}
+    cli("export", "-o", tmp_path / "e.jsonl")
+    keys = [line["key"] for line in lines(tmp_path / "e.jsonl")]
+    assert keys[1:] == [f"{keys[0]}#{n}" for n in range(2, 6)] and keys[0].startswith("sha256:")
+    # the export of the copy imports as the same five, and a longer burst adds only what is new
+    longer = write_lines(tmp_path / "longer.jsonl", *[LOGIN_FAILED] * 7)
+    assert cli("import", longer).stderr == f"imported 2 activities from {longer}; 5 were already here\n"
+
+
+@pytest.mark.parametrize("line, message", [
+    ({"action": "create", "revision": {"data": [1, 2]}}, "revision.data must be a JSON object (an item's state), not an array"),
+    ({"action": "create", "revision": {"delta": [{"op": "add", "path": "", "value": "x"}]}},
+     "applying revision.delta to the previous state, the item would be a string: an item's state is always a JSON object"),
+    ({"action": "login", "revision": {"data": {"a": 1}}},
+     "a login line carries a revision, which goes with the data actions (create, update, delete, soft-delete, revert, "
+     "promote) and version-save: put other context in details"),
+    ({"action": "login", "timestamp": "2d"},
+     "timestamp '2d' is not an ISO 8601 time: a trail's times are absolute, such as 2026-11-20T10:00:00Z or "
+     "2026-11-20T12:00:00+02:00"),
+    ({"action": "login", "timestamp": "yesterday"}, "timestamp 'yesterday' is not an ISO 8601 time"),
+    ({"action": "comment", "comment": "x", "edited_on": "now"}, "edited_on 'now' is not an ISO 8601 time"),
+])
+def test_import_refuses_what_record_refuses(cli, tmp_path, line, message):
+    trail = write_lines(tmp_path / "t.jsonl", {"timestamp": "2026-11-20T10:00:00Z", "collection": "articles",
+                                               "item": "1", **line})
+    stderr = cli.fails("import", trail, code=1)
+    assert stderr.startswith(f"audit: error: {trail} line 1: {message}")
+    assert stderr.endswith(" (nothing was imported; --skip-invalid imports the rest)\n")
+    assert not cli.db_path.exists()
+
+
+def test_import_refuses_a_create_of_an_item_that_exists_and_takes_one_after_its_delete(cli, tmp_path):
+    cli("record", "create", "articles", "1", "--data", '{"title": "here"}')
+    create = {"action": "create", "timestamp": "2026-11-20T10:00:00Z", "collection": "articles", "item": "1",
+              "revision": {"data": {"title": "other"}}}
+    trail = write_lines(tmp_path / "t.jsonl", create)
+    stderr = cli.fails("import", trail, code=1)
+    assert stderr.startswith(f"audit: error: {trail} line 1: articles 1 already exists (created or changed in "
+                             "activity 1): a create needs an item that does not exist yet, or was deleted")
+    assert cli("snapshot", "articles", "1").stdout == '{\n  "title": "here"\n}\n'
+    deleted = write_lines(tmp_path / "d.jsonl", {**create, "action": "delete", "revision": {"data": {"title": "here"}}},
+                          {**create, "timestamp": "2026-11-20T10:00:01Z"})
+    cli("import", deleted)
+    assert cli("snapshot", "articles", "1").stdout == '{\n  "title": "other"\n}\n'
+
+
+# Restoring a backup taken before a prune: pruned history stays pruned, and no item goes back in time
+
+PRUNED_NOTE = ("{n} were pruned from this store before and stay pruned (imported again, they would turn items back "
+               "in time; import them into a store of their own to read them)")
+
+
+def pruned_store(cli, tmp_path) -> Path:
+    """articles 1 made 60 and changed 50 days ago, a login 50 days ago, a change now; a backup of all that; then a
+    prune of what is older than 30 days, archived."""
+    cli("record", "create", "articles", "1", "--data", '{"title": "first"}', "--at", "60d")
+    cli("record", "update", "articles", "1", "--data", '{"title": "second"}', "--at", "50d")
+    cli("record", "login", "-c", "directus_users", "-i", "alice", "--at", "50d")
+    cli("record", "update", "articles", "1", "--data", '{"title": "now"}')
+    cli("export", "-o", tmp_path / "backup.jsonl")
+    cli("prune", "--older-than", "30d", "--archive", tmp_path / "pruned.jsonl", "--yes")
+    return tmp_path / "backup.jsonl"
+
+
+def test_a_backup_from_before_a_prune_imports_nothing_back(cli, tmp_path):
+    backup = pruned_store(cli, tmp_path)
+    before = cli("export").stdout
+    result = cli("import", backup)
+    assert result.stderr == f"imported 0 activities from {backup}; 1 was already here; {PRUNED_NOTE.format(n=3)}\n"
+    result = cli("import", tmp_path / "pruned.jsonl")
+    assert result.stderr == f"imported 0 activities from {tmp_path / 'pruned.jsonl'}; {PRUNED_NOTE.format(n=3)}\n"
+    assert cli("export").stdout == before
+    assert cli("snapshot", "articles", "1").stdout == '{\n  "title": "now"\n}\n'
+    assert cli("verify").stdout.startswith("OK: 2 activities")
+
+
+def test_a_backup_restored_into_a_store_of_its_own_has_everything(cli, tmp_path):
+    backup = pruned_store(cli, tmp_path)
+    copy = Cli(tmp_path / "copy.db")
+    assert copy("import", backup).stderr == f"imported 4 activities from {backup}\n"
+    assert [row["index"] for row in copy.json("history", "articles", "1")] == [0, 1, 2]
+    assert copy("snapshot", "articles", "1").stdout == '{\n  "title": "now"\n}\n'
+
+
+def test_history_from_elsewhere_older_than_a_prune_here_stays_pruned_but_what_is_new_comes(cli, tmp_path):
+    keyless = [{k: v for k, v in line.items() if k not in ("key", "hash", "prev_hash", "id")}
+               for line in lines(pruned_store(Cli(tmp_path / "source.db"), tmp_path))]
+    trail = write_lines(tmp_path / "foreign.jsonl", *keyless)
+    cli("import", trail)
+    cli("prune", "--older-than", "30d", "--yes")
+    assert cli("import", trail).stderr == \
+        f"imported 0 activities from {trail}; 1 was already here; {PRUNED_NOTE.format(n=3)}\n"
+    assert cli("snapshot", "articles", "1").stdout == '{\n  "title": "now"\n}\n'
+    # an item this store never had, and a login newer than the cutoff, are history it did not prune
+    old_item = {**keyless[0], "item": "2"}
+    recent = {**keyless[2], "timestamp": keyless[3]["timestamp"]}
+    more = write_lines(tmp_path / "more.jsonl", old_item, recent)
+    assert cli("import", more).stderr == f"imported 2 activities from {more}\n"
+    assert cli("snapshot", "articles", "2").stdout == '{\n  "title": "first"\n}\n'
+
+
+# Revisions after deletes, prunes and scopes
+
+
+def test_a_deleted_item_is_restored_after_a_prune_removed_all_but_its_delete(cli):
+    cli("record", "create", "b", "1", "--data", '{"t": "kept"}', "--at", "60d")
+    cli("record", "delete", "b", "1", "--at", "50d")
+    cli("record", "login", "-c", "u", "-i", "x")
+    cli("prune", "--older-than", "55d", "--yes")
+    assert [row["action"] for row in cli.json("history", "b", "1")] == ["delete"]
+    stderr = cli.fails("snapshot", "b", "1", code=1)
+    assert stderr == ("audit: error: b 1 was deleted at revision 0 (activity 2): the delete keeps the state it "
+                      "removed, which `audit diff --activity 2` shows and `audit revert --to 0` restores\n")
+    assert cli.json("diff", "--activity", "2")["before"] == {"t": "kept"}
+    assert cli("revert", "b", "1", "--to", "-1", "--dry-run").stdout == "[]\n"
+    result = cli("revert", "b", "1", "--to", "0")
+    assert result.stdout == '{\n  "t": "kept"\n}\n'
+    assert cli("snapshot", "b", "1").stdout == '{\n  "t": "kept"\n}\n'
+    assert cli.json("show", result.stderr.split()[-1])["details"]["restored"] is True
+    assert cli("verify").exit_code == 0
+
+
+def test_after_delete_and_create_again_every_diff_tells_the_same_story(cli):
+    cli("record", "create", "a", "1", "--data", '{"t": "1", "u": 0}')
+    cli("record", "delete", "a", "1")
+    cli("record", "create", "a", "1", "--data", '{"t": "2"}')
+    added = [{"op": "add", "path": "/t", "value": "2"}]
+    assert cli.json("diff", "a", "1")["patch"] == added
+    assert cli.json("diff", "a", "1", "--from", "1", "--to", "2")["patch"] == added
+    removed = [{"op": "remove", "path": "/t"}, {"op": "remove", "path": "/u"}]
+    assert cli.json("diff", "a", "1", "--from", "0", "--to", "1")["patch"] == removed
+    assert cli.json("diff", "a", "1", "--to", "1")["patch"] == removed
+    assert cli.json("diff", "--activity", "2") == {"collection": "a", "item": "1", "activity": 2, "version": None,
+                                                   "before": {"t": "1", "u": 0}, "after": {}, "patch": removed}
+    assert "(no change)" not in cli("diff", "--activity", "2").stdout
+    assert [row["id"] for row in cli.json("log", "--field", "/t")] == [3, 2, 1]
+    assert [row["changed"] for row in cli.json("history", "a", "1")] == [["/t", "/u"], [""], ["/t"]]
+    assert cli.json("log", "-p", "--action", "delete")[0]["delta"] == removed
+
+
+def test_a_field_that_leaves_the_scope_is_not_recorded_as_removed_by_the_next_change(cli, tmp_path):
+    cli("record", "create", "pages", "1", "--data", '{"title": "a", "blocks": [1, 2]}')
+    cli("scope", "set", "pages", "--exclude-fields", "blocks")
+    cli("record", "update", "pages", "1", "--data", '{"title": "b"}', "--user", "bob")
+    replaced = [{"op": "replace", "path": "/title", "value": "b"}]
+    assert cli.json("diff", "--activity", "3")["patch"] == replaced
+    assert cli.json("history", "pages", "1")[-1]["changed"] == ["/title"]
+    assert [row["id"] for row in cli.json("log", "--field", "/blocks")] == [1]
+    assert cli("snapshot", "pages", "1").stdout == '{\n  "title": "b"\n}\n'
+    # a change only to what is out of scope changes no revision; a revert restores only what is in scope
+    assert "nothing changed on pages 1" in cli("record", "update", "pages", "1", "--data", '{"blocks": [3]}').stderr
+    cli("revert", "pages", "1", "--to", "0")
+    assert cli.json("diff", "--activity", "5")["patch"] == [{"op": "replace", "path": "/title", "value": "a"}]
+    # the trail imports and verifies elsewhere
+    cli("export", "-o", tmp_path / "t.jsonl")
+    copy = Cli(tmp_path / "copy.db")
+    copy("import", tmp_path / "t.jsonl")
+    assert copy("verify").exit_code == 0 and copy("snapshot", "pages", "1").stdout == '{\n  "title": "a"\n}\n'
+
+
+def test_a_snapshot_before_pruned_history_says_it_was_pruned(cli):
+    cli("record", "create", "c", "1", "--data", '{"t": "x"}', "--at", "45d")
+    cli("record", "update", "c", "1", "--data", '{"t": "y"}', "--at", "35d")
+    cli("record", "create", "d", "1", "--data", '{"t": "z"}', "--at", "20d")
+    cli("prune", "--older-than", "40d", "--yes")
+    first = cli.json("history", "c", "1")[0]["timestamp"]
+    stderr = cli.fails("snapshot", "c", "1", "--at", "2000-01-01", code=1)
+    assert stderr.startswith(f"audit: error: the history of c 1 before {first} was pruned (a prune removed its "
+                             "activity older than ")
+    assert stderr.endswith(f": no state of it at 2000-01-01T00:00:00.000000Z is kept; its first kept revision "
+                           f"(update) is at {first}\n")
+    assert cli("snapshot", "c", "1", "--at", "1d").stdout == '{\n  "t": "y"\n}\n'
+    assert cli.fails("snapshot", "d", "1", "--at", "2000-01-01", code=1).startswith(
+        "audit: error: the history of d 1 before")  # a prune removed activity from then: it may have been there
+    cli("record", "create", "e", "1", "--data", "{}")
+    assert cli.fails("snapshot", "e", "1", "--at", "1d", code=1).startswith("audit: error: e 1 did not exist yet at ")

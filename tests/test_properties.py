@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from audit_cli import patches
 from audit_cli.cli import app
-from audit_cli.errors import Conflict, UsageError
+from audit_cli.errors import Conflict
 from audit_cli.models import Activity
 from audit_cli.store import AuditStore
 
@@ -211,11 +211,7 @@ class History:
         count = len(self.revisions)
         if index is None:
             index = self.draw(st.integers(-count, count - 1))
-        action, data = self.revisions[index]
-        if action == "delete":
-            with pytest.raises(UsageError):
-                self.store.revert("articles", "1", to=index)
-            return
+        action, data = self.revisions[index]  # a delete's: the state it removed, which reverting to it restores
         if self.live and patches.same(data, self.state):
             with pytest.raises(Conflict, match="nothing to revert"):
                 self.store.revert("articles", "1", to=index)
@@ -247,14 +243,17 @@ class History:
             # applying each revision's delta to the previous snapshot gives its data
             assert patches.same(jsonpatch.apply_patch(previous, revision.delta), revision.data), n
             assert patches.same(patches.apply(previous, revision.delta), revision.data), n
-            assert history[n]["changed"] == [op["path"] for op in revision.delta]
+            # a delete changes the whole item (the root), though it stores no delta: it keeps the last state
+            assert history[n]["changed"] == ([""] if action == "delete" else [op["path"] for op in revision.delta])
         if not pairs:
             return
-        # diff --from A --to B applied to snapshot A gives snapshot B, for every pair
+        # diff --from A --to B applied to the state at A gives the state at B, for every pair; after a delete the
+        # item is not there, its state nothing
+        states = [{} if action == "delete" else revision.data for revision, (action, _) in zip(stored, self.revisions)]
         for a in range(len(stored)):
             for b in range(len(stored)):
                 result = self.store.diff("articles", "1", start=a, end=b)
-                assert patches.same(jsonpatch.apply_patch(stored[a].data, result["patch"]), stored[b].data), (a, b)
+                assert patches.same(jsonpatch.apply_patch(states[a], result["patch"]), states[b]), (a, b)
 
 
 def run_history(data, steps):

@@ -204,7 +204,7 @@ def test_history_lists_revisions_oldest_first_with_changed_paths(store, record):
         {"index": 0, "activity": 1, "action": "create", "user": "ann", "timestamp": ts(1), "changed": ["/a", "/m"]},
         {"index": 1, "activity": 3, "action": "update", "user": "bob", "timestamp": ts(3),
          "changed": ["/m/x", "/a~1b"]},
-        {"index": 2, "activity": 4, "action": "delete", "user": "cy", "timestamp": ts(4), "changed": []},
+        {"index": 2, "activity": 4, "action": "delete", "user": "cy", "timestamp": ts(4), "changed": [""]},
     ]
 
 
@@ -397,14 +397,16 @@ def test_revert_of_a_deleted_item_to_an_older_state(store, record):
                         {"n": 0, "keep": "k"})
 
 
-def test_revert_to_a_delete_revision_is_refused(store, record):
+def test_revert_to_a_delete_revision_restores_the_state_it_removed(store, record):
     record("create", data={"n": 0})
+    record("update", data={"n": 1})
     record("delete")
-    with pytest.raises(UsageError, match="is its delete: to 0"):
-        store.revert("articles", "1", to=1)
-    with pytest.raises(UsageError, match="is its delete"):
-        store.revert("articles", "1", to=-1)
-    assert len(store.history("articles", "1")) == 2
+    recorded = store.revert("articles", "1", to=-1)
+    assert recorded.revision.data == {"n": 1} and recorded.activity["details"]["restored"] is True
+    assert recorded.activity["details"]["reverted_to"] == {"index": 2, "activity": 3}
+    with pytest.raises(Conflict, match="already as it was at revision 2"):
+        store.revert("articles", "1", to=2)
+    assert store.snapshot("articles", "1") == {"n": 1}
 
 
 def test_revert_dry_run_writes_nothing(store, record):

@@ -198,12 +198,14 @@ def test_create_of_a_live_item_is_refused(cli):
     assert snap(cli) == {"a": 1}
 
 
-def test_update_data_on_a_state_that_is_not_an_object(cli):
+def test_a_state_is_always_an_object_and_a_patch_that_makes_it_anything_else_is_refused(cli):
     rec(cli, "create", "--data", '{"a": 1}')
-    rec(cli, "update", "--patch", '[{"op": "replace", "path": "", "value": [1, 2]}]')
-    assert snap(cli) == [1, 2]
-    err = cli.fails("record", "update", "-c", "articles", "-i", "1", "--data", '{"a": 2}', code=1)
-    assert "not a JSON object" in err and "--replace" in err
+    for value in ('[1, 2]', '"x"', 'null', '3'):
+        err = cli.fails("record", "update", "-c", "articles", "-i", "1", "--patch",
+                        f'[{{"op": "replace", "path": "", "value": {value}}}]', code=2)
+        kind = {"[1, 2]": "an array", '"x"': "a string", "null": "null", "3": "a number"}[value]
+        assert err == f"audit: error: the new state of articles 1 would be {kind}: an item's state is always a JSON object\n"
+    assert snap(cli) == {"a": 1} and len(cli.json("history", "articles", "1")) == 1
     rec(cli, "update", "--data", '{"a": 2}', "--replace")
     assert snap(cli) == {"a": 2}
 
@@ -226,7 +228,7 @@ def test_history_table_and_json(cli):
     assert rows == [
         {"index": 0, "activity": 1, "action": "create", "user": "ann", "timestamp": ts(1), "changed": ["/a", "/m"]},
         {"index": 1, "activity": 2, "action": "update", "user": "bob", "timestamp": ts(2), "changed": ["/m/x"]},
-        {"index": 2, "activity": 3, "action": "delete", "user": "cy", "timestamp": ts(3), "changed": []},
+        {"index": 2, "activity": 3, "action": "delete", "user": "cy", "timestamp": ts(3), "changed": [""]},
     ]
     table = cli("history", "articles", "1").stdout.splitlines()
     assert table[0].split() == ["index", "activity", "action", "user", "timestamp", "changed"]
@@ -432,13 +434,10 @@ def test_revert_refuses_a_no_op(cli, db_path):
     assert count_activities(db_path) == 2
 
 
-def test_revert_refuses_a_delete_revision(cli, db_path):
+def test_revert_to_a_delete_revision_restores_what_it_removed(cli, db_path):
     seed(db_path, ("create", {"n": 0}), ("delete", None))
-    result = cli("revert", "articles", "1", "--to", "1", ok=False)
-    assert result.exit_code in (1, 2)
-    assert "its delete" in result.stderr and "--to 0" in result.stderr
-    assert "Traceback" not in result.output
-    assert count_activities(db_path) == 2
+    assert cli("revert", "articles", "1", "--to", "1").stdout == '{\n  "n": 0\n}\n'
+    assert count_activities(db_path) == 3
 
 
 def test_revert_dry_run_prints_the_patch_and_writes_nothing(cli, db_path):

@@ -8,7 +8,7 @@ import jsonpatch
 import pytest
 
 from audit_cli import patches
-from audit_cli.errors import Conflict, NotFound, UsageError
+from audit_cli.errors import AuditError, Conflict, NotFound, UsageError
 from audit_cli.models import Activity, LogQuery
 from audit_cli.store import AuditStore
 
@@ -419,10 +419,12 @@ def test_hand_made_version_records_that_are_not_ours_import_and_stage_nothing(tm
                            "item": "1", "details": details, "revision": revision}).encode() + b"\n"
 
     lines = [line("create", revision={"data": {"a": 1}}),
-             line("version-save", {"version": "v"}, {"data": [1, 2], "version": "v"}),  # staged must be an object
              line("version-create", True),  # details that are no object
              line("version-create", {"version": 5}),  # a key that is no string
              line("promote", {"version": "v", "fields": [{"x": 1}]}, {"data": {"a": 2}})]
     with AuditStore.open(tmp_path / "t.db", create=True) as store:
-        assert store.import_lines(enumerate(lines, 1), source="t")["added"] == 5
+        with pytest.raises(AuditError, match="line 1: revision.data must be a JSON object"):  # staged is one too
+            store.import_lines([(1, line("version-save", {"version": "v"}, {"data": [1, 2], "version": "v"}))],
+                               source="t")
+        assert store.import_lines(enumerate(lines, 1), source="t")["added"] == 4
         assert store.list_versions() == []

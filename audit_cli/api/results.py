@@ -164,11 +164,13 @@ class Exported(_Record):
 
 @dataclass(frozen=True)
 class Imported(_Record):
-    """What an import did: activities added, ones already here (skipped by key), invalid lines skipped (with why,
-    when `skip_invalid`), and notes about the source."""
+    """What an import did: activities added, ones already here (skipped by key), ones this store pruned before
+    (not imported again: store/seen.py), invalid lines skipped (with why, when `skip_invalid`), and notes about
+    the source."""
 
     added: int
     duplicates: int = 0
+    pruned: int = 0
     skipped: int = 0
     skipped_lines: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -108,6 +108,8 @@ class Heads:
             before, before_exact = head[6], head[7]
         if data_text is None:
             derived = apply(before, before_exact, load(delta_text.encode(), delta_exact))
+            if type(derived) is not dict:
+                patches.check_document(derived, what="applying revision.delta to the previous state, the item")
             data_text, exact = dump(derived)
             if not exact:  # orjson could not write it: an integer past 64 bits, or nested too deeply
                 patches.check_depth(derived, what="the revision's data")
@@ -115,8 +117,10 @@ class Heads:
             delta = patches.diff(load(before, before_exact) if before is not None else {}, load(data_text, exact))
             delta_text = jsontext.dumps(delta)
         elif known and not agreed and not self.as_given:
-            after = apply(before, before_exact, load(delta_text.encode(), delta_exact))
-            if not (exact and dump(after)[0] == data_text) and not patches.same(after, load(data_text, exact)):
+            delta = load(delta_text.encode(), delta_exact)
+            after = apply(before, before_exact, delta)
+            if not (exact and dump(after)[0] == data_text) and \
+                    not patches.same_within_scope(after, load(data_text, exact), delta):
                 raise UsageError("revision data and delta disagree: applying delta to the previous snapshot does "
                                  "not give data")
         if digest is None:

@@ -31,12 +31,13 @@ from typing import Any
 
 from .. import chain
 from ..errors import AuditError, InvalidLine, UsageError
-from ..models import ACTIVITY_FIELDS, Activity
+from ..models import CREATES, DELETES
 from .activity import _INSERT as INSERT_ACTIVITY
 from .given_links import GivenLinks
 from .heads import Heads
 from .lines import Bloom
 from .prepare import Prepared
+from .seen import Seen
 
 BATCH = 2000
 BULK_AFTER = 20_000  # lines; from the first batch when the file is big (BULK_BYTES)
@@ -51,11 +52,7 @@ _UNCHECKED = " (nothing was imported; --skip-invalid imports the rest)"
 ImportError_ = InvalidLine  # its older name
 
 
-def _record(values: list[Any]) -> dict[str, Any]:
-    return dict(zip(ACTIVITY_FIELDS, values))
-
-
-class Importer(Heads, GivenLinks):
+class Importer(Heads, GivenLinks, Seen):
     """The state of one import: `add` each line, then `finish`. The caller holds the transaction."""
 
     def __init__(self, store: Any, *, source: str, skip_invalid: bool, verify: bool, keep_links: bool | None,
@@ -71,6 +68,8 @@ class Importer(Heads, GivenLinks):
         self.own = store.store_id() + "/"
         # AUTOINCREMENT: the next id is one past the highest ever used (kept in sqlite_sequence), as is a base's.
         self.top = max(self.start_id, one("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'activity'"))
+        self.start_top = self.top
+        self.cutoffs = {} if self.empty else self._prune_cutoffs()
         self.base_top = max(one("SELECT coalesce(max(id), 0) FROM bases"),
                             one("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'bases'"))
         self.no_revisions = self.conn.execute("SELECT 1 FROM revisions LIMIT 1").fetchone() is None
@@ -99,7 +98,7 @@ class Importer(Heads, GivenLinks):
         self.temp: set[str] = set()
         self.bulk: list[str] | None = None  # the definitions of the indexes dropped for a bulk load
         self.bulk_after = BULK_AFTER
-        self.added = self.duplicates = 0
+        self.added = self.duplicates = self.pruned = 0
         self.skipped: list[str] = []
         self.last_id = self.start_id
         self.prev_new = self.start_head  # the chain as computed here
@@ -147,13 +146,20 @@ class Importer(Heads, GivenLinks):
             self.holding = hash_ is not None and self.dirty_from is None
             self._switch()
         known, own = self._known(key)
-        if known is not None:
-            if values[1] == "comment" and hash_ is None and not own:
+        pruned = known is None and not self.empty and self._pruned(key, values, revision)
+        if known is not None or pruned:
+            if values[1] == "comment" and hash_ is None and not own and not pruned:
                 self._update_comment(known, values)
-            self.duplicates += 1
+            self.pruned += pruned
+            self.duplicates += not pruned
             self.holding = False
             self._follow(number, None, prev_hash, hash_, gap)
             return
+        if revision is not None and revision[0] is None and values[1] in CREATES and not (gap or self.gaps or self.breaks):
+            head = self._head(values[7], values[8])
+            if head is not None and head[1] not in DELETES:  # as `record create` refuses it
+                raise UsageError(f"{values[7]} {values[8]} already exists (created or changed in activity {head[0]}):"
+                                 " a create needs an item that does not exist yet, or was deleted")
         if self.empty and wanted is not None and not self._exists(wanted):
             activity_id = wanted
         else:
@@ -227,41 +233,6 @@ class Importer(Heads, GivenLinks):
     def _dirty(self, activity_id: int) -> None:
         if self.dirty_from is None or activity_id < self.dirty_from:
             self.dirty_from = activity_id
-
-    # what is here already
-
-    def _known(self, key: str) -> tuple[int | None, bool]:
-        """(id, whether found by this store's own id) of the activity here under this key, or (None, False)."""
-        if key.startswith(self.own):
-            local = key[len(self.own):]
-            if local.isdigit() and self._exists(int(local)):
-                return int(local), True
-        if self.keys is not None and key not in self.keys:
-            return None, False
-        if key in self.pending_keys:
-            return self.pending_keys[key], False
-        row = self.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
-        return (row[0], False) if row else (None, False)
-
-    def _exists(self, activity_id: int) -> bool:
-        if activity_id > self.top:  # past every id ever used
-            return False
-        self.flush()
-        return self.conn.execute("SELECT 1 FROM activity WHERE id = ?", [activity_id]).fetchone() is not None
-
-    def _update_comment(self, comment_id: int, values: list[Any]) -> None:
-        """A comment seen again in an unchained source: the store chains its newer state (the slow path)."""
-        self.flush()
-        record = _record(values)
-        seen = Activity(record["action"], record["collection"], record["item"], record["timestamp"],
-                        user=record["user"], comment=record["comment"], edited_on=record["edited_on"],
-                        comment_deleted_on=record["comment_deleted_on"])
-        with self.store._writing():
-            self.store._update_comment(comment_id, seen)
-        row = self.conn.execute("SELECT id, hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
-        if row[0] > self.top:  # the store chained a change record from its head, which is where this pass was
-            self.top = self.last_id = row[0]
-            self.prev_new = row[1]
 
     # writing
 
@@ -374,6 +345,8 @@ class Importer(Heads, GivenLinks):
             self.conn.execute(f"DROP TABLE temp.{name}")
         result = {"added": self.added, "duplicates": self.duplicates, "skipped": len(self.skipped),
                   "skipped_lines": self.skipped, "gaps": self.gaps, "links_kept": bool(keep), "breaks": self.breaks}
+        if self.pruned:  # lines this store pruned before, not imported again (store/seen.py)
+            result["pruned"] = self.pruned
         if self.originals:  # edited comments whose edits were not in the trail (`_originals`)
             result["originals"] = self.originals
         if self.first_prev not in (None, chain.GENESIS):  # the trail starts after a line it does not hold

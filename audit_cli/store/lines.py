@@ -13,7 +13,7 @@ import orjson
 
 from .. import jsontext, patches, timeparse
 from ..errors import UsageError
-from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, SCHEMA
+from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, REVISION_ACTIONS, SCHEMA
 from . import codec
 
 _TEXT_FIELDS = ("user", "ip", "user_agent", "origin", "comment", "edited_on", "comment_deleted_on")
@@ -40,15 +40,15 @@ class Bloom:
         return bool(self.bits[i >> 3] >> (i & 7) & 1 and self.bits[j >> 3] >> (j & 7) & 1)
 
 
-def stored_time(text: str) -> str:
-    """timeparse.normalize, without parsing what is already in the stored form."""
+def stored_time(text: str, what: str = "timestamp") -> str:
+    """timeparse.absolute, without parsing what is already in the stored form."""
     if _STORED_TS.fullmatch(text):
         try:
             datetime.fromisoformat(text[:-1])
             return text
         except ValueError:
             pass
-    return timeparse.normalize(text)
+    return timeparse.absolute(text, what=what)
 
 
 def check_line(line: dict[str, Any]) -> tuple[list[Any], str, dict[str, Any] | None]:
@@ -86,9 +86,16 @@ def check_line(line: dict[str, Any]) -> tuple[list[Any], str, dict[str, Any] | N
     if revision is not None and type(revision) is not dict:
         raise UsageError(f"revision must be an object or null, not {jsontext.type_name(revision)}")
     details = get("details")
+    if revision is not None and action not in REVISION_ACTIONS:
+        raise UsageError(f"a {action} line carries a revision, which goes with the data actions "
+                         f"({', '.join(DATA_ACTIONS)}) and version-save: put other context in details")
+    if revision is not None and revision.get("data") is not None and type(revision["data"]) is not dict:
+        raise UsageError(f"revision.data must be a JSON object (an item's state), not "
+                         f"{jsontext.type_name(revision['data'])}")
     values = [None, action, user, stored_time(timestamp), ip, agent, origin, collection, item, comment,
               None if details is None else jsontext.dumps(details),
-              stored_time(edited_on) if edited_on else None, stored_time(deleted_on) if deleted_on else None]
+              stored_time(edited_on, "edited_on") if edited_on else None,
+              stored_time(deleted_on, "comment_deleted_on") if deleted_on else None]
     key = get("key")
     if key is None:
         content = {name: get(name) for name in ACTIVITY_FIELDS if name != "id"}

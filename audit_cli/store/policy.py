@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from .. import jsontext, timeparse
+from .. import jsontext, patches, timeparse
 from ..errors import NotFound, UsageError
 from ..models import Activity
 
@@ -45,6 +45,15 @@ def scoped(data: Any, scope: dict[str, Any] | None) -> tuple[Any, list[str]]:
         return {k: v for k, v in data.items() if k in keep}, [k for k in data if k not in keep]
     drop = set(scope["exclude_fields"])
     return {k: v for k, v in data.items() if k not in drop}, [k for k in data if k in drop]
+
+
+def scoped_change(before: Any, after: Any, scope: dict[str, Any] | None) -> tuple[Any, list, list[str]]:
+    """(the new state as the scope keeps it, the delta from the state before, the fields it left out). The delta is
+    taken between the two states as this scope keeps them, so that a field that left the scope is not recorded as
+    removed by whoever made the next change: only what they changed is theirs. (docs/format.md: a delta turns the
+    previous state, as the revision's scope keeps it, into its data.)"""
+    kept, dropped = scoped(after, scope)
+    return kept, patches.diff(scoped(before, scope)[0], kept), dropped
 
 
 # The chained records that set the policy: retention for the store, scope per collection. Only the store's own

@@ -57,6 +57,8 @@ HELPER_SHARE = 0.5
 # The bases held to pack against: as many as the importer's head cache holds (store/importer.py).
 HELD_BYTES = 16 * 2**20
 HELD_ITEMS = 50_000
+# Keyless lines told apart from identical ones before them (Preparer._nth): about 150 bytes each, 30 MB at most.
+SAME_LINES = 200_000
 _FRAME = struct.Struct("<Q")
 # The state of an item whose lines the importer checks and packs itself (Preparer.share).
 _LEFT = (None, b"", 0, None, b"", True)
@@ -82,10 +84,13 @@ class Preparer:
         # that revision's snapshot JSON, whether orjson reads it exactly); as the importer's head cache, bounded.
         self.items: OrderedDict[tuple[str, str], tuple] = OrderedDict()
         self.held = 0
+        self.identical: OrderedDict[str, int] = OrderedDict()  # keyless lines' content keys -> how many so far
 
     def prepare(self, number: int, line: dict[str, Any]) -> tuple:
         """A parsed audit/1 line as a prepared tuple; raises AuditError for a bad line (see the module docstring)."""
         values, key, revision = check_line(line)
+        if "key" not in line or line["key"] is None:
+            key = self._nth(key)
         prev_hash, hash_ = given_link(line)
         wanted = line.get("id")
         prepared_revision = digest = packing = None
@@ -127,6 +132,17 @@ class Preparer:
                 expected = chain.matching_link(prev_hash, record, self.key, hash_)
         return (values, key, prev_hash, hash_, line.get("gap") is True, line.get("attested_revision"),
                 wanted if type(wanted) is int else None, prepared_revision, record, packing, expected, original)
+
+    def _nth(self, key: str) -> str:
+        """The key of a line without one, from its content: the first of identical lines in the file keeps the
+        content's digest, the n-th has `#n` after it. Five failed logins in one second are five events, and the
+        same file imported again gives them the same five keys. Counted over the last SAME_LINES distinct keyless
+        lines: identical lines further apart than that are taken for one."""
+        seen = self.identical.pop(key, 0) + 1
+        self.identical[key] = seen
+        if len(self.identical) > SAME_LINES:
+            self.identical.popitem(last=False)
+        return key if seen == 1 else f"{key}#{seen}"
 
     def _item(self, number: int, action: str, where: tuple[str, str], version: str | None, data: Any, delta: Any,
               text: bytes | None, exact: bool) -> tuple[int | None, tuple | None, str | None]:

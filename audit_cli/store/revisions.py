@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import jsontext, patches, timeparse
-from .policy import scoped
+from .policy import scoped_change
 from ..errors import Conflict, Damaged, NotFound, UsageError
 from ..models import CREATES, DELETES, Activity, Recorded, Revision
 from . import codec
@@ -167,9 +167,8 @@ class RevisionOps:
                     raise Conflict(f"{where} is not a JSON object, so {{data}} cannot be merged: use {{replace}}",
                                    params=("data", "replace"))
                 after = patches.merge(before, data)
-        patches.check_depth(after, what=f"the new state of {where}")
-        after, dropped = scoped(after, self.scope(activity.collection))
-        delta = patches.diff(before, after)
+        patches.check_document(after, what=f"the new state of {where}")
+        after, delta, dropped = scoped_change(before, after, self.scope(activity.collection))
         if not delta and action not in ("create", "delete"):
             return Recorded(self._insert_activity(activity), note=f"nothing changed on {where}: no revision recorded")
         saved = self._insert_activity(activity, revision=NewRevision(after, delta, head.base if head else None))
@@ -210,9 +209,10 @@ class RevisionOps:
     def history(self, collection: str, item: str) -> list[dict[str, Any]]:
         """The item's revisions, oldest first, with what each changed."""
         rows = self._main_all(collection, item)
+        # A delete changes the whole item (the root, ""): its stored delta is empty, as it keeps the last state.
         return [
             {"index": n, "activity": activity, "action": action, "user": user, "timestamp": timestamp,
-             "changed": patches.changed_paths(jsontext.loads(delta))}
+             "changed": [""] if action in DELETES else patches.changed_paths(jsontext.loads(delta))}
             for n, (activity, action, user, timestamp, delta) in enumerate(rows)
         ]
 
@@ -238,15 +238,41 @@ class RevisionOps:
         if at is not None:
             index = rows.last_at(at)
             if index is None:
-                raise NotFound(f"{where} did not exist yet at {at}: its first revision is at {rows[0][3]}")
+                raise NotFound(self._before_kept(rows, collection, item, at))
         else:
             index = self._resolve(rows, -1 if rev is None else rev)
         if rows[index][1] in DELETES:
             raise Conflict(
-                f"{where} was deleted at revision {index} (activity {rows[index][0]}): "
-                f"its last state is revision {index - 1}, and `audit revert` restores it"
+                f"{where} was deleted at revision {index} (activity {rows[index][0]}): the delete keeps the state it "
+                f"removed, which `audit diff --activity {rows[index][0]}` shows and `audit revert --to {index}` "
+                "restores"
             )
         return self._revision(rows, index, collection, item).data
+
+    def _before_kept(self, rows: _MainLine, collection: str, item: str, at: str) -> str:
+        """Why there is no state of an item at `at`, before its first kept revision: it did not exist yet, or what
+        came before was pruned (its first kept revision is no create, or a prune removed activity from then)."""
+        where, (first_action, first_time) = f"{collection} {item}", rows[0][1:4:2]
+        cutoff = self._pruned_after(collection, at)
+        if first_action not in CREATES or cutoff is not None:
+            by = f" (a prune removed its activity older than {cutoff})" if cutoff is not None else ""
+            return (f"the history of {where} before {first_time} was pruned{by}: no state of it at {at} is kept; "
+                    f"its first kept revision ({first_action}) is at {first_time}")
+        return f"{where} did not exist yet at {at}: its first revision is at {first_time}"
+
+    def _pruned_after(self, collection: str, moment: str) -> str | None:
+        """The latest cutoff past `moment` of the prunes by age of this collection (or of all), if any: what was
+        recorded at `moment` may have been removed."""
+        latest = None
+        for (details,) in self.conn.execute("SELECT details FROM activity INDEXED BY activity_action "
+                                            "WHERE action = 'prune' AND details IS NOT NULL"):
+            policy = (jsontext.loads(details) or {}).get("policy")
+            if not isinstance(policy, dict) or policy.get("collection") not in (None, collection):
+                continue
+            before = policy.get("activity_before")
+            if isinstance(before, str) and before > moment and (latest is None or before > latest):
+                latest = before
+        return latest
 
     def diff(self, collection: str, item: str, *, start: int | None = None, end: int | None = None) -> dict[str, Any]:
         """The patch that turns revision `start` into revision `end` (default: the last change)."""
@@ -256,8 +282,10 @@ class RevisionOps:
             frm = self._resolve(rows, start, param="start")
         else:  # the last change: a create's is from nothing, even after an earlier delete
             frm = -1 if rows[to][1] in CREATES else to - 1
-        before = self._revision(rows, frm, collection, item).data if frm >= 0 else {}
-        after = self._revision(rows, to, collection, item).data
+        # After a delete the item is not there: its state is nothing ({}), although the revision keeps the state it
+        # removed (for revert). So --from a delete reads as a create's last change does, and --to one removes all.
+        before = self._revision(rows, frm, collection, item).data if frm >= 0 and rows[frm][1] not in DELETES else {}
+        after = self._revision(rows, to, collection, item).data if rows[to][1] not in DELETES else {}
         return {"collection": collection, "item": item, "from": frm if frm >= 0 else None, "to": to,
                 "before": before, "after": after, "patch": patches.diff(before, after)}
 
@@ -268,6 +296,10 @@ class RevisionOps:
             self.get_activity(activity_id)  # NotFound when there is no such activity at all
             raise NotFound(f"activity {activity_id} changed no data (it has no revision): pick a create or update")
         action = self.conn.execute("SELECT action FROM activity WHERE id = ?", [activity_id]).fetchone()[0]
+        if action in DELETES:  # it removed the whole item, whose last state it keeps
+            return {"collection": revision.collection, "item": revision.item, "activity": activity_id,
+                    "version": revision.version, "before": revision.data, "after": {},
+                    "patch": patches.diff(revision.data, {})}
         row = None if action in CREATES else self.conn.execute(
             "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version IS ? AND activity < ? "
             "ORDER BY activity DESC LIMIT 1",
@@ -285,14 +317,13 @@ class RevisionOps:
             rows = self._main(collection, item)
             index = self._resolve(rows, to, param="to")
             where = f"{collection} {item}"
+            # A delete's revision keeps the state it removed: reverting to it brings that state back, which after a
+            # prune may be the only state of the item still kept.
             target = self._revision(rows, index, collection, item)
-            if target.action in DELETES:
-                raise UsageError(f"revision {index} of {where} is its delete: {{to}} {index - 1} restores the state it "
-                                 "removed", params=("to",), value=index)
             head = self._head(collection, item)
             assert head is not None
-            restored, dropped = scoped(target.data, self.scope(collection))
-            delta = patches.diff(head.data, restored)
+            patches.check_document(target.data, what=f"revision {index} of {where}")
+            restored, delta, dropped = scoped_change(head.data, target.data, self.scope(collection))
             if not head.deleted and not delta:
                 raise Conflict(f"{where} is already as it was at revision {index}: nothing to revert")
             note = (f"{', '.join(dropped)} {'is' if len(dropped) == 1 else 'are'} out of {collection}'s scope "

@@ -9,7 +9,7 @@ from typing import Any
 from .. import jsontext, patches
 from ..errors import Conflict, NotFound, UsageError
 from ..models import Activity, Recorded, Revision
-from .policy import scoped
+from .policy import scoped_change
 from .revisions import NewRevision
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -74,6 +74,7 @@ class VersionOps:
         with self._writing():
             version = self._version(collection, item, key)
             before = version["staged"]
+            patches.check_document(data, what=f"the data saved into version {key!r}")
             after = patches.merge(before, data)
             patches.check_depth(after, what=f"version {key!r}")
             delta = patches.diff(before, after)
@@ -132,9 +133,9 @@ class VersionOps:
                 if unknown:
                     raise UsageError(f"version {key!r} stages no {', '.join(unknown)}: --fields takes {', '.join(staged) or 'nothing yet'}")
                 staged = {name: staged[name] for name in fields}
-            # Main's new revision obeys the collection's scope, as every other revision of main does.
-            after, _ = scoped(patches.merge(head.data, staged), self.scope(collection))
-            delta = patches.diff(head.data, after)
+            # Main's new revision obeys the collection's scope, as every other revision of main does, and its delta
+            # holds only what the promote changed.
+            after, delta, _ = scoped_change(head.data, patches.merge(head.data, staged), self.scope(collection))
             saved = self._note(activity, "promote", collection, item, {"version": key, "fields": sorted(staged)},
                                NewRevision(after, delta, head.base) if delta else None)
             revision = None

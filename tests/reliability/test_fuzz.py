@@ -144,7 +144,9 @@ def good_line(draw):
         line["comment"] = draw(ARG_TEXT.filter(bool)) if action == "comment" else draw(ARG_TEXT | st.none())
     if draw(st.booleans()):
         line["details"] = draw(VALUES)
-    if action in ("create", "update", "soft-delete", "delete") and draw(st.booleans()):
+    # Not on a create: the store keeps its items from one example to the next, and a create of one that exists is
+    # refused, as `record create` refuses it (tests/test_nothing_lost.py).
+    if action in ("update", "soft-delete", "delete") and draw(st.booleans()):
         line["revision"] = {"data": draw(OBJECTS)}
     return json.dumps(line, ensure_ascii=draw(st.booleans()))
 

@@ -1,0 +1,95 @@
+"""The store side of an import's "is this line new?" (store/importer.py): what is here already by key, and what
+was here and went, history this store pruned, which an import does not bring back.
+
+Pruned history stays pruned. A backup taken before a prune, or a prune's own archive, holds lines this store once
+had; imported again they would come back as new activities after today's, and each item's current state (its
+newest revision by id) would go back to what it was then. So a line is not imported again, and is counted apart,
+when it is
+- one of this store's own (`STORE/ID`) at an id it gave and no longer has: a prune removed it; or
+- a line from elsewhere older than the cutoff of a prune this store made (for its collection, or for all): what
+  that prune removed, unless it brings an item's state that this store never had (an item with no state here, or
+  a change newer than the state kept). Comments and their edit records go by the first rule only: a prune keeps a
+  comment with its edits, which a file may hold apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import jsontext
+from ..models import COMMENT_CHANGES, Activity, ACTIVITY_FIELDS
+
+_COMMENTS = ("comment", *COMMENT_CHANGES)
+
+
+class Seen:
+    """A mixin of Importer: what it needs of it are `store`, `conn`, `own`, `top`, `keys`, `pending_keys`, `flush`,
+    `_head`, `last_id` and `prev_new`."""
+
+    def _prune_cutoffs(self) -> dict[str | None, str]:
+        """The newest cutoff of the prunes by age that speak for this store's chain, per collection (None: all)."""
+        replica = self.store._setting("links_kept") is not None
+        cutoffs: dict[str | None, str] = {}
+        for (details,) in self.conn.execute(
+                "SELECT details FROM activity INDEXED BY activity_action WHERE action = 'prune'"
+                + ("" if replica else " AND key IS NULL")):
+            policy = (jsontext.loads(details) or {}).get("policy") if details else None
+            before = policy.get("activity_before") if isinstance(policy, dict) else None
+            if isinstance(before, str):
+                scope = policy.get("collection") if isinstance(policy.get("collection"), str) else None
+                if before > cutoffs.get(scope, ""):
+                    cutoffs[scope] = before
+        return cutoffs
+
+    def _pruned(self, key: str, values: list[Any], revision: tuple | None) -> bool:
+        """Whether a line not here is history this store pruned (the module docstring)."""
+        if key.startswith(self.own):
+            local = key[len(self.own):]
+            if local.isdigit() and int(local) <= self.start_top:
+                return True
+        if not self.cutoffs or values[1] in _COMMENTS:
+            return False
+        timestamp, collection = values[3], values[7]
+        cutoff = max(self.cutoffs.get(None, ""), self.cutoffs.get(collection, ""))
+        if timestamp >= cutoff:
+            return False
+        if revision is None or revision[0] is not None:  # no state of an item's main line
+            return True
+        head = self._head(collection, values[8])
+        if head is None or head[5] != -1:  # an item with no state here, or one this file brought
+            return False
+        kept = self.conn.execute("SELECT timestamp FROM activity WHERE id = ?", [head[0]]).fetchone()
+        return kept is not None and timestamp <= kept[0]
+
+    def _known(self, key: str) -> tuple[int | None, bool]:
+        """(id, whether found by this store's own id) of the activity here under this key, or (None, False)."""
+        if key.startswith(self.own):
+            local = key[len(self.own):]
+            if local.isdigit() and self._exists(int(local)):
+                return int(local), True
+        if self.keys is not None and key not in self.keys:
+            return None, False
+        if key in self.pending_keys:
+            return self.pending_keys[key], False
+        row = self.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
+        return (row[0], False) if row else (None, False)
+
+    def _exists(self, activity_id: int) -> bool:
+        if activity_id > self.top:  # past every id ever used
+            return False
+        self.flush()
+        return self.conn.execute("SELECT 1 FROM activity WHERE id = ?", [activity_id]).fetchone() is not None
+
+    def _update_comment(self, comment_id: int, values: list[Any]) -> None:
+        """A comment seen again in an unchained source: the store chains its newer state (the slow path)."""
+        self.flush()
+        record = dict(zip(ACTIVITY_FIELDS, values))
+        seen = Activity(record["action"], record["collection"], record["item"], record["timestamp"],
+                        user=record["user"], comment=record["comment"], edited_on=record["edited_on"],
+                        comment_deleted_on=record["comment_deleted_on"])
+        with self.store._writing():
+            self.store._update_comment(comment_id, seen)
+        row = self.conn.execute("SELECT id, hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
+        if row[0] > self.top:  # the store chained a change record from its head, which is where this pass was
+            self.top = self.last_id = row[0]
+            self.prev_new = row[1]
