@@ -97,12 +97,10 @@ def test_a_promote_obeys_the_scope_as_every_revision_of_main_does(src):
     src("verify")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: a delta is taken within the revision's scope, and an import "
-                   "accepts one that is (patches.same_within_scope); the fix of 'scope exclude-fields recording "
-                   "remove deltas' is under way in another change")
 def test_a_mirror_takes_the_next_piece_after_the_source_rewrote_revisions_to_a_scope(src, mirror, tmp_path):
     # Found: --apply-scopes rewrote the head at the source; the next update's delta is from the rewritten head,
-    # which the mirror does not hold, and the mirror refused every piece from then on (exit 1).
+    # which the mirror does not hold, and the mirror refused every piece from then on (exit 1). Fixed by taking
+    # each delta within the revision's scope, which an import accepts (patches.same_within_scope).
     src("record", "create", "b", "1", "--data", '{"x": 1, "body": "long"}', "--at", "2025-01-01T01:00:00Z")
     ship(src, mirror, tmp_path, 1)
     src("scope", "set", "b", "--exclude-fields", "body")
