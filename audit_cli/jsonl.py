@@ -163,6 +163,60 @@ def writer(target: str) -> Iterator[IO[bytes]]:
         raise
 
 
+@contextmanager
+def appender(target: str) -> Iterator[IO[bytes]]:
+    """A binary stream that adds to the end of `target`, appearing only if the block completes: a copy of the file
+    so far and what the block writes go to a temporary file beside it, renamed over it once complete, so the file is
+    always either as it was or with all of the new lines (never half, never lost). The lines go on in the file's
+    own form: a gzipped file gets a new gzip member (a reader reads the members as one stream), a plain one plain
+    lines (after a newline, should its last line lack one); a new file is gzipped when its name ends in `.gz`."""
+    path = Path(target).expanduser()
+    try:
+        old = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        old = None
+    except OSError as exc:
+        raise AuditError(f"cannot read {path} to add to it: {exc.strerror}") from None
+    try:
+        if old is None:
+            with writer(target) as stream:
+                yield stream
+            return
+        head = old.read(2)
+        zipped = head == _GZIP_MAGIC
+        try:
+            fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent or ".")
+        except OSError as exc:
+            raise AuditError(f"cannot write {path}: {exc.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as raw:
+                raw.write(head)
+                last = head[-1:]
+                while chunk := old.read(1 << 20):
+                    raw.write(chunk)
+                    last = chunk[-1:]
+                if zipped:
+                    with gzip.GzipFile(filename=path.stem, fileobj=raw, mode="wb", compresslevel=1,
+                                       mtime=0) as member:
+                        yield _Named(member, path)
+                else:
+                    if last not in (b"", b"\n"):
+                        raw.write(b"\n")
+                    yield _Named(raw, path)
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
+            raise
+    finally:
+        if old is not None:
+            old.close()
+
+
 class _Named:
     """The stream `writer` hands out: a failed write (a full disk) names the file, which the error alone does not."""
 

@@ -37,7 +37,7 @@ _audit_options() {
         'audit record') reply=(--at --collection --comment --data --details --format --help --ip --item --origin --patch --replace --user --user-agent -c -d -f -h -i) ;;
         'audit retention') reply=(--help -h) ;;
         'audit retention clear') reply=(--help -h) ;;
-        'audit retention set') reply=(--activity --format --help --keep-revisions --revisions -f -h) ;;
+        'audit retention set') reply=(--activity --archive --format --help --keep-revisions --revisions -f -h) ;;
         'audit retention show') reply=(--format --help -f -h) ;;
         'audit revert') reply=(--at --collection --comment --dry-run --format --help --item --to --user -c -f -h -i) ;;
         'audit schema') reply=(--help --path -h) ;;
@@ -78,7 +78,7 @@ _audit_arity() {
         'audit log') case "$2" in --action|-a|--collection|-c|--field|--fields|--filter|--format|-f|--item|-i|--limit|-n|--offset|--search|-q|--since|--sort|-s|--until|--user|-u) reply=(1) ;; esac ;;
         'audit prune') case "$2" in --archive|--collection|-c|--format|-f|--keep-revisions|--older-than|--user) reply=(1) ;; esac ;;
         'audit record') case "$2" in --at|--collection|-c|--comment|--data|-d|--details|--format|-f|--ip|--item|-i|--origin|--patch|--user|--user-agent) reply=(1) ;; esac ;;
-        'audit retention set') case "$2" in --activity|--format|-f|--keep-revisions|--revisions) reply=(1) ;; esac ;;
+        'audit retention set') case "$2" in --activity|--archive|--format|-f|--keep-revisions|--revisions) reply=(1) ;; esac ;;
         'audit retention show') case "$2" in --format|-f) reply=(1) ;; esac ;;
         'audit revert') case "$2" in --at|--collection|-c|--comment|--format|-f|--item|-i|--to|--user) reply=(1) ;; esac ;;
         'audit scope set') case "$2" in --exclude-fields|--fields|--format|-f|--keep-revisions|--track) reply=(1) ;; esac ;;

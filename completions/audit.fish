@@ -108,7 +108,7 @@ function __audit_arity
             end
         case 'audit retention set'
             switch $argv[2]
-                case --activity --format -f --keep-revisions --revisions
+                case --activity --archive --format -f --keep-revisions --revisions
                     echo 1
                     return
             end
@@ -374,7 +374,7 @@ complete -c audit -n '__audit_at audit log' -l user -s u -x -d 'Only this user, 
 
 # audit prune
 complete -c audit -n '__audit_at audit prune' -l apply-scopes -d 'Rewrite revisions to their collection\'s scope.'
-complete -c audit -n '__audit_at audit prune' -l archive -x -d 'Write everything removed to this JSONL file (.gz to compress) first.'
+complete -c audit -n '__audit_at audit prune' -l archive -x -d 'First add everything removed to this JSONL file (.gz to compress); never...'
 complete -c audit -n '__audit_at audit prune' -l collection -s c -x -d 'Only this collection.'
 complete -c audit -n '__audit_at audit prune' -l dry-run -d 'Print what would go; write nothing.'
 complete -c audit -n '__audit_at audit prune' -l format -s f -x -a 'table json' -d 'table or json.'
@@ -412,6 +412,7 @@ complete -c audit -n '__audit_at audit retention clear' -l help -s h -d 'Show th
 
 # audit retention set
 complete -c audit -n '__audit_at audit retention set' -l activity -x -d 'Keep activity this long: 365d, 52w...'
+complete -c audit -n '__audit_at audit retention set' -l archive -x -d 'Add what each bare prune removes to this JSONL file (.gz to compress).'
 complete -c audit -n '__audit_at audit retention set' -l format -s f -x -a 'table json jsonl csv' -d 'Output format.'
 complete -c audit -n '__audit_at audit retention set' -l help -s h -d 'Show this message and exit.'
 complete -c audit -n '__audit_at audit retention set' -l keep-revisions -x -d 'Always keep each item\'s newest N revisions.'

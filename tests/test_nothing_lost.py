@@ -251,3 +251,88 @@ def test_a_snapshot_before_pruned_history_says_it_was_pruned(cli):
         "audit: error: the history of d 1 before")  # a prune removed activity from then: it may have been there
     cli("record", "create", "e", "1", "--data", "{}")
     assert cli.fails("snapshot", "e", "1", "--at", "1d", code=1).startswith("audit: error: e 1 did not exist yet at ")
+
+
+# Nightly prune with an archive: added to, never replaced
+
+
+def night(cli, n: int) -> None:
+    """Something old enough for the next prune of 30 days: a login and an item's first two states."""
+    cli("record", "login", "-c", "u", "-i", f"night-{n}", "--at", "40d")
+    cli("record", "create", "n", str(n), "--data", '{"v": 0}', "--at", "40d")
+    cli("record", "update", "n", str(n), "--data", '{"v": 1}', "--at", "39d")
+    cli("record", "update", "n", str(n), "--data", '{"v": 2}')
+
+
+@pytest.mark.parametrize("name", ["pruned.jsonl", "pruned.jsonl.gz"])
+def test_an_archive_with_a_fixed_name_keeps_every_night(cli, tmp_path, name):
+    archive = tmp_path / name
+    for n in (1, 2, 3):
+        night(cli, n)
+        result = cli("prune", "--older-than", "30d", "--archive", archive, "--yes")
+        assert result.stdout.endswith(f"removed 3 activities and 2 revisions; added them to {archive}\n")
+    held = lines(archive)
+    assert [(line["action"], line["item"]) for line in held] == [
+        (action, item) for n in (1, 2, 3) for action, item in (("login", f"night-{n}"), ("create", str(n)),
+                                                                 ("update", str(n)))]
+    assert (archive.read_bytes()[:2] == b"\x1f\x8b") is name.endswith(".gz")
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"
+    # a trail of three parts of the chain: checked as a partial trail, and it imports whole into a store of its own
+    checked = cli("verify", "--partial", archive)
+    assert checked.exit_code == 0 and checked.stdout.startswith("OK: 9 lines checked; 2 gaps marked")
+    copy = Cli(tmp_path / "copy.db")
+    assert copy("import", archive).stderr == f"imported 9 activities from {archive}\n"
+    assert [line["id"] for line in held] == sorted(row["id"] for row in copy.json("log"))
+    # and into the store it came from, it brings nothing back
+    assert "9 were pruned from this store before and stay pruned" in cli("import", archive).stderr
+
+
+def test_a_line_changed_in_an_earlier_night_of_an_archive_is_caught(cli, tmp_path):
+    archive = tmp_path / "pruned.jsonl"
+    for n in (1, 2):
+        night(cli, n)
+        cli("prune", "--older-than", "30d", "--archive", archive, "--yes")
+    archive.write_text(archive.read_text().replace('"night-1"', '"night-x"', 1))
+    assert cli("verify", "--partial", archive, ok=False).exit_code == 3
+
+
+def test_an_archive_that_lacks_its_last_newline_is_added_to_on_a_line_of_its_own(cli, tmp_path):
+    archive = tmp_path / "pruned.jsonl"
+    night(cli, 1)
+    cli("prune", "--older-than", "30d", "--archive", archive, "--yes")
+    archive.write_bytes(archive.read_bytes().rstrip(b"\n"))
+    night(cli, 2)
+    cli("prune", "--older-than", "30d", "--archive", archive, "--yes")
+    assert len(lines(archive)) == 6
+
+
+def test_a_bare_prune_from_cron_archives_where_the_retention_policy_says(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    policy = cli.json("retention", "set", "--activity", "30d", "--archive", "nightly.jsonl.gz")
+    assert policy == {"activity": "30d", "archive": str(tmp_path / "nightly.jsonl.gz")}
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # cron runs in another folder
+    for n in (1, 2):
+        night(cli, n)
+        assert cli("prune").stdout.endswith(f"added them to {tmp_path / 'nightly.jsonl.gz'}\n")
+    assert len(lines(tmp_path / "nightly.jsonl.gz")) == 6
+    # the policy, archive and all, is a chained record; a prune with limits of its own names its own archive
+    record = cli.json("log", "--action", "retention-set")[0]
+    assert record["details"] == {"policy": {"activity": "30d", "archive": str(tmp_path / "nightly.jsonl.gz")}}
+    night(cli, 3)
+    assert "added them" not in cli("prune", "--older-than", "30d").stdout
+    assert len(lines(tmp_path / "nightly.jsonl.gz")) == 6
+    assert cli("verify").exit_code == 0
+
+
+@pytest.mark.parametrize("value, message", [
+    ("-", "audit: error: --archive takes the path of a file that each prune adds what it removes to\n"),
+    ("", "audit: error: --archive takes the path of a file that each prune adds what it removes to\n"),
+])
+def test_a_retention_archive_must_be_a_file(cli, value, message):
+    assert cli.fails("retention", "set", "--activity", "30d", "--archive", value, code=2) == message
+
+
+def test_a_retention_archive_in_a_missing_folder_is_refused_when_set(cli, tmp_path):
+    stderr = cli.fails("retention", "set", "--activity", "30d", "--archive", tmp_path / "no" / "a.jsonl", code=1)
+    assert "cannot write" in stderr and not cli.db_path.exists()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -118,12 +119,20 @@ class Retention:
         return None if policy is None else results.from_dict(RetentionPolicy, policy)
 
     def set(self, *, activity: str | None = None, revisions: str | None = None, keep_revisions: int | None = None,
-            user: str | None = None) -> RetentionPolicy:
+            archive: str | os.PathLike | None = None, user: str | None = None) -> RetentionPolicy:
         """Store the policy, recorded by `user`: keep `activity` for an age (365d, 52w...), `revisions` for an
-        age (the activity stays), and always each item's newest `keep_revisions`. At least one is needed."""
+        age (the activity stays), and always each item's newest `keep_revisions`. At least one is needed.
+        `archive`: the file a prune with no limits adds what it removes to (kept as an absolute path)."""
+        from .. import jsonl
+
+        if archive is not None:
+            archive = os.fspath(archive)
+            if isinstance(archive, str) and archive.strip() and archive != "-":
+                jsonl.check_writable(archive)  # now, not at the first prune from cron
         policy = self._store.set_retention({"activity": checks.text(activity, param="activity"),
                                             "revisions": checks.text(revisions, param="revisions"),
-                                            "keep_revisions": checks.count(keep_revisions, param="keep_revisions")},
+                                            "keep_revisions": checks.count(keep_revisions, param="keep_revisions"),
+                                            "archive": archive},
                                            activity=checks.by(user))
         return results.from_dict(RetentionPolicy, policy)
 

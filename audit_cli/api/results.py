@@ -179,11 +179,13 @@ class Imported(_Record):
 @dataclass(frozen=True)
 class Retention(_Record):
     """The stored retention policy: keep activity for `activity` (an age such as 365d), revisions for `revisions`,
-    and always each item's newest `keep_revisions`."""
+    and always each item's newest `keep_revisions`; `archive`, the file a prune with no limits adds what it removes
+    to."""
 
     activity: str | None = None
     revisions: str | None = None
     keep_revisions: int | None = None
+    archive: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {name: value for name, value in super().to_dict().items() if value is not None}
@@ -204,7 +206,8 @@ class Scope(_Record):
 @dataclass(frozen=True)
 class Pruned(_Record):
     """What a prune removed (or, dry, would remove): activities, revisions, revisions rewritten to their scope, per
-    collection and action in `removed`; `bytes_freed` after a vacuum. `raw` is the store's summary."""
+    collection and action in `removed`; `bytes_freed` after a vacuum; `archive`, the file they were added to.
+    `raw` is the store's summary."""
 
     activities: int
     revisions: int
@@ -213,6 +216,7 @@ class Pruned(_Record):
     note: str | None
     dry_run: bool
     bytes_freed: int | None = None
+    archive: str | None = None  # the file what went was added to, when something went
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 

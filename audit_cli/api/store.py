@@ -270,7 +270,8 @@ class Store:
         keep_revisions: keep each item's newest N revisions (with `older_than`: remove only older ones).
         collection: only this collection. apply_scopes: rewrite revisions to their collection's scope.
         dry_run: write nothing; say what would go. archive: a path or binary file object that receives every
-            line removed (audit/1 JSONL) first. vacuum: then reclaim the space (`bytes_freed`).
+            line removed (audit/1 JSONL) first; a file is added to, never replaced (with no limits, the retention
+            policy's archive is, if it names one). vacuum: then reclaim the space (`bytes_freed`).
         """
         from .upkeep import prune
 

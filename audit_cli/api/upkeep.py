@@ -27,8 +27,9 @@ def _path(value: Any) -> str | None:
 
 
 @contextmanager
-def _output(target: Any) -> Iterator[IO[bytes]]:
-    """A binary stream to a path (written beside it and renamed into place once complete) or to a file object."""
+def _output(target: Any, *, append: bool = False) -> Iterator[IO[bytes]]:
+    """A binary stream to a path (written beside it and renamed into place once complete; with `append`, after what
+    the file holds) or to a file object."""
     from .. import jsonl
 
     path = _path(target)
@@ -38,7 +39,7 @@ def _output(target: Any) -> Iterator[IO[bytes]]:
             target.flush()
         return
     jsonl.check_writable(path)
-    with jsonl.writer(path) as stream:
+    with (jsonl.appender(path) if append else jsonl.writer(path)) as stream:
         yield stream
 
 
@@ -106,10 +107,18 @@ def prune(store: Any, *, older_than: str | None, keep_revisions: int | None, col
         timeparse.check_age(checks.text(older_than, param="older_than"))
     checks.count(keep_revisions, param="keep_revisions")
 
+    if archive is None and older_than is None and keep_revisions is None and not apply_scopes:
+        archive = (store.retention() or {}).get("archive")  # a bare prune (from cron) archives where the policy says
+
+    archived: list[str] = []
+
     def write_archive(lines: Any) -> None:
-        with _output(archive) as stream:
+        # An archive is added to, never replaced: a fixed name from cron keeps every night's lines, one after the
+        # other, as one trail (jsonl.appender).
+        with _output(archive, append=True) as stream:
             for line in lines:
                 stream.write(line)
+        archived.append(_path(archive) or "a file object")
 
     if archive is not None and not dry_run and _path(archive) is not None:
         from .. import jsonl
@@ -119,10 +128,13 @@ def prune(store: Any, *, older_than: str | None, keep_revisions: int | None, col
                           apply_scopes=bool(apply_scopes), dry_run=bool(dry_run),
                           archive=write_archive if archive is not None else None,
                           activity=checks.by(user, "prune", collection or "*", "*"))
+    if archived:
+        summary["archive"] = archived[0]
     if vacuum and not dry_run:
         summary["bytes_freed"] = store.vacuum()
     return results.Pruned(summary["activities"], summary["revisions"], summary.get("rewritten", 0),
                           summary["removed"], summary.get("note"), bool(dry_run), summary.get("bytes_freed"),
+                          archive=archived[0] if archived else None,
                           raw=summary)
 
 

@@ -34,7 +34,7 @@ def prune(
     keep_revisions: Annotated[Optional[int], typer.Option("--keep-revisions", help="Keep each item's newest N revisions.", show_default=False)] = None,
     collection: Annotated[Optional[str], typer.Option("--collection", "-c", help="Only this collection.", show_default=False)] = None,
     apply_scopes: Annotated[bool, typer.Option("--apply-scopes", help="Rewrite revisions to their collection's scope.")] = False,
-    archive: Annotated[Optional[str], typer.Option("--archive", help="Write everything removed to this JSONL file (.gz to compress) first.", show_default=False)] = None,
+    archive: Annotated[Optional[str], typer.Option("--archive", help="First add everything removed to this JSONL file (.gz to compress); never replaced. [default: the retention policy's, for a bare prune]", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would go; write nothing.")] = False,
     vacuum: Annotated[bool, typer.Option("--vacuum", help="Then reclaim the space (VACUUM) and report the bytes freed.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation on a terminal.")] = False,
@@ -68,6 +68,8 @@ def _summary(summary: dict, fmt: str, *, dry_run: bool = False, err: bool = Fals
     line = f"{verb} {render.plural(summary['activities'], 'activity')} and {render.plural(summary['revisions'], 'revision')}"
     if summary.get("rewritten"):
         line += f"; {'would rewrite' if dry_run else 'rewrote'} {render.plural(summary['rewritten'], 'revision')} to their scope"
+    if summary.get("archive") and not dry_run:
+        line += f"; added them to {summary['archive']}"
     if "bytes_freed" in summary:
         line += f"; vacuum freed {render.plural(summary['bytes_freed'], 'byte')}"
     stream.write(line + "\n")
@@ -86,6 +88,10 @@ app.add_typer(retention_app, name="retention")
 \b
 Example:
   audit retention set --activity 365d --revisions 90d --keep-revisions 5
+  audit retention set --activity 90d --archive /var/backups/audit-pruned.jsonl.gz
+
+--archive FILE: each bare `audit prune` adds what it removes to FILE (kept as an absolute path), as
+`audit prune --archive FILE` does: an archive is added to, never replaced.
 """,
 )
 def retention_set(
@@ -93,12 +99,14 @@ def retention_set(
     activity: Annotated[Optional[str], typer.Option("--activity", help="Keep activity this long: 365d, 52w...", show_default=False)] = None,
     revisions: Annotated[Optional[str], typer.Option("--revisions", help="Keep revisions this long (the activity stays).", show_default=False)] = None,
     keep_revisions: Annotated[Optional[int], typer.Option("--keep-revisions", help="Always keep each item's newest N revisions.", show_default=False)] = None,
+    archive: Annotated[Optional[str], typer.Option("--archive", metavar="FILE", help="Add what each bare prune removes to this JSONL file (.gz to compress).", show_default=False)] = None,
     fmt: FormatOpt = "table",
 ) -> None:
     from .. import render
 
     policy = open_api(ctx, create=True).retention.set(activity=activity, revisions=revisions,
-                                                       keep_revisions=keep_revisions, user=current_user(None))
+                                                       keep_revisions=keep_revisions, archive=archive,
+                                                       user=current_user(None))
     render.mapping(policy.to_dict(), fmt, out())
 
 

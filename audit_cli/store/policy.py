@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from typing import Any
 
@@ -33,6 +34,12 @@ def check_retention(policy: dict[str, Any]) -> dict[str, Any]:
     if keep is not None and keep < 1:
         raise UsageError(f"{{keep_revisions}} must be 1 or more (the newest revision is always kept), not {keep}",
                          params=("keep_revisions",), value=keep)
+    archive = policy.get("archive")
+    if archive is not None:
+        if not isinstance(archive, str) or not archive.strip() or archive == "-":
+            raise UsageError("{archive} takes the path of a file that each prune adds what it removes to",
+                             params=("archive",), value=archive)
+        policy["archive"] = os.path.abspath(os.path.expanduser(archive))
     return policy
 
 
@@ -151,10 +158,11 @@ class PolicyOps:
         return self.policy()["retention"]
 
     def set_retention(self, policy: dict[str, Any], *, activity: Activity | None = None) -> dict[str, Any]:
-        """The policy a bare `audit prune` applies: activity and revision ages, revisions kept per item; recorded as
-        a chained `retention-set` activity."""
+        """The policy a bare `audit prune` applies: activity and revision ages, revisions kept per item, and the
+        archive file what it removes is added to (an absolute path: cron runs elsewhere); recorded as a chained
+        `retention-set` activity."""
         policy = check_retention({k: v for k, v in policy.items() if v is not None})
-        if not policy:
+        if not {k: v for k, v in policy.items() if k != "archive"}:
             raise UsageError("give at least one of {activity}, {revisions}, {keep_revisions}",
                              params=("activity", "revisions", "keep_revisions"))
         self._set("retention-set", "*", policy, activity)
