@@ -20,6 +20,9 @@ _COLUMNS = ", ".join(ACTIVITY_FIELDS)
 # id may be null (the next one) or given (an import into an empty store keeps its ids).
 _INSERT = (f"INSERT INTO activity ({_COLUMNS}, key, prev_hash, hash) "
            f"VALUES ({', '.join('?' * (len(ACTIVITY_FIELDS) + 3))})")
+_HEAD_AND_NEXT = ("SELECT (SELECT hash FROM activity ORDER BY id DESC LIMIT 1), "
+                  "max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'activity'), 0), "
+                  "coalesce((SELECT max(id) FROM activity), 0)) + 1")
 # Recorded only through their own commands, which know what to write.
 _OWN_COMMAND = {"revert": "audit revert", "promote": "audit version promote", "version-save": "audit version save",
                 "prune": "audit prune"}
@@ -117,7 +120,7 @@ class ActivityOps:
                 return Recorded(self._insert_activity(activity),
                                 note=f"{activity.collection} is scoped to track activity only: no revision kept")
             if activity.action in DATA_ACTIONS:
-                return self._record_change(activity, data=data, replace=replace, patch=patch)
+                return self._record_change(activity, data=data, replace=replace, patch=patch, scope=scope)
             return Recorded(self._insert_activity(activity))
 
     def _insert_activity(
@@ -142,11 +145,10 @@ class ActivityOps:
             texts = (jsontext.dumps(revision.data), jsontext.dumps(revision.delta))
             digest = chain.revision_digest(*texts, revision.version)
         if link is None:
-            prev = self._chain_head()
-            # The id is the record's before the insert, since a local activity's key (which its hash covers) names it.
-            values["id"] = self.conn.execute(
-                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'activity'), 0), "
-                "coalesce((SELECT max(id) FROM activity), 0)) + 1").fetchone()[0]
+            # The id is the record's before the insert, since a local activity's key (which its hash covers) names
+            # it; asked with the chain's head in one statement (every record asks both).
+            head, values["id"] = self.conn.execute(_HEAD_AND_NEXT).fetchone()
+            prev = head if head is not None else chain.GENESIS
             own_key = key or f"{self.store_id()}/{values['id']}"
             link = (prev, chain.link(prev, chain.record_bytes(values, values["details"], digest, own_key),
                                      self._chain_key()))

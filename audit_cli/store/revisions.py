@@ -138,7 +138,8 @@ class RevisionOps:
     # recording
 
     def _record_change(
-        self, activity: Activity, *, data: dict | None, replace: bool, patch: list | None
+        self, activity: Activity, *, data: dict | None, replace: bool, patch: list | None,
+        scope: dict[str, Any] | None = None,
     ) -> Recorded:
         head = self._head(activity.collection, activity.item)
         live = head is not None and not head.deleted
@@ -168,7 +169,8 @@ class RevisionOps:
                                    params=("data", "replace"))
                 after = patches.merge(before, data)
         patches.check_document(after, what=f"the new state of {where}")
-        after, delta, dropped = scoped_change(before, after, self.scope(activity.collection))
+        after, delta, dropped = scoped_change(before, after,
+                                              scope if scope is not None else self.scope(activity.collection))
         if not delta and action not in ("create", "delete"):
             return Recorded(self._insert_activity(activity), note=f"nothing changed on {where}: no revision recorded")
         saved = self._insert_activity(activity, revision=NewRevision(after, delta, head.base if head else None))
