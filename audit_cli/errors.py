@@ -73,8 +73,8 @@ class Tampered(AuditError):
 class InvalidLine(AuditError):
     """A line of a trail that cannot be imported: names the file, the line (`line`) and the reason."""
 
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, line: int | None = None, *, params: tuple[str, ...] = ()):
+        super().__init__(message, params=params)
         self.line = line
 
 

@@ -86,7 +86,7 @@ def reference_import(store: AuditStore, source_lines, *, source: str, skip_inval
             except AuditError as exc:
                 message = f"{source} line {number}: {exc}"
                 if not skip_invalid:
-                    raise ImportError_(message + " (nothing was imported; --skip-invalid imports the rest)",
+                    raise ImportError_(message + " (nothing was imported; skip_invalid imports the rest)",
                                        number) from None
                 skipped.append(message)
                 continue

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..errors import AuditError, UsageError
+from ..errors import InvalidLine, UsageError
 from ..models import ACTION_PATTERN
 from ..timeparse import format_ts
 
@@ -71,7 +71,8 @@ class Rows:
     def bad(self, where: str, reason: str) -> None:
         message = f"{where}: {reason}"
         if not self.skip_invalid:
-            raise AuditError(message + " (nothing was imported; --skip-invalid imports the rest)")
+            raise InvalidLine(message + " (nothing was imported; {skip_invalid} imports the rest)",
+                              params=("skip_invalid",))
         self.skipped.append(message)
 
 

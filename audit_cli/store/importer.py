@@ -46,7 +46,7 @@ BULK_BYTES = 16 * 2**20
 LOOKUP_INDEXES = ("activity_key", "revisions_item")
 _INSERT_REVISION = ("INSERT INTO revisions (activity, collection, item, version, base, data, delta) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)")
-_UNCHECKED = " (nothing was imported; --skip-invalid imports the rest)"
+_UNCHECKED = " (nothing was imported; {skip_invalid} imports the rest)"
 
 
 ImportError_ = InvalidLine  # its older name
@@ -134,7 +134,7 @@ class Importer(Heads, GivenLinks, Seen):
         except AuditError as exc:
             message = f"{self.source} line {number}: {exc}"
             if not self.skip_invalid:
-                raise ImportError_(message + _UNCHECKED, number) from None
+                raise InvalidLine(message + _UNCHECKED, number, params=("skip_invalid",)) from None
             self.skipped.append(message)
 
     def _add(self, number: int, prepared: tuple) -> None:

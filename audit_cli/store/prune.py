@@ -180,9 +180,6 @@ class PruneOps:
 
     @contextmanager
     def _prune_lock(self) -> Iterator[None]:
-        if str(self.path) == ":memory:":  # no other process can open it: nothing to lock against
-            yield
-            return
         path = f"{self.path}.prune-lock"
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
@@ -223,8 +220,8 @@ class PruneOps:
         read_only = getattr(self.conn, "read_only", None)  # a store in a folder this process cannot write
         if read_only and not dry_run:
             raise StoreError(read_only)
-        # A dry run of a read-only store takes no lock: it writes nothing, and it could not make the lock file.
-        with nullcontext() if read_only else self._prune_lock():
+        # No lock for a dry run of a read-only store (it could not make the lock file), nor for one in memory.
+        with nullcontext() if read_only or self.in_memory else self._prune_lock():
             pending = self.conn.execute("SELECT count(*) FROM prune_plan").fetchone()[0]
             # An interrupted prune is finished first, by any real prune, even one with nothing of its own to do.
             finished = bool(pending) and not dry_run and self._finish_pending(batch, after_batch)

@@ -125,13 +125,14 @@ class VersionOps:
             if head.activity != version["base_activity"] and not force:
                 raise Conflict(
                     f"main of {collection} {item} changed since version {key!r} was made (activity "
-                    f"{version['base_activity']} -> {head.activity}): compare it, then promote with --force"
-                )
+                    f"{version['base_activity']} -> {head.activity}): compare it, then promote with {{force}}",
+                    params=("force",))
             staged = version["staged"]
             if fields:
                 unknown = [name for name in fields if name not in staged]
                 if unknown:
-                    raise UsageError(f"version {key!r} stages no {', '.join(unknown)}: --fields takes {', '.join(staged) or 'nothing yet'}")
+                    raise UsageError(f"version {key!r} stages no {', '.join(unknown)}: {{fields}} takes "
+                                     f"{', '.join(staged) or 'nothing yet'}", params=("fields",), value=unknown)
                 staged = {name: staged[name] for name in fields}
             # Main's new revision obeys the collection's scope, as every other revision of main does, and its delta
             # holds only what the promote changed.
