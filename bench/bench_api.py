@@ -141,6 +141,7 @@ def main() -> None:
             take(f"audit record per event (a sample of {sampled}, extrapolated)", seconds)
             assert audit_cli.open(root / "imported.db").count() == len(todo)
         print(f"run {run + 1} done", file=sys.stderr)
+    print(f"load at the end: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     cli = statistics.median(next(v for k, v in timings.items() if k.startswith("audit record")))
     print(f"\n| way (median of {options.runs}) | events/s | spread (slowest-fastest) | x `audit record` |")
     print("| --- | ---: | ---: | ---: |")
