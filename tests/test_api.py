@@ -251,3 +251,11 @@ def test_an_item_given_as_a_number_is_its_text_everywhere_so_the_chain_holds(sto
     with audit_cli.open(":memory:") as copy:
         assert copy.import_from(trail).added == 5 and copy.verify().ok
     assert not trail.closed  # the caller's file object is the caller's to close
+
+
+def test_a_bad_query_is_refused_when_made_not_when_first_read(store):
+    with pytest.raises(audit_cli.UsageError, match="invalid time 'soon'"):
+        store.query(since="soon")
+    unread = store.query(action="login")  # nothing is read until iterated: writers and checkpoints go on
+    store.record("login", "users", "alice")
+    assert [a.item for a in unread] == ["alice"]

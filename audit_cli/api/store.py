@@ -131,24 +131,18 @@ class Store:
         limit: at most this many (None: all). offset: skip this many first.
 
         Rows are read as iterated, in one read of the store: finish or close the iterator before a long pause.
+        A bad filter is an error here, before anything is read.
         """
         from .. import query
+        from ..store.activity import _COLUMNS
 
         q = checks.log_query(action=action, user=user, collection=collection, item=item, since=since, until=until,
                              search=search, filter=filter, field=field, include_deleted=include_deleted, sort=sort,
                              limit=limit, offset=offset)
         clause, params = query.where(q)
-        from ..store.activity import _COLUMNS, row_to_dict
-
-        cursor = self._store.conn.execute(
-            f"SELECT {_COLUMNS} FROM activity WHERE {clause} ORDER BY {query.order_by(q.sort)} LIMIT ? OFFSET ?",
-            [*params, -1 if q.limit is None else q.limit, q.offset])
-        try:
-            while rows := cursor.fetchmany(_CHUNK):
-                for row in rows:
-                    yield Activity(**row_to_dict(row))
-        finally:
-            cursor.close()
+        return _rows(self._store.conn,
+                     f"SELECT {_COLUMNS} FROM activity WHERE {clause} ORDER BY {query.order_by(q.sort)} LIMIT ? "
+                     "OFFSET ?", [*params, -1 if q.limit is None else q.limit, q.offset])
 
     def count(self, **filters: Any) -> int:
         """How many activities match `filters`, which are those of `query` (but sort, limit and offset)."""
@@ -297,6 +291,19 @@ class Store:
         from .upkeep import checkpoint
 
         return checkpoint(self._store, sign_with=sign_with)
+
+
+def _rows(conn: Any, sql: str, params: list[Any]) -> Iterator[Activity]:
+    """The rows of a checked query, read only once iterated (so an iterator never used holds no read open)."""
+    from ..store.activity import row_to_dict
+
+    cursor = conn.execute(sql, params)
+    try:
+        while rows := cursor.fetchmany(_CHUNK):
+            for row in rows:
+                yield Activity(**row_to_dict(row))
+    finally:
+        cursor.close()
 
 
 def open(path: str | Path = ":memory:", *, create: bool = True, chain_key: bytes | str | None = None,  # noqa: A001
