@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 # Where each public name lives. Imported when first used, so that `import audit_cli` (which every `audit` command
 # does) stays as cheap as the version string.
 _EXPORTS = {
-    "open": "api.store", "Store": "api.store",
+    "open": "api.store", "Store": "api.store", "verify_file": "api.upkeep",
     "Activity": "models", "Revision": "models",
     **dict.fromkeys(("Anchor", "BlameEntry", "Change", "Count", "Exported", "HistoryEntry", "Imported", "Pruned",
                      "Recorded", "Retention", "RevertPlan", "Scope", "StoreInfo", "Verification", "Version",

@@ -173,6 +173,21 @@ def verify(store: Any, *, anchor: Any, public_key: Any) -> results.Verification:
     return verification(report)
 
 
+def verify_file(source: str | os.PathLike, *, anchor: Any = None, public_key: bytes | str | os.PathLike | None = None,
+                chain_key: bytes | str | None = None) -> results.Verification:
+    """Check an exported trail (audit/1 JSONL, plain or gzipped) offline, without a store: as `Store.verify` does.
+
+    source: the file. anchor, public_key: as `Store.verify` takes them. chain_key: the key of a keyed trail's
+    chain. A trail that is partial by design (filtered, a cursor piece) says why in `partial`; it cannot prove
+    that nothing was removed where it is cut.
+    """
+    from ..store.offline import verify_file as check
+
+    key = chain_key.encode() if isinstance(chain_key, str) else chain_key
+    return verification(check(os.fspath(source), chain_key=key, anchor=anchor_document(anchor),
+                              public_key=read_bytes(public_key, param="public_key")))
+
+
 def verification(report: dict[str, Any]) -> results.Verification:
     """A verify report (of a store, or of a file checked offline) as a typed record."""
     return results.Verification(report["ok"], report.get("checked", report.get("lines", 0)), report.get("head_id"),

@@ -38,13 +38,11 @@ def verify(
     fmt: Annotated[Literal["text", "json"], typer.Option("--format", "-f", help="text or json.")] = "text",
 ) -> None:
     from .. import render
-    from ..api import upkeep
 
     if source is not None:
-        from ..store.offline import verify_file
+        from ..api.upkeep import verify_file
 
-        report = verify_file(source, chain_key=_key(), anchor=upkeep.anchor_document(anchor),
-                             public_key=upkeep.read_bytes(public_key, param="public_key"))
+        report = verify_file(source, anchor=anchor, public_key=public_key, chain_key=_key()).to_dict()
     else:
         report = open_api(ctx).verify(anchor=anchor, public_key=public_key).to_dict()
     if fmt == "json":
