@@ -46,7 +46,7 @@ class _Group(typer.core.TyperGroup):
         except exceptions.ClickException as exc:
             fail(_parser_message(exc.format_message()), exc.exit_code)
             sys.exit(exc.exit_code)
-        except exceptions.Abort:  # a question answered no, or ^D at it
+        except typer.Abort:  # a question answered no, or ^D at it (Typer's own: its bundled Click has none)
             fail("aborted: nothing was changed", ExitCode.RUNTIME)
             sys.exit(ExitCode.RUNTIME)
         sys.exit(code if isinstance(code, int) else ExitCode.OK)
