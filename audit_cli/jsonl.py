@@ -172,7 +172,7 @@ def appender(target: str) -> Iterator[IO[bytes]]:
     lines (after a newline, should its last line lack one); a new file is gzipped when its name ends in `.gz`."""
     path = Path(target).expanduser()
     try:
-        old = open(path, "rb")  # noqa: SIM115 - closed below
+        old = None if target == "-" else open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         old = None
     except OSError as exc:

@@ -376,3 +376,15 @@ def test_a_deleted_item_comes_back_with_revert_to_its_delete_after_every_other_r
     assert cli("revert", "b", "1", "--to", "-1").stdout == '{\n  "t": "last"\n}\n'
     assert [row["action"] for row in cli.json("history", "b", "1")] == ["delete", "revert"]
     assert cli("verify").exit_code == 0
+
+
+def test_a_prune_that_cannot_record_itself_archives_nothing(cli, tmp_path):
+    cli.runner.env["AUDIT_CHAIN_KEY"] = "secret"
+    night(cli, 1)
+    del cli.runner.env["AUDIT_CHAIN_KEY"]
+    stderr = cli.fails("prune", "--older-than", "30d", "--archive", tmp_path / "pruned.jsonl", "--yes", code=1)
+    assert stderr == "audit: error: this store's chain is keyed: set AUDIT_CHAIN_KEY to the store's key\n"
+    assert not (tmp_path / "pruned.jsonl").exists()
+    cli.runner.env["AUDIT_CHAIN_KEY"] = "secret"
+    cli("prune", "--older-than", "30d", "--archive", tmp_path / "pruned.jsonl", "--yes")
+    assert len(lines(tmp_path / "pruned.jsonl")) == 3  # each line once

@@ -245,6 +245,7 @@ class PruneOps:
                 summary["note"] = "nothing is past the limits: nothing was removed"
                 return summary
             if archive is not None:
+                self._chain_key()  # a prune that cannot chain its record (no key for a keyed store) archives nothing
                 archive(self._archive_lines(plan))
             summary["rewritten"], summary["prune_id"] = self._attest(plan, activity, summary)
             self._carry_out(batch, after_batch)

@@ -75,7 +75,8 @@ def record_requests(draw):
         else:
             request["details"], text = json_arg(draw, objects=False)
         args += ["--details", text]
-    if (action in DATA_ACTIONS or not well_formed) and draw(st.booleans()):
+    # A delete keeps the item's state as it is: --data on one is a usage error, so not well-formed.
+    if ((action in DATA_ACTIONS and action != "delete") or not well_formed) and draw(st.booleans()):
         if well_formed:
             request["data"] = draw(OBJECTS)
             text = json.dumps(request["data"], ensure_ascii=draw(st.booleans()))
