@@ -268,3 +268,19 @@ def test_an_exported_trail_verifies_offline(store, tmp_path):
     assert checked.ok and checked.partial is None
     piece = store.export_to(tmp_path / "piece.jsonl", action="update")  # filtered: partial by design
     assert piece.count == 1 and audit_cli.verify_file(tmp_path / "piece.jsonl").partial
+
+
+def test_every_public_method_documents_every_argument():
+    import inspect
+
+    from audit_cli.api import manage
+
+    for owner in (audit_cli.Store, manage.Comments, manage.Versions, manage.Retention, manage.Scopes):
+        for name, method in inspect.getmembers(owner, inspect.isfunction):
+            if name.startswith("_"):
+                continue
+            doc = inspect.getdoc(method) or ""
+            arguments = [p.name for p in inspect.signature(method).parameters.values()
+                         if p.name != "self" and p.kind is not p.VAR_KEYWORD]
+            assert doc and all(f"{a}" in doc for a in arguments), f"{owner.__name__}.{name}: {arguments}"
+    assert all(inspect.getdoc(getattr(audit_cli, name)) for name in audit_cli.__all__ if name != "__version__")

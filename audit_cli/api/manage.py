@@ -24,7 +24,8 @@ class Comments:
 
     def add(self, collection: str, item: str | int, text: str, *, user: str | None = None,
             timestamp: str | datetime | None = None) -> Activity:
-        """Comment `text` on an item, by `user` at `timestamp` (now when None); returns the comment's activity."""
+        """Comment `text` on item `item` of `collection`, by `user` at `timestamp` (now when None); returns the
+        comment's activity."""
         activity = checks.by(user, "comment", checks.text(collection, param="collection", optional=False),
                              checks.item(item), timestamp=timestamp, comment=checks.text(text, param="text"))
         return results.activity(self._store.add_comment(activity))
@@ -48,14 +49,15 @@ class Comments:
 
 class Versions:
     """Detached versions of an item: changes staged apart from its main line, under a `key` such as "draft", and
-    promoted into it. Every change is recorded as an activity by `user`."""
+    promoted into it. `collection` and `item` name the item; every change is recorded as an activity by `user`."""
 
     def __init__(self, store: Store):
         self._store = store._store
 
     def create(self, collection: str, item: str | int, key: str, *, name: str | None = None,
                user: str | None = None) -> Version:
-        """Start version `key` of an item from its current state; `name` is a readable name."""
+        """Start version `key` of item `item` of `collection` from its current state, by `user`; `name` is a
+        readable name."""
         item = checks.item(item)
         row = self._store.create_version(collection, item, key, name=checks.text(name, param="name"),
                                          activity=checks.by(user, "version-create", collection, item))
@@ -63,7 +65,8 @@ class Versions:
 
     def save(self, collection: str, item: str | int, key: str, data: dict[str, Any], *,
              user: str | None = None) -> Recorded:
-        """Stage `data`, a partial object, into version `key` (merged onto what it holds): a version-save."""
+        """Stage `data`, a partial object, into version `key` of item `item` of `collection` (merged onto what it
+        holds): a version-save by `user`."""
         from ..errors import UsageError
         from ..jsontext import DATA_EXAMPLE, check_value, type_name
 
@@ -86,13 +89,15 @@ class Versions:
         return [results.from_dict(Version, row, raw=row) for row in rows]
 
     def compare(self, collection: str, item: str | int, key: str) -> VersionComparison:
-        """Version `key` against main: outdated?, main's state, the staged fields, the promoted result, the patch."""
+        """Version `key` of item `item` of `collection` against main: outdated?, main's state, the staged fields,
+        the promoted result, the patch."""
         return results.from_dict(VersionComparison, self._store.compare_version(*checks.names(collection, item), key))
 
     def promote(self, collection: str, item: str | int, key: str, *, fields: list[str] | None = None,
                 force: bool = False, user: str | None = None) -> Recorded:
-        """Merge version `key`'s staged fields (all, or only `fields`) onto main, as a promote activity with its
-        revision. Conflict when main changed since the version was made, unless `force`."""
+        """Merge the staged fields (all, or only `fields`) of version `key` of item `item` of `collection` onto
+        main, as a promote activity by `user` with its revision. Conflict when main changed since the version was
+        made, unless `force`."""
         item = checks.item(item)
         names = checks.values(fields, param="fields") or None
         done = self._store.promote_version(collection, item, key, fields=names, force=bool(force),
@@ -100,7 +105,8 @@ class Versions:
         return Recorded(results.activity(done.activity), done.revision, done.note)
 
     def delete(self, collection: str, item: str | int, key: str, *, user: str | None = None) -> Activity:
-        """Delete version `key` and what it staged (main is untouched); returns the version-delete activity."""
+        """Delete version `key` of item `item` of `collection` and what it staged (main is untouched), by `user`;
+        returns the version-delete activity."""
         item = checks.item(item)
         return results.activity(self._store.delete_version(collection, item, key,
                                                            activity=checks.by(user, "version-delete", collection, item)))

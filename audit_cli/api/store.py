@@ -165,7 +165,8 @@ class Store:
         return Recorded(results.activity(self._store.get_activity(activity_id)), self._store.revision_of(activity_id))
 
     def revision(self, collection: str, item: str, index: int = -1) -> Revision:
-        """Revision `index` of an item (0 the oldest; negative counts back from -1, the current one)."""
+        """Revision `index` of the item `item` of `collection` (0 the oldest; negative counts back from -1, the
+        current one)."""
         return self._store.revision(*checks.names(collection, item), checks.count(index, param="index", least=-2**63))
 
     def history(self, collection: str, item: str) -> list[HistoryEntry]:
@@ -174,16 +175,17 @@ class Store:
 
     def snapshot(self, collection: str, item: str, *, rev: int | None = None,
                  at: str | datetime | None = None) -> Any:
-        """An item's state: now, at revision `rev` (negative counts back), or at the moment `at` (a datetime or
-        text as `record` takes). Conflict when the item was deleted there; NotFound when it did not exist."""
+        """The state of item `item` of `collection`: now, at revision `rev` (negative counts back), or at the
+        moment `at` (a datetime or text as `record` takes). Conflict when the item was deleted there; NotFound when
+        it did not exist."""
         if rev is not None and at is not None:
             raise UsageError("give {rev} or {at}, not both", params=("rev", "at"))
         checks.count(rev, param="rev", least=-2**63)
         return self._store.snapshot(*checks.names(collection, item), rev=rev, at=checks.moment(at, param="at"))
 
     def diff(self, collection: str, item: str, *, start: int | None = None, end: int | None = None) -> Change:
-        """The change from revision `start` to revision `end` of an item (by default: its last change; `end`
-        alone: the change that made revision `end`). Indexes as in `revision`."""
+        """The change from revision `start` to revision `end` of item `item` of `collection` (by default: its
+        last change; `end` alone: the change that made revision `end`). Indexes as in `revision`."""
         for name, value in (("start", start), ("end", end)):
             checks.count(value, param=name, least=-2**63)
         collection, item = checks.names(collection, item)
@@ -191,18 +193,20 @@ class Store:
         return Change(collection, item, found["before"], found["after"], found["patch"], found["from"], found["to"])
 
     def change(self, activity_id: int) -> Change:
-        """The change one activity made: its patch, and the item's state before and after it."""
+        """The change activity `activity_id` made: its patch, and the item's state before and after it."""
         found = self._store.diff_activity(checks.count(activity_id, param="activity_id"))
         return Change(found["collection"], found["item"], found["before"], found["after"], found["patch"],
                       activity=activity_id, version=found["version"])
 
     def blame(self, collection: str, item: str) -> list[BlameEntry]:
-        """For each field of an item's current state: its value, and who last changed it, when, in which activity."""
+        """For each field of the current state of item `item` of `collection`: its value, and who last changed it,
+        when, in which activity."""
         return [results.from_dict(BlameEntry, row) for row in self._store.blame(*checks.names(collection, item))]
 
     def revert(self, collection: str, item: str, *, to: int, user: str | None = None,
                timestamp: str | datetime | None = None, comment: str | None = None) -> Recorded:
-        """Make revision `to` the item's state again (negative counts back), recorded as a revert activity by
+        """Make revision `to` the state of item `item` of `collection` again (negative counts back), recorded as a
+        revert activity by
         `user` at `timestamp` (now when None) with `comment` (why); restores a deleted item. Conflict when it is
         already in that state."""
         checks.count(to, param="to", least=-2**63)
@@ -213,7 +217,8 @@ class Store:
         return Recorded(results.activity(done.activity), done.revision, done.note)
 
     def plan_revert(self, collection: str, item: str, *, to: int) -> RevertPlan:
-        """What `revert` would do, writing nothing: the patch it would apply and the state it would give."""
+        """What `revert(collection, item, to=to)` would do, writing nothing: the patch it would apply and the state
+        it would give."""
         checks.count(to, param="to", least=-2**63)
         return results.from_dict(RevertPlan, self._store.revert(*checks.names(collection, item), to=to, dry_run=True))
 
