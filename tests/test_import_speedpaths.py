@@ -836,3 +836,24 @@ def test_full_state_lines_get_the_deltas_the_importer_derives_whoever_derives_th
                     for n, state in enumerate(history):
                         assert patches.same(store.revision("c", item, n).data, state)
     assert all(rows == dumps[0] for rows in dumps[::2]) and all(rows == dumps[1] for rows in dumps[1::2])
+
+
+def test_the_key_index_of_an_empty_store_is_made_at_the_end_or_at_the_first_maybe(tmp_path, monkeypatch):
+    # Into an empty store, a bulk import leaves the key index for the end: the bloom filter holds every key. A line
+    # seen again (or the filter's rare "maybe") makes the index again at once, so that the lookup stays indexed.
+    monkeypatch.setattr(importer, "BATCH", 5)
+    monkeypatch.setattr(importer, "BULK_AFTER", 5)
+    lines = _full_state_lines(40)
+    for again in (False, True):
+        source = tmp_path / f"t-{again}.jsonl"
+        source.write_bytes(b"".join(lines + (lines[3:4] if again else [])))
+        with AuditStore.open(tmp_path / f"s-{again}.db", create=True) as store:
+            made = []
+            store.conn.set_trace_callback(lambda sql: made.append(sql) if "activity_key" in sql
+                                       and sql.split()[0] in ("DROP", "CREATE") else None)
+            result = store.import_lines(jsonl.read_lines(str(source)), source="t")
+            store.conn.set_trace_callback(None)
+            assert (result["added"], result["duplicates"]) == (40, 1 if again else 0)
+            assert [sql.split()[0] for sql in made] == ["DROP", "CREATE"]
+            assert store.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'activity_key'").fetchone()[0]
+            assert store.verify()["ok"]

@@ -42,8 +42,12 @@ from .seen import Seen
 BATCH = 2000
 BULK_AFTER = 20_000  # lines; from the first batch when the file is big (BULK_BYTES)
 BULK_BYTES = 16 * 2**20
-# Kept while bulk loading: this pass looks up by them (and a unique index is a constraint, so it stays too).
+# Kept while bulk loading: this pass looks up by them (and a unique index is a constraint, so it stays too), but
+# for the key index of a store that was empty: every key is then in the bloom filter, which answers "maybe" so
+# rarely that the index is made again only on the first one. Keys without a producer's id are SHA-256 digests,
+# random in the index: 400,000 rows took 9.7 s with the index live, 3.0 s with it made at the end.
 LOOKUP_INDEXES = ("activity_key", "revisions_item")
+KEY_INDEX = "activity_key"
 _INSERT_REVISION = ("INSERT INTO revisions (activity, collection, item, version, base, data, delta) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _UNCHECKED = " (nothing was imported; {skip_invalid} imports the rest)"
@@ -97,6 +101,7 @@ class Importer(Heads, GivenLinks, Seen):
         self.holding, self.originals = False, 0
         self.temp: set[str] = set()
         self.bulk: list[str] | None = None  # the definitions of the indexes dropped for a bulk load
+        self.key_index: str | None = None  # the key index's, while it is one of them
         self.bulk_after = BULK_AFTER
         self.added = self.duplicates = self.pruned = 0
         self.skipped: list[str] = []
@@ -275,7 +280,9 @@ class Importer(Heads, GivenLinks, Seen):
             "AND sql IS NOT NULL").fetchall()
         self.bulk = []
         for name, sql in rows:
-            if name in LOOKUP_INDEXES or sql.lstrip().upper().startswith("CREATE UNIQUE"):
+            if name == KEY_INDEX and self.keys is not None:
+                self.key_index = sql
+            elif name in LOOKUP_INDEXES or sql.lstrip().upper().startswith("CREATE UNIQUE"):
                 continue
             self.conn.execute(f'DROP INDEX "{name}"')
             self.bulk.append(sql)

@@ -22,22 +22,31 @@ _ZLIB_WINDOW = 32 * 1024  # codec's: the most of a dictionary zlib uses
 
 
 class Bloom:
-    """A set that may answer "maybe" for what it never held, in a fixed 2**bits bits (two probes per value)."""
+    """A set that may answer "maybe" for what it never held, in a fixed 2**bits bits, `probes` probes a value
+    (double hashing of its 64-bit hash). The default, 16 MiB and 6 probes, says "maybe" for one absent key in
+    about 10**8 after a million, one in 15,000 after five million (the importer then makes its key index again)."""
 
-    def __init__(self, bits: int = 26):
+    def __init__(self, bits: int = 27, probes: int = 6):
         self.mask = (1 << bits) - 1
         self.bits = bytearray(1 << (bits - 3))
+        self.probes = range(probes)
+
+    def _positions(self, value: Any) -> list[int]:
+        h = hash(value) & 0xFFFFFFFFFFFFFFFF
+        first, step, mask = h & 0xFFFFFFFF, (h >> 32) | 1, self.mask
+        return [(first + n * step) & mask for n in self.probes]
 
     def add(self, value: Any) -> None:
-        h = hash(value)
-        i, j = h & self.mask, (h >> 32) & self.mask
-        self.bits[i >> 3] |= 1 << (i & 7)
-        self.bits[j >> 3] |= 1 << (j & 7)
+        bits = self.bits
+        for i in self._positions(value):
+            bits[i >> 3] |= 1 << (i & 7)
 
     def __contains__(self, value: Any) -> bool:
-        h = hash(value)
-        i, j = h & self.mask, (h >> 32) & self.mask
-        return bool(self.bits[i >> 3] >> (i & 7) & 1 and self.bits[j >> 3] >> (j & 7) & 1)
+        bits = self.bits
+        for i in self._positions(value):
+            if not bits[i >> 3] >> (i & 7) & 1:
+                return False
+        return True
 
 
 def stored_time(text: str, what: str = "timestamp") -> str:

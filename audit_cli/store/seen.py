@@ -24,7 +24,7 @@ _COMMENTS = ("comment", *COMMENT_CHANGES)
 
 class Seen:
     """A mixin of Importer: what it needs of it are `store`, `conn`, `own`, `top`, `keys`, `pending_keys`, `flush`,
-    `_head`, `last_id` and `prev_new`."""
+    `_head`, `last_id`, `prev_new`, and `key_index` and `bulk` (the key index waiting for a bulk load's end)."""
 
     def _prune_cutoffs(self) -> dict[str | None, str]:
         """The newest cutoff of the prunes by age that speak for this store's chain, per collection (None: all)."""
@@ -71,6 +71,10 @@ class Seen:
             return None, False
         if key in self.pending_keys:
             return self.pending_keys[key], False
+        if self.key_index is not None:  # a "maybe" while the key index waits for the end: it is needed now
+            self.flush()
+            self.conn.execute(self.key_index)
+            self.bulk, self.key_index = [sql for sql in self.bulk if sql != self.key_index], None
         row = self.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
         return (row[0], False) if row else (None, False)
 
