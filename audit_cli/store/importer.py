@@ -24,7 +24,6 @@ bounded whatever the size of the file:
 from __future__ import annotations
 
 import gc
-import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -33,6 +32,7 @@ from .. import chain
 from ..errors import AuditError, InvalidLine, UsageError
 from ..models import CREATES, DELETES
 from .activity import _INSERT as INSERT_ACTIVITY
+from .connection import remake_indexes
 from .given_links import GivenLinks
 from .heads import Heads
 from .lines import Bloom
@@ -42,12 +42,11 @@ from .seen import Seen
 BATCH = 2000
 BULK_AFTER = 20_000  # lines; from the first batch when the file is big (BULK_BYTES)
 BULK_BYTES = 16 * 2**20
-# Kept while bulk loading: this pass looks up by them (and a unique index is a constraint, so it stays too), but
-# for the key index of a store that was empty: every key is then in the bloom filter, which answers "maybe" so
-# rarely that the index is made again only on the first one. Keys without a producer's id are SHA-256 digests,
-# random in the index: 400,000 rows took 9.7 s with the index live, 3.0 s with it made at the end.
-LOOKUP_INDEXES = ("activity_key", "revisions_item")
+# Kept while bulk loading: this pass looks up by them (a unique index is a constraint too), but for the key index
+# of an empty store, whose every key the bloom filter holds: made again at its first "maybe", or at the end. Keys of
+# lines without one are SHA-256 digests, random in the index: 400,000 rows, 9.7 s with it live, 3.0 s made after.
 KEY_INDEX = "activity_key"
+LOOKUP_INDEXES = (KEY_INDEX, "revisions_item")
 _INSERT_REVISION = ("INSERT INTO revisions (activity, collection, item, version, base, data, delta) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _UNCHECKED = " (nothing was imported; {skip_invalid} imports the rest)"
@@ -292,17 +291,7 @@ class Importer(Heads, GivenLinks, Seen):
     def finish(self) -> dict[str, Any]:
         self.flush()
         if self.bulk:
-            # SQLite sorts each index's keys with worker threads when allowed: 1M lines, 4.1 s to 3.0 s on 2 cores.
-            threads = self.conn.execute("PRAGMA threads").fetchone()[0]
-            self.conn.execute(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
-            for sql in self.bulk:
-                self.conn.execute(sql)
-            self.conn.execute(f"PRAGMA threads = {int(threads)}")
-            limit = self.conn.execute("PRAGMA analysis_limit").fetchone()[0]
-            self.conn.execute("PRAGMA analysis_limit = 1000")  # sampled statistics, so that queries plan well
-            self.conn.execute("ANALYZE activity")
-            self.conn.execute("ANALYZE revisions")
-            self.conn.execute(f"PRAGMA analysis_limit = {int(limit)}")
+            remake_indexes(self.conn, self.bulk)
         keep = self.keep_links
         auto = keep is None
         if auto:  # kept when they make a whole chain from the start, as a full export does
