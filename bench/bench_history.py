@@ -61,6 +61,41 @@ def where_bytes(path: Path) -> list[tuple[str, int, int]]:
     return out
 
 
+def indexes_used(store: AuditStore, states: dict) -> None:
+    """Which index each query of log, stats, history and export uses (EXPLAIN QUERY PLAN of the statements the
+    store runs, captured with a trace callback), and the indexes none of them uses."""
+    from audit_cli.models import LogQuery
+
+    item = next(iter(states))
+    calls = {
+        "log": lambda: store.log(LogQuery(limit=50)),
+        "log --user": lambda: store.log(LogQuery(users=["dev01"], limit=50)),
+        "log --action --since": lambda: store.log(LogQuery(actions=["update"], since="2023-06-01T00:00:00.000000Z",
+                                                           limit=50), meta=True),
+        "log -c -i": lambda: store.log(LogQuery(collections=["packages"], items=[item], limit=50)),
+        "stats --by user": lambda: store.stats(LogQuery(), by="user"),
+        "history": lambda: store.history("packages", item),
+        "export": lambda: sum(1 for _ in store.export_lines(LogQuery())),
+    }
+    names = {row[0] for row in store.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                  "AND name NOT LIKE 'sqlite_autoindex%'")}
+    used: set[str] = set()
+    print("\nIndexes the queries use (EXPLAIN QUERY PLAN):")
+    for label, call in calls.items():
+        statements: list[str] = []
+        store.conn.set_trace_callback(statements.append)
+        call()
+        store.conn.set_trace_callback(None)
+        plans = set()
+        for sql in statements:
+            if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}"):
+                    plans.add(row[-1])
+                    used.update(name for name in names if f"INDEX {name} " in row[-1] + " ")
+        print(f"  {label:<22} " + "; ".join(sorted(plans))[:300])
+    print(f"  used: {', '.join(sorted(used))}; not used by these: {', '.join(sorted(names - used)) or 'none'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--documents", type=int, default=10)
@@ -133,6 +168,7 @@ def main() -> None:
                 patch = opened.diff("packages", item, start=n - 1, end=n)["patch"]
                 after = jsonpatch.apply_patch(versions[n - 1], patch)
                 wrong_diffs += not patches.same(after, versions[n])  # JSON equality (member order is not)
+        indexes_used(opened, states)
     firsts = sorted(t[0] * 1000 for t in times)
     slowest = max(min(t) for t in times) * 1000
     print(f"\nEvery revision read ({len(times):,}, fresh store object, 3 tries): median {statistics.median(firsts):.3f} "
