@@ -843,8 +843,8 @@ def test_the_key_index_of_an_empty_store_is_made_at_the_end_or_at_the_first_mayb
     # seen again (or the filter's rare "maybe") makes the index again at once, so that the lookup stays indexed.
     monkeypatch.setattr(importer, "BATCH", 5)
     monkeypatch.setattr(importer, "BULK_AFTER", 5)
-    lines = _full_state_lines(40)
-    for again in (False, True):
+    lines = [line[:-2] + b',"key":"p/' + str(n).encode() + b'"}\n' for n, line in enumerate(_full_state_lines(40))]
+    for again in (False, True):  # a line with the key of one before it is that one again
         source = tmp_path / f"t-{again}.jsonl"
         source.write_bytes(b"".join(lines + (lines[3:4] if again else [])))
         with AuditStore.open(tmp_path / f"s-{again}.db", create=True) as store:
