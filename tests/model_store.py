@@ -72,6 +72,7 @@ class Act:
     target: int | None = None  # the comment a comment-edit or comment-delete changes
     after: tuple[str | None, bool] | None = None  # that comment's (text, deleted) once changed
     rewritten: bool = False  # its revision was rewritten to a scope since it was written
+    vstate: tuple[str, dict | None] | None = None  # a version activity's version, and what it stages after (None: gone)
 
 
 def scoped(data: Any, scope: dict[str, Any] | None) -> Any:
@@ -110,7 +111,6 @@ class Model:
         self.let_go: set[str] = set()  # activities (or their revisions) pruned without an archive
         self.exports: list[tuple[str, dict[str, Act]]] = []  # whole exports kept, oldest first
         self.mirror: dict[str, Act] = {}  # what the mirror holds, by key, in the order it came
-        self.mirror_versions: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.mirror_top = 0  # the highest source id the mirror holds
         self.cursor = 0  # what the cursor file holds
 
@@ -199,7 +199,6 @@ class Model:
         self.take(piece)
         if piece:
             self.cursor = piece[-1].id
-        self.mirror_versions = copy.deepcopy(self.versions)
         return piece
 
     def take(self, lines: list[Act]) -> None:
@@ -215,6 +214,18 @@ class Model:
             if act.target is not None and act.target in by_id:
                 target = self.mirror[by_id[act.target]]
                 target.comment, target.deleted = act.after
+
+    def mirror_versions(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """The versions the mirror's version activities make, in the order it holds them."""
+        state: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for act in self.mirror.values():
+            if act.vstate is not None:
+                key, staged = act.vstate
+                if staged is None:
+                    state.pop((act.coll, act.item, key), None)
+                else:
+                    state[act.coll, act.item, key] = staged
+        return state
 
     def snapshot(self) -> dict[str, Act]:
         return {a.key: copy.deepcopy(a) for a in self.acts.values()}

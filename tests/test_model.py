@@ -204,7 +204,7 @@ class StoreMachine(RuleBasedStateMachine):
             self.src.fails(*args, code=1)
             return
         self.src(*args)
-        m.add("version-create", coll, item, None)
+        m.add("version-create", coll, item, None, vstate=(key, {}))
         m.versions[coll, item, key] = {"staged": {}, "base": live.id}
 
     def version(self, draw) -> tuple[str, str, str]:
@@ -226,10 +226,10 @@ class StoreMachine(RuleBasedStateMachine):
         self.src(*args)
         staged = {**version["staged"], **doc}
         if staged != version["staged"]:
-            m.add("version-save", coll, item, None, has_rev=True, data=staged, version=key)
+            m.add("version-save", coll, item, None, has_rev=True, data=staged, version=key, vstate=(key, staged))
             version["staged"] = staged
         else:
-            m.add("version-save", coll, item, None)
+            m.add("version-save", coll, item, None, vstate=(key, staged))
 
     @precondition(lambda self: self.model.versions)
     @rule(force=st.booleans(), some=st.sets(st.sampled_from(FIELDS)), draw=st.data())
@@ -248,6 +248,7 @@ class StoreMachine(RuleBasedStateMachine):
         after = scoped({**live.data, **staged}, m.scopes.get(coll))
         act = m.add("promote", coll, item, None, **({"has_rev": True, "data": after} if after != live.data else {}))
         remaining = {k: v for k, v in version["staged"].items() if k not in staged}
+        act.vstate = (key, remaining or None)
         if remaining:
             version.update(staged=remaining, base=act.id if act.has_rev else live.id)
         else:
