@@ -66,14 +66,14 @@ def mirror_shows_what_the_source_shows(src: Cli, mirror: Cli, m: Model, items: s
 def archives_and_store_hold_all_ever_recorded(m: Model) -> None:
     for path, expected in m.archives.items():
         lines = read_lines(Path(path))
-        assert [line["key"] for line in lines] == list(expected), f"{path} is not what its prune removed"
-        for line in lines:
-            check_line(line, expected[line["key"]])
+        assert [line["key"] for line in lines] == [a.key for a in expected], f"{path} is not what its prunes removed"
+        for line, act in zip(lines, expected):
+            check_line(line, act)
     held = {a.key: a for a in m.acts.values()}
     archived: dict[str, list[Act]] = {}  # an activity's revision and then the activity itself may go apart
     for lines in m.archives.values():
-        for key, act in lines.items():
-            archived.setdefault(key, []).append(act)
+        for act in lines:
+            archived.setdefault(act.key, []).append(act)
     for key, first in m.ever.items():
         if key in m.let_go:  # pruned without --archive: gone by design
             continue

@@ -107,7 +107,7 @@ class Model:
         self.retention: dict[str, Any] | None = None  # cutoffs as times, keep as a count
         self.versions: dict[tuple[str, str, str], dict[str, Any]] = {}  # -> staged, base (activity id)
         self.last_prune: int | None = None
-        self.archives: dict[str, dict[str, Act]] = {}  # archive file -> the lines it holds, by key
+        self.archives: dict[str, list[Act]] = {}  # archive file -> the lines it holds
         self.let_go: set[str] = set()  # activities (or their revisions) pruned without an archive
         self.exports: list[tuple[str, dict[str, Act]]] = []  # whole exports kept, oldest first
         self.mirror: dict[str, Act] = {}  # what the mirror holds, by key, in the order it came
@@ -178,7 +178,7 @@ class Model:
     def carry_out(self, plan: Plan, archive: str | None, prune_id: int | None, collection: str | None) -> None:
         going = {self.acts[i].key: copy.deepcopy(self.acts[i]) for i in sorted(plan.whole | plan.revisions)}
         if archive is not None:  # a second prune into the same archive adds to it
-            self.archives[archive] = {**self.archives.get(archive, {}), **going}
+            self.archives.setdefault(archive, []).extend(going.values())
         else:
             self.let_go |= set(going)
         for i in plan.whole:
