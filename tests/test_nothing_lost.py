@@ -123,8 +123,8 @@ def test_import_refuses_a_create_of_an_item_that_exists_and_takes_one_after_its_
 
 # Restoring a backup taken before a prune: pruned history stays pruned, and no item goes back in time
 
-PRUNED_NOTE = ("{n} were pruned from this store before and stay pruned (imported again, they would turn items back "
-               "in time; import them into a store of their own to read them)")
+PRUNED_NOTE = ("{n} were left out as history this store pruned or older than its items' state here (imported, they "
+               "would turn items back in time; a store of their own reads them)")
 
 
 def pruned_store(cli, tmp_path) -> Path:
@@ -284,7 +284,7 @@ def test_an_archive_with_a_fixed_name_keeps_every_night(cli, tmp_path, name):
     assert copy("import", archive).stderr == f"imported 9 activities from {archive}\n"
     assert [line["id"] for line in held] == sorted(row["id"] for row in copy.json("log"))
     # and into the store it came from, it brings nothing back
-    assert "9 were pruned from this store before and stay pruned" in cli("import", archive).stderr
+    assert PRUNED_NOTE.format(n=9) in cli("import", archive).stderr
 
 
 def test_a_line_changed_in_an_earlier_night_of_an_archive_is_caught(cli, tmp_path):
@@ -388,3 +388,25 @@ def test_a_prune_that_cannot_record_itself_archives_nothing(cli, tmp_path):
     cli.runner.env["AUDIT_CHAIN_KEY"] = "secret"
     cli("prune", "--older-than", "30d", "--archive", tmp_path / "pruned.jsonl", "--yes")
     assert len(lines(tmp_path / "pruned.jsonl")) == 3  # each line once
+
+
+def test_a_mirror_sent_an_old_export_of_history_its_source_pruned_keeps_its_items_state(cli, tmp_path):
+    backup = pruned_store(cli, tmp_path)  # the source pruned articles 1's first two states before shipping them
+    mirror = Cli(tmp_path / "mirror.db")
+    cli("export", "--cursor-file", tmp_path / "cursor", "-o", tmp_path / "piece.jsonl")
+    mirror("import", tmp_path / "piece.jsonl")
+    result = mirror("import", backup)
+    # the mirror holds the source's chain as it was (its first piece, whole), so the source's prune speaks for it:
+    # the old login stays pruned too
+    assert result.stderr == f"imported 0 activities from {backup}; 1 was already here; {PRUNED_NOTE.format(n=3)}\n"
+    assert mirror("snapshot", "articles", "1").stdout == '{\n  "title": "now"\n}\n'
+    assert mirror("verify").exit_code == 0
+    # a mirror that holds other history too chains what it imports anew, and still keeps the item's state
+    other = Cli(tmp_path / "other.db")
+    other("record", "login", "-c", "u", "-i", "first")
+    other("import", tmp_path / "piece.jsonl")
+    result = other("import", backup)
+    assert result.stderr == f"imported 1 activity from {backup}; 1 was already here; {PRUNED_NOTE.format(n=2)}\n"
+    assert other("snapshot", "articles", "1").stdout == '{\n  "title": "now"\n}\n'
+    assert [row["item"] for row in other.json("log", "-c", "directus_users")] == ["alice"]  # no item state: in
+    assert other("verify").exit_code == 0

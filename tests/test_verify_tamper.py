@@ -36,23 +36,25 @@ def ts(n: int) -> str:
 class History:
     """Records a known history through the core and keeps the ids by name."""
 
-    def __init__(self, store: AuditStore):
+    def __init__(self, store: AuditStore, collection: str = "articles"):
         self.store = store
         self.ids: dict[str, int] = {}
         self.n = 0
+        self.collection = collection  # the one the items are in: another store's items may not be ours
 
-    def record(self, name: str, action: str, collection: str = "articles", item: str = "1", *, data=None,
+    def record(self, name: str, action: str, collection: str | None = None, item: str = "1", *, data=None,
                replace=False, patch=None, **fields) -> int:
         self.n += 1
         fields.setdefault("user", "alice")
-        activity = Activity(action, collection, item, ts(self.n), **fields)
+        activity = Activity(action, collection or self.collection, item, ts(self.n), **fields)
         saved = self.store.record(activity, data=data, replace=replace, patch=patch)
         self.ids[name] = saved.activity["id"]
         return self.ids[name]
 
     def comment(self, name: str, text: str, item: str = "1", user: str = "carol") -> int:
         self.n += 1
-        added = self.store.add_comment(Activity("comment", "articles", item, ts(self.n), user=user, comment=text))
+        added = self.store.add_comment(Activity("comment", self.collection, item, ts(self.n), user=user,
+                                                comment=text))
         self.ids[name] = added["id"]
         return added["id"]
 
@@ -78,9 +80,9 @@ def base_history(h: History) -> None:
     h.record("logout", "logout", "directus_users", "bob", user="bob")
 
 
-def build(path: Path, key: str | None = None, extra=None) -> dict[str, int]:
+def build(path: Path, key: str | None = None, extra=None, collection: str = "articles") -> dict[str, int]:
     with AuditStore.open(path, create=True, chain_key=key.encode() if key else None) as store:
-        h = History(store)
+        h = History(store, collection)
         base_history(h)
         if extra:
             extra(h)
@@ -770,7 +772,7 @@ def test_import_into_a_non_empty_store_chains_anew_and_keeps_source_keys(rich, t
     exported = tmp_path / "trail.jsonl"
     export(rich, exported)
     target = tmp_path / "target.db"
-    build(target)
+    build(target, collection="pages")  # items of its own: an import refuses a create of an item that exists
     cli_ok(target, "import", exported)
     report = verify_ok(target)
     n = len(rows(rich))
@@ -792,7 +794,7 @@ def test_an_import_appended_to_an_imported_store_verifies(rich, tmp_path):
     exported = tmp_path / "trail.jsonl"
     export(rich, exported)
     other = tmp_path / "other.db"
-    build(other, extra=with_comment_edits)
+    build(other, extra=with_comment_edits, collection="pages")
     other_export = tmp_path / "other.jsonl"
     export(other, other_export)
     target = tmp_path / "target.db"
@@ -812,7 +814,7 @@ def test_a_broken_chain_stops_the_import_with_the_line_and_keeps_nothing(rich, t
     exported.write_bytes(b"".join(lines))
     for target in (tmp_path / "empty.db", tmp_path / "busy.db"):
         if target.name == "busy.db":
-            build(target)
+            build(target, collection="pages")
         before = rows(target) if target.exists() else []
         result = run(target, "import", exported)
         assert result.exit_code != 0, result.output

@@ -151,9 +151,9 @@ def import_(
     note(f"imported {render.plural(result.added, 'activity')} from {source}"
          + (f"; {result.duplicates} {'was' if result.duplicates == 1 else 'were'} already here"
             if result.duplicates else "")
-         + (f"; {result.pruned} {'was' if result.pruned == 1 else 'were'} pruned from this store before and "
-            "stay pruned (imported again, they would turn items back in time; import them into a store of their "
-            "own to read them)" if result.pruned else "")
+         + (f"; {result.pruned} {'was' if result.pruned == 1 else 'were'} left out as history this store pruned "
+            "or older than its items' state here (imported, they would turn items back in time; a store of their "
+            "own reads them)" if result.pruned else "")
          + (f"; skipped {render.plural(result.skipped, 'invalid line')}" if result.skipped else ""))
 
 

@@ -6,6 +6,8 @@ had; imported again they would come back as new activities after today's, and ea
 newest revision by id) would go back to what it was then. So a line is not imported again, and is counted apart,
 when it is
 - one of this store's own (`STORE/ID`) at an id it gave and no longer has: a prune removed it; or
+- a change to an item whose state here came from a later activity of the same source store (`STORE/ID` keys
+  tell the source's own order): what a mirror is sent again of history its source pruned before shipping it; or
 - a line from elsewhere older than the cutoff of a prune this store made (for its collection, or for all): what
   that prune removed, unless it brings an item's state that this store never had (an item with no state here, or
   a change newer than the state kept). Comments and their edit records go by the first rule only: a prune keeps a
@@ -42,11 +44,14 @@ class Seen:
         return cutoffs
 
     def _pruned(self, key: str, values: list[Any], revision: tuple | None) -> bool:
-        """Whether a line not here is history this store pruned (the module docstring)."""
+        """Whether a line not here is history this store pruned, or older than the state it holds of the line's
+        item (the module docstring)."""
         if key.startswith(self.own):
             local = key[len(self.own):]
             if local.isdigit() and int(local) <= self.start_top:
                 return True
+        if revision is not None and revision[0] is None and self._before_head(key, values[7], values[8]):
+            return True
         if not self.cutoffs or values[1] in _COMMENTS:
             return False
         timestamp, collection = values[3], values[7]
@@ -56,10 +61,25 @@ class Seen:
         if revision is None or revision[0] is not None:  # no state of an item's main line
             return True
         head = self._head(collection, values[8])
-        if head is None or head[5] != -1:  # an item with no state here, or one this file brought
+        if head is None or head[0] > self.start_top:  # an item with no state here, or state this file brought
             return False
         kept = self.conn.execute("SELECT timestamp FROM activity WHERE id = ?", [head[0]]).fetchone()
         return kept is not None and timestamp <= kept[0]
+
+    def _before_head(self, key: str, collection: str, item: str) -> bool:
+        """Whether the item's state here came from a later activity of the same store as this line (`STORE/ID`
+        keys, in that store's own order): a mirror re-sent an old export holds newer state of the item already."""
+        source, _, number = key.rpartition("/")
+        if not source or not number.isdigit():
+            return False
+        head = self._head(collection, item)
+        if head is None or head[0] > self.start_top:  # no state here, or state this file brought
+            return False
+        kept = self.conn.execute("SELECT key FROM activity WHERE id = ?", [head[0]]).fetchone()
+        if kept is None:
+            return False
+        kept_source, _, kept_number = (kept[0] or f"{self.own}{head[0]}").rpartition("/")
+        return kept_source == source and kept_number.isdigit() and int(kept_number) > int(number)
 
     def _known(self, key: str) -> tuple[int | None, bool]:
         """(id, whether found by this store's own id) of the activity here under this key, or (None, False)."""
