@@ -71,11 +71,13 @@ class Tampered(AuditError):
 
 
 class InvalidLine(AuditError):
-    """A line of a trail that cannot be imported: names the file, the line (`line`) and the reason."""
+    """A line of a trail that cannot be imported: names the file, the line (`line`) and the reason; `kind` is what
+    verify calls the edit the line shows (modified; deleted or inserted when a trailer counts other lines)."""
 
-    def __init__(self, message: str, line: int | None = None, *, params: tuple[str, ...] = ()):
+    def __init__(self, message: str, line: int | None = None, *, params: tuple[str, ...] = (),
+                 kind: str = "modified"):
         super().__init__(message, params=params)
-        self.line = line
+        self.line, self.kind = line, kind
 
 
 class AnchorError(AuditError):

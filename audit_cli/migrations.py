@@ -108,6 +108,15 @@ def m003_prune_plan_done(db: Database) -> None:
     db.execute("ALTER TABLE prune_plan ADD COLUMN done INTEGER NOT NULL DEFAULT 0")
 
 
+@migrations(name="m004_pruned")
+def m004_pruned(db: Database) -> None:
+    # Each activity a prune removes leaves its id, the digest of its record and its link: a link covers the record's
+    # digest (chain.py), so verify still recomputes the chain from the first activity through what was removed, and a
+    # prune can only drop whole rows, in view. `digest` is NULL for a row linked by chain format 1, whose link is
+    # over the record itself: its link then stands, unproven. `prune` is the id of the prune record that removed it.
+    db.execute("CREATE TABLE pruned (id INTEGER PRIMARY KEY, digest TEXT, hash TEXT NOT NULL, prune INTEGER NOT NULL)")
+
+
 def count() -> int:
     return len(migrations._migrations)
 

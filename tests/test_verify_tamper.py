@@ -21,6 +21,7 @@ from audit_cli import chain, jsontext
 from audit_cli.cli import app
 from audit_cli.models import Activity
 from audit_cli.store import AuditStore, codec
+from lines import without_trailers
 
 KEY = "correct horse battery staple"
 BODY = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 10
@@ -738,7 +739,7 @@ def test_export_then_import_into_an_empty_store_keeps_the_chain(rich, tmp_path):
     cli_ok(copy, "import", exported)
     assert chain_columns(copy) == chain_columns(rich)
     assert verify_ok(copy)["head"] == verify_ok(rich)["head"]
-    assert export(copy) == original
+    assert without_trailers(export(copy)) == without_trailers(original)  # (the trailer names who exported it)
     assert rows(copy) == [row[:13] + (row[13] or f"{_store_id(rich)}/{row[0]}",) + row[14:] for row in rows(rich)]
 
 
@@ -753,7 +754,7 @@ def test_export_then_import_of_a_gzipped_trail_keeps_the_chain(rich, tmp_path):
     copy = tmp_path / "copy.db"
     cli_ok(copy, "import", exported)
     assert chain_columns(copy) == chain_columns(rich)
-    assert export(copy) == gzip.decompress(exported.read_bytes())
+    assert without_trailers(export(copy)) == without_trailers(gzip.decompress(exported.read_bytes()))
 
 
 def test_a_keyed_trail_imported_into_an_empty_store_with_its_key_verifies(tmp_path):
@@ -776,12 +777,13 @@ def test_import_into_a_non_empty_store_chains_anew_and_keeps_source_keys(rich, t
     cli_ok(target, "import", exported)
     report = verify_ok(target)
     n = len(rows(rich))
-    assert report["checked"] == 12 + n
+    assert report["checked"] == 12 + n + 1  # and the record of the import, which chained them anew
+    assert rows(target)[-1][1] == "import"
     source_id = _store_id(rich)
-    imported = rows(target)[12:]
+    imported = rows(target)[12:-1]
     assert [r[13] for r in imported] == [f"{source_id}/{i}" for i in range(1, n + 1)]
     assert imported[0][15] == rows(target)[11][14]  # chained onto the target's head
-    lines = [json.loads(line) for line in export(target).splitlines()[12:]]
+    lines = [json.loads(line) for line in export(target).splitlines()[12:12 + n]]
     assert [line["key"] for line in lines] == [f"{source_id}/{i}" for i in range(1, n + 1)]
     before = rows(target)
     result = cli_ok(target, "import", exported)
@@ -906,11 +908,22 @@ def test_an_export_with_one_field_of_a_line_changed_is_tampered_offline(rich, tm
     verify_tampered(tmp_path / "none.db", "modified", 2, path)
 
 
-def test_an_export_with_its_last_line_removed_verifies_offline(rich, tmp_path):
-    """A file has no sequence to compare with: a shorter trail is a valid trail (an anchor is for stores)."""
+def test_an_export_with_its_last_line_removed_fails_offline_by_its_trailer(rich, tmp_path):
+    """The trailer counts the lines: a shorter trail is a cut one."""
+    path = tmp_path / "trail.jsonl"
+    lines = exported_lines(rich)
+    write_lines(path, lines[:-2] + lines[-1:])
+    result = run(tmp_path / "none.db", "verify", path)
+    assert result.exit_code == 3 and result.stdout.startswith("TAMPERED: deleted"), result.output
+
+
+def test_an_export_without_its_trailer_is_partial_offline(rich, tmp_path):
+    """Without its trailer a file has nothing to compare its length with: partial, and OK only when asked for."""
     path = tmp_path / "trail.jsonl"
     write_lines(path, exported_lines(rich)[:-1])
-    verify_ok(tmp_path / "none.db", path)
+    result = run(tmp_path / "none.db", "verify", path)
+    assert result.exit_code == 1 and "no trailer" in result.stdout, result.output
+    assert run(tmp_path / "none.db", "verify", path, "--partial").exit_code == 0
 
 
 def test_an_export_with_two_lines_swapped_fails_offline(rich, tmp_path):

@@ -155,11 +155,12 @@ class Count(_Record):
 @dataclass(frozen=True)
 class Exported(_Record):
     """What an export wrote: how many activities, and the id of the last (None when none); `cursor` is the id the
-    cursor file now holds, when one was given."""
+    cursor file now holds, when one was given; `unsealed`, that its trailer could not be sealed (no key given)."""
 
     count: int
     last_id: int | None
     cursor: int | None = None
+    unsealed: bool = False  # a keyed store's trailer, sealed without the key (none was given)
 
 
 @dataclass(frozen=True)

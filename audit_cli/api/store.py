@@ -230,7 +230,8 @@ class Store:
     # moving trails, keeping them small and provable: api/upkeep.py
 
     def export_to(self, target: Any, *, format: Literal["audit", "ecs"] = "audit", cursor: str | Path | None = None,
-                  limit: int | None = None, progress: Any = None, **filters: Any) -> results.Exported:
+                  limit: int | None = None, progress: Any = None, trailer: bool = True,
+                  **filters: Any) -> results.Exported:
         """Write the activities matching `filters` (those of `query` but sort, limit, offset), by id, as JSONL.
 
         target: a path (gzipped when it ends in .gz; it appears only once complete), or a binary file object.
@@ -238,14 +239,18 @@ class Store:
         cursor: a cursor file for incremental exports: only activity after the id it holds is written (all when
             it does not exist yet), and once the export is complete it holds the last id written.
         limit: only the first `limit` matching activities, by id. progress: called as progress(done, total).
+        trailer: end an audit/1 export with its trailer line (docs/format.md), sealed with the chain key when the
+            store is keyed (`unsealed` in the result says when the key was not given); False for tools that take
+            only activity lines, and then `verify` of the file cannot prove its end.
         """
         from .upkeep import export_to
 
         return export_to(self._store, target, format=format, cursor=cursor, limit=limit, progress=progress,
-                         filters=filters)
+                         trailer=trailer, filters=filters)
 
     def import_from(self, source: Any, *, format: Literal["audit", "directus", "strapi"] = "audit",
-                    skip_invalid: bool = False, verify: bool = True, progress: Any = None) -> results.Imported:
+                    skip_invalid: bool = False, verify: bool = True, progress: Any = None,
+                    user: str | None = None) -> results.Imported:
         """Load a trail, in one transaction; activities already here (by key) are skipped, so it may be re-run.
 
         source: a path, or for "audit" a binary file object (JSONL, plain or gzipped).
@@ -253,11 +258,12 @@ class Store:
             audit-log export, .csv or .json).
         skip_invalid: import the valid lines and report the rest (`skipped_lines`), instead of importing nothing.
         verify: refuse lines whose hash chain is broken. progress: called as progress(lines, position, size).
+        user: who imports: the user of the `import` record written when chained lines had to be chained anew.
         """
         from .upkeep import import_from
 
         return import_from(self._store, source, format=format, skip_invalid=skip_invalid, verify=verify,
-                           progress=progress)
+                           progress=progress, user=user)
 
     def prune(self, *, older_than: str | None = None, keep_revisions: int | None = None,
               collection: str | None = None, apply_scopes: bool = False, dry_run: bool = False,

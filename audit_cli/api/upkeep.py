@@ -50,7 +50,7 @@ def _choice(value: str, choices: tuple[str, ...], param: str) -> str:
 
 
 def export_to(store: Any, target: Any, *, format: str, cursor: Any, limit: int | None, progress: Any,
-              filters: dict[str, Any]) -> results.Exported:
+              trailer: bool, filters: dict[str, Any]) -> results.Exported:
     _choice(format, _EXPORT_FORMATS, "format")
     for name in ("sort", "limit", "offset"):
         if name in filters:
@@ -68,7 +68,7 @@ def export_to(store: Any, target: Any, *, format: str, cursor: Any, limit: int |
     if limit is not None:
         q.comment_changes = True  # what an export selects: every record, its comments' own among them
         q.max_id = store.id_at(q, limit) if limit else (q.after_id or 0)
-    exported = store.export(q, fmt=format, progress=progress)
+    exported = store.export(q, fmt=format, progress=progress, sealed=trailer)
     with _output(target) as stream:
         for chunk in exported:
             stream.write(chunk)
@@ -76,11 +76,11 @@ def export_to(store: Any, target: Any, *, format: str, cursor: Any, limit: int |
     if cursor_path is not None:  # only now: the output is complete
         last = exported.last_id if exported.last_id is not None else (q.after_id or 0)
         cursors.write(cursor_path, last, store.store_id())
-    return results.Exported(exported.count, exported.last_id, last)
+    return results.Exported(exported.count, exported.last_id, last, exported.unsealed_key)
 
 
 def import_from(store: Any, source: Any, *, format: str, skip_invalid: bool, verify: bool,
-                progress: Any) -> results.Imported:
+                progress: Any, user: str | None = None) -> results.Imported:
     from .. import adapters, jsonl
 
     _choice(format, _IMPORT_FORMATS, "format")
@@ -94,8 +94,10 @@ def import_from(store: Any, source: Any, *, format: str, skip_invalid: bool, ver
         if format == "audit":
             jsonl.check_readable(path)
         trail = adapters.open_trail(format, path, skip_invalid=skip_invalid)
+    from ..models import Activity
+
     result = trail.import_into(store, skip_invalid=bool(skip_invalid), progress=progress,
-                               **({} if verify else {"verify": False}))
+                               by=Activity("", "", "", "", user=user), **({} if verify else {"verify": False}))
     return results.from_dict(results.Imported, result)
 
 

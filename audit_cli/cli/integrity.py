@@ -47,6 +47,8 @@ def verify(
         report = open_api(ctx).verify(anchor=anchor, public_key=public_key).to_dict()
     if fmt == "json":
         out().write(render.pretty(report) + "\n")
+    elif report.get("uncovered") and report["ok"]:
+        out().write(f"UNPROVEN: {report['lines']} lines checked; {report['uncovered']}\n")
     elif report.get("partial") and report["ok"]:
         out().write(f"{'OK' if partial else 'PARTIAL'}: {report['lines']} lines checked; {report['partial']}\n")
     elif report["ok"]:
@@ -54,9 +56,15 @@ def verify(
         out().write(f"OK: {report['checked']} activit{'y' if report['checked'] == 1 else 'ies'}, head {report['head'][:16]} (id {report['head_id']}){extra}\n")
     else:
         failure = report["failure"]
-        out().write(f"TAMPERED: {failure['kind']} at activity {failure['id']}: {failure['message']}\n")
+        where = f" at activity {failure['id']}" if failure.get("id") is not None else ""
+        out().write(f"TAMPERED: {failure['kind']}{where}: {failure['message']}\n")
     if not report["ok"]:
         raise typer.Exit(ExitCode.TAMPERED)
+    if report.get("uncovered") and report["ok"]:
+        from .app import fail
+
+        raise fail("this trail holds lines that no trailer covers, among them breaks in the chain: whether lines "
+                   "were removed there cannot be checked, not even partially", ExitCode.RUNTIME)
     if report.get("partial") and source is not None and not partial:
         from .app import fail
 

@@ -27,6 +27,10 @@ identity, so the next run starts after it. A failed export leaves F as it was. A
 or one past this store's newest id (a store rebuilt since), is an error. Keep one cursor file per output and set
 of filters.
 
+An audit/1 export ends with a trailer line: how many lines it wrote, a digest of them, the filters, the store
+and its head, sealed with the chain key when the store is keyed, so that `audit verify FILE` shows a removed
+line or a cut end even in a filtered trail (docs/format.md). --no-trailer leaves it out.
+
 --format audit (the default) writes audit/1 lines, which audit import reads back. --format ecs writes Elastic
 Common Schema documents for log pipelines (Filebeat, Logstash, Elasticsearch ingest), members that would be
 null left out:
@@ -75,6 +79,7 @@ def export(
         "--cursor-file", metavar="FILE", show_default=False,
         help="Export only activity after the id FILE holds, then write the last id exported to FILE.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=_QUIET)] = False,
+    no_trailer: Annotated[bool, typer.Option("--no-trailer", help="End without the trailer line (for tools that take only activity lines); `audit verify` then cannot prove the file's end.")] = False,
     limit: Annotated[Optional[int], typer.Option("--limit", "-n", help="Only the first N matching activities (by id).", show_default=False)] = None,
     action: f.Actions = None,
     user: f.Users = None,
@@ -98,7 +103,10 @@ def export(
     with Progress("exporting", quiet=quiet) as bar:
         exported = store.export_to(sys.stdout.buffer if output == "-" else output, format=fmt, cursor=cursor_file,
                                    limit=check_positive(limit, "--limit", allow_all=True), progress=bar.export,
-                                   **filters)
+                                   trailer=not no_trailer, **filters)
+    if exported.unsealed:
+        note("warning: this store's chain is keyed and AUDIT_CHAIN_KEY is not set: the trailer is not sealed, so "
+             "`audit verify` of the file cannot prove its end; export with the key set")
     if output != "-":
         note(f"exported {render.plural(exported.count, 'activity')} to {output}"
              + (f"; {cursor_file} now holds {exported.cursor}" if cursor_file is not None else ""))
@@ -136,6 +144,7 @@ def import_(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help=_QUIET)] = False,
 ) -> None:
     from .. import jsonl, render
+    from .app import current_user
     from .progress import Progress
 
     if fmt == "audit":
@@ -143,7 +152,7 @@ def import_(
     store = open_api(ctx, create=True)
     with Progress("importing", quiet=quiet) as bar:
         result = store.import_from(source, format=fmt, skip_invalid=skip_invalid, verify=not no_verify,
-                                   progress=bar.import_)
+                                   progress=bar.import_, user=current_user(None))
     for message in result.notes:
         note(message)
     for message in result.skipped_lines:

@@ -123,6 +123,10 @@ class ActivityOps:
                 return self._record_change(activity, data=data, replace=replace, patch=patch, scope=scope)
             return Recorded(self._insert_activity(activity))
 
+    def _next_id(self) -> int:
+        """The id the next activity gets (AUTOINCREMENT: one past the highest ever used)."""
+        return self.conn.execute(_HEAD_AND_NEXT).fetchone()[1]
+
     def _insert_activity(
         self,
         activity: Activity,

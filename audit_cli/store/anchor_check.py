@@ -7,9 +7,11 @@ from typing import Any
 from .. import anchors
 
 
-def problem(store: Any, anchor: dict[str, Any], head_id: int | None, pruned_to: int = 0,
+def problem(store: Any, anchor: dict[str, Any], head_id: int | None, bridge: Any = None, unlinked: int = 0,
             identity: str | None = "") -> tuple[str, int, str] | None:
     """What the store contradicts of the anchor: its identity, keyed or not, its head, and the count up to it.
+    `bridge` holds the links verify recomputed through pruned activities (store/pruned.py); `unlinked` is the last
+    activity whose link to the one before could not be proven (a prune by an earlier release kept no digests).
     `identity` is the store's (left "", this store's; None for a trail, whose head's hash binds it)."""
     from .integrity import CannotCheck  # here: integrity imports this module
 
@@ -27,22 +29,28 @@ def problem(store: Any, anchor: dict[str, Any], head_id: int | None, pruned_to: 
     if head_id is None or head_id < head:
         return ("truncated", (head_id or 0) + 1,
                 f"the store ends at {head_id} but the anchor, made {anchor['created_at']}, saw {head}")
-    row = store.conn.execute("SELECT hash FROM activity WHERE id = ?", [head]).fetchone()
-    if row is None and head == 0 and anchor["count"] == 0:
+    if head == 0 and anchor["count"] == 0:
         return None  # an anchor of the empty store: anything extends it
-    pruned_since = store.conn.execute(
-        "SELECT 1 FROM activity WHERE action = 'prune' AND id > ? LIMIT 1", [head]).fetchone() is not None
-    if row is None and head <= pruned_to and pruned_since:
-        return None  # the anchored head was pruned since, as the latest prune attests
-    if row is None:
-        return ("deleted", head, f"activity {head}, the anchor's head, is missing")
-    if row[0] != anchor["head_hash"]:
+    # What the anchor saw unproven already: the rows a prune before it kept up to its boundary.
+    before = store.latest_prune(until=head)
+    proven_from = before[1]["boundary"]["id"] if before else 0
+    if unlinked > proven_from:
+        return ("deleted", unlinked, f"activities up to {unlinked} were removed after the anchor by a prune that kept "
+                "no digest of them (one by an earlier release, or a forged one): the store cannot show that it "
+                "extends the anchor")
+    row = store.conn.execute("SELECT hash FROM activity WHERE id = ?", [head]).fetchone()
+    link = row[0] if row else (bridge.links.get(head) if bridge is not None else None)
+    if link is None:
+        return ("deleted", head, f"activity {head}, the anchor's head, is missing, and no prune kept it")
+    if link != anchor["head_hash"]:
         return ("head mismatch", head,
                 f"activity {head} does not have the hash the anchor recorded: the chain was rewritten")
     held = store.conn.execute("SELECT count(*) FROM activity WHERE id <= ?", [head]).fetchone()[0]
-    if held > anchor["count"] or (held < anchor["count"] and not pruned_since):
-        return ("deleted" if held < anchor["count"] else "inserted", head,
-                f"the store holds {held} activities up to {head}, where the anchor counted {anchor['count']}"
-                + ("" if held > anchor["count"] else ", and no prune since removed any"))
+    removed = bridge.bridged(head, head) if bridge is not None else 0
+    if held + removed != anchor["count"]:
+        more = held + removed > anchor["count"]
+        return ("inserted" if more else "deleted", head,
+                f"the store holds {held} activities up to {head}" + (f" and its prunes since removed {removed}"
+                                                                    if removed else "")
+                + f", where the anchor counted {anchor['count']}")
     return None
-

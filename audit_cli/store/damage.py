@@ -69,11 +69,11 @@ def error(store: Any, exc: BaseException | None = None, *, at: int | None = None
                       "damage; restore the store from a backup")
 
 
-def checked(store: Any, parts: Iterator[tuple[int, Any, bytes]]) -> Iterator[tuple[int, Any, bytes]]:
-    """Export chunks (lines, last id, bytes) that were joined from stored text without decoding it: a chunk that is
+def checked(store: Any, parts: Iterator[Any]) -> Iterator[Any]:
+    """Export Parts (store/export.py) whose bytes were joined from stored text without decoding it: a chunk that is
     not UTF-8 is refused rather than written. A chunk of ASCII costs a scan at memory speed, others a decode."""
     for part in parts:
-        chunk = part[2]
+        chunk = part.data
         if not chunk.isascii():
             try:
                 chunk.decode("utf-8")

@@ -17,9 +17,9 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from .. import chain, jsontext, query
+from .. import chain, jsontext, query, trailer
 from ..errors import UsageError
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES, SCHEMA, LogQuery
 from . import codec, damage, helpers
@@ -64,27 +64,47 @@ _ATTESTED = "LEFT JOIN attested t ON t.activity = a.id"
 # The members only some lines have, after the hash, as bytes (NULL for most lines): attested_revision, original_comment.
 _ATTESTED_MEMBER = """CASE WHEN t.revision IS NOT NULL THEN ',"attested_revision":' || json_quote(t.revision) END"""
 _ORIGINAL_MEMBER = _ORIGINAL.format("""',"original_comment":' || """ + _FIRST_TEXT)
-_LINES = f"SELECT a.id, a.prev_hash, a.hash, {_HEAD}, {{extra}}, {_MIDDLE}, r.base, r.data, {_TAIL} {_FROM}"
+# What the line adds to the trailer's digest (trailer.line_entry), made by SQLite: a third of the time of an f-string.
+_ENTRY = "CAST(a.id || ':' || a.hash || char(10) AS BLOB)"
+_LINES = (f"SELECT a.id, a.prev_hash, a.hash, {_HEAD}, {{extra}}, {_MIDDLE}, r.base, r.data, {_TAIL}, {_ENTRY} "
+          f"{_FROM}")
 _COLUMNS = (f"SELECT {', '.join('a.' + name for name in ACTIVITY_FIELDS)}, {_KEY}, a.prev_hash, a.hash, "
-            f"{{revision}}, {{original}}, r.version, r.base, r.data, r.delta {_FROM}")
+            f"{{revision}}, {{original}}, r.version, r.base, r.data, r.delta, {_ENTRY} {_FROM}")
 # Every kind of character json_object and orjson might escape differently.
 _PROBE = "".join(map(chr, range(0x20))) + "\"\\/\x7f\u00e9\u2028\u2029\U0001f600 \ud7ff\ufeff"
 
 
+class Part(NamedTuple):
+    """Lines written: how many, the first and last ids, their bytes, and what they add to the trailer's digest."""
+
+    count: int
+    first_id: int | None
+    last_id: int | None
+    data: bytes
+    entries: bytes
+
+
 class Export:
     """An export under way: iterate it for chunks of JSONL bytes (whole lines); `count` and `last_id` then say what
-    it wrote. `progress(done, total)` is called every few thousand lines."""
+    it wrote. An audit/1 export ends with its trailer line (trailer.py) unless `sealed` is false. `progress(done,
+    total)` is called every few thousand lines."""
 
     def __init__(self, store: Any, q: LogQuery, *, fmt: str = "audit",
-                 progress: Callable[[int, int], None] | None = None, helper: bool = True):
+                 progress: Callable[[int, int], None] | None = None, helper: bool = True, sealed: bool = True,
+                 segment: trailer.Segment | None = None):
         if fmt not in FORMATS:
             raise UsageError(f"unknown export {{format}} {fmt!r}: use {', '.join(FORMATS)}", params=("format",), value=fmt)
-        self.store, self.q, self.fmt, self.progress = store, q, fmt, progress
+        # A copy: the export fills in its own bounds, which are not the caller's filters (nor the trailer's).
+        self.store, self.q, self.fmt, self.progress = store, dataclasses.replace(q), fmt, progress
         self.helper = helper  # may a big export have a helper process write every other block
+        self.sealed = sealed and fmt == "audit"  # ECS documents go to log pipelines, which take only events
         self.count = 0
         self.last_id: int | None = None
         self.previous = chain.GENESIS  # the hash of the last line written (or of the line before the first)
         self.bases = _Bases(store)
+        self.segment = segment or trailer.Segment()  # shared by exports that end in one trailer (an archive)
+        self.head_id = 0  # the newest activity in the export's snapshot
+        self.unsealed_key = False  # a keyed store's trailer, sealed without the key (none was given)
 
     def __iter__(self) -> Iterator[bytes]:
         conn = self.store.conn
@@ -101,7 +121,8 @@ class Export:
 
     def _chunks(self) -> Iterator[bytes]:
         store, q, conn = self.store, self.q, self.store.conn
-        last = conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
+        filters = _filters(q)
+        last = self.head_id = conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
         q.max_id = last if q.max_id is None else min(q.max_id, last)
         q.sort, q.limit, q.include_deleted, q.comment_changes = ["id"], None, True, True
         clause, params = query.where(q)
@@ -118,11 +139,11 @@ class Export:
         try:
             for number, (low, high) in enumerate(blocks):
                 if helper is not None and number % 2:  # the helper's block
-                    for end, count, last_id, hash_, chunk in helper.frames():
-                        if count:
-                            low, previous = last_id, hash_  # where this process goes on from if the helper stops
-                            done = self._written(count, last_id, done, total)
-                            yield chunk
+                    for end, hash_, part in helper.frames():
+                        if part.count:
+                            low, previous = part.last_id, hash_  # where this process goes on from if it stops
+                            done = self._written(part, done, total)
+                            yield part.data
                         if end:
                             break
                     else:  # it stopped, or saw another snapshot: the rest is written here
@@ -130,26 +151,44 @@ class Export:
                         helper = None
                     if helper is not None:
                         continue
-                for count, last_id, chunk in self._part(dataclasses.replace(q, after_id=low, max_id=high), previous):
-                    done = self._written(count, last_id, done, total)
-                    yield chunk
+                for part in self._part(dataclasses.replace(q, after_id=low, max_id=high), previous):
+                    done = self._written(part, done, total)
+                    yield part.data
                 previous = self.previous
         finally:  # an export stopped early (an error, an interrupt) stops its helper too
             if helper is not None:
                 helper.stop()
+        if self.sealed:
+            yield self.trailer(filters)
         if self.progress is not None:
             self.progress(done, total)
 
-    def _written(self, count: int, last_id: int | None, done: int, total: int) -> int:
+    def _written(self, part: Part, done: int, total: int) -> int:
+        count = part.count
         self.count += count
-        if last_id is not None:
-            self.last_id = last_id
+        if part.last_id is not None:
+            self.last_id = part.last_id
+        self.segment.add(count, part.first_id, part.last_id, part.entries)
         if self.progress is not None and done & ~4095 != (done + count) & ~4095:
             self.progress(done + count, total)
         return done + count
 
-    def _part(self, q: LogQuery, previous: str) -> Iterator[tuple[int, int | None, bytes]]:
-        """(lines, last id, chunk) of the lines of ids after q.after_id up to q.max_id, the line before having hash
+    def trailer(self, filters: dict[str, Any]) -> bytes:
+        """The trailer line of the lines written (into `segment`), once the export is done: the store's head is its
+        newest activity in this export's snapshot."""
+        store, head_id = self.store, self.head_id
+        row = store.conn.execute("SELECT hash FROM activity WHERE id = ?", [head_id]).fetchone()
+        keyed = store._setting("chain_key_check") is not None
+        key = store.chain_key if keyed else None
+        if key is not None and chain.key_check(key) != store._setting("chain_key_check"):
+            key = None  # not this store's key: a seal made with it would only be reported as forged
+        self.unsealed_key = keyed and key is None
+        return trailer.make(self.segment, store=store.store_id(), head_id=head_id,
+                            head_hash=row[0] if row else chain.GENESIS, keyed=keyed, key=key,
+                            after_id=self.q.after_id, filters=filters)
+
+    def _part(self, q: LogQuery, previous: str) -> Iterator[Part]:
+        """The Parts of the lines of ids after q.after_id up to q.max_id, the line before having hash
         `previous`; `self.previous` follows the last line yielded."""
         store, conn = self.store, self.store.conn
         clause, params = query.where(q)
@@ -171,15 +210,18 @@ class Export:
         # this SQLite escapes differently from jsontext: build the heads here
         return self._python(_fill(_COLUMNS, parts), params, keyed, _audit_line)
 
-    def _audit(self, sql: str, params: list, keyed: bool) -> Iterator[tuple[int, int | None, bytes]]:
+    def _audit(self, sql: str, params: list, keyed: bool) -> Iterator[Part]:
         unpack, base_text = codec.unpack, self.bases.text
         previous = self.previous
         mark = b',"keyed":true' if keyed else b""
         lines: list[bytes] = []
         add = lines.append
+        entries: list[bytes] = []
+        entry = entries.append
         count = activity_id = 0
-        for activity_id, prev_hash, hash_, head, extra, middle, base, data, tail in self.store.conn.execute(
-                sql, params):
+        for activity_id, prev_hash, hash_, head, extra, middle, base, data, tail, sealed in \
+                self.store.conn.execute(sql, params):
+            entry(sealed)
             add(head)
             if extra is not None:  # a pruned or rewritten revision's digest, an edited comment's first text
                 add(extra)
@@ -195,24 +237,27 @@ class Export:
             count += 1
             if count == CHUNK:
                 self.previous = previous
-                yield count, activity_id, b"".join(lines)
+                yield _joined(entries, activity_id, b"".join(lines))
                 lines.clear()
+                entries.clear()
                 count = 0
         self.previous = previous
         if count:
-            yield count, activity_id, b"".join(lines)
+            yield _joined(entries, activity_id, b"".join(lines))
 
     def _python(self, sql: str, params: list, keyed: bool,
-                line: Callable[..., str]) -> Iterator[tuple[int, int, bytes]]:
+                line: Callable[..., str]) -> Iterator[Part]:
         """Lines built here from the columns: ECS lines, or audit/1 lines when SQLite cannot build them."""
         names = (*ACTIVITY_FIELDS, "key", "prev_hash", "hash", "attested_revision", "original_comment")
         unpack, base_text = codec.unpack, self.bases.text
         previous = self.previous
         lines: list[str] = []
+        entries: list[bytes] = []
         activity_id = 0
         for values in self.store.conn.execute(sql, params):
             record = dict(zip(names, values))
-            version, base, data, delta = values[len(names):]
+            version, base, data, delta, sealed = values[len(names):]
+            entries.append(sealed)
             if record["original_comment"] is not None:  # as stored: JSON text
                 record["original_comment"] = jsontext.loads(record["original_comment"])
             record["gap"] = record["prev_hash"] != previous
@@ -225,11 +270,12 @@ class Export:
             lines.append(line(record, revision))
             if len(lines) == CHUNK:
                 self.previous = previous
-                yield len(lines), activity_id, "".join(lines).encode()
+                yield _joined(entries, activity_id, "".join(lines).encode())
                 lines.clear()
+                entries.clear()
         self.previous = previous
         if lines:
-            yield len(lines), activity_id, "".join(lines).encode()
+            yield _joined(entries, activity_id, "".join(lines).encode())
 
 
 class _Bases:
@@ -277,23 +323,24 @@ class _Helper:
         helpers.widen(process.stdout)
         return cls(process)
 
-    def frames(self) -> Iterator[tuple[bool, int, int, str, bytes]]:
-        """The frames of its next block, as (last of the block, lines, last id, hash of the last line, bytes); ends
-        without a last frame when the helper stopped or saw another snapshot."""
+    def frames(self) -> Iterator[tuple[bool, str, Part]]:
+        """The frames of its next block, as (last of the block, hash of the last line, the Part); ends without a
+        last frame when the helper stopped or saw another snapshot."""
         read = self.process.stdout.read
         while True:
             try:
                 head = read(_FRAME.size)
                 if len(head) < _FRAME.size:
                     return
-                kind, count, last_id, length, size = _FRAME.unpack(head)
+                kind, count, first_id, last_id, length, size, entries_size = _FRAME.unpack(head)
                 hash_ = read(length)
                 chunk = read(size) if size else b""
+                entries = read(entries_size) if entries_size else b""
             except (OSError, ValueError):
                 return
-            if kind not in (b"l", b"e") or len(hash_) < length or len(chunk) < size:  # "s": another snapshot
-                return
-            yield kind == b"e", count, last_id, hash_.decode(), chunk
+            if kind not in (b"l", b"e") or len(hash_) < length or len(chunk) < size or len(entries) < entries_size:
+                return  # "s": another snapshot
+            yield kind == b"e", hash_.decode(), Part(count, first_id, last_id, chunk, entries)
             if kind == b"e":
                 return
 
@@ -305,9 +352,9 @@ class _Helper:
 
 
 _HELPER = "from audit_cli.store.export import helper; helper()"
-# kind (l: lines, e: the block's last lines, s: another snapshot), lines, last id, and the sizes of the hash of the
-# last line and of the lines' bytes, which follow
-_FRAME = struct.Struct("<cQQQQ")
+# kind (l: lines, e: the block's last lines, s: another snapshot), lines, first and last id, and the sizes of the
+# hash of the last line, of the lines' bytes and of their trailer entries, which follow
+_FRAME = struct.Struct("<cQQQQQQ")
 
 
 def helper() -> None:
@@ -322,7 +369,7 @@ def helper() -> None:
         conn = store.conn
         conn.execute("BEGIN")
         if conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0] != request["last"]:
-            out.write(_FRAME.pack(b"s", 0, 0, 0, 0))
+            out.write(_FRAME.pack(b"s", 0, 0, 0, 0, 0, 0))
             return
         export = Export(store, q, fmt=request["fmt"], helper=False)
         previous = _first_previous(conn, q)
@@ -334,16 +381,31 @@ def helper() -> None:
             row = conn.execute(f"SELECT hash FROM activity WHERE {clause} ORDER BY id DESC LIMIT 1", params).fetchone()
             if row:
                 previous = row[0]
-            held: list[bytes] = []
-            size = count = last_id = 0
-            for lines, last, chunk in export._part(dataclasses.replace(q, after_id=low, max_id=high), previous):
-                held.append(chunk)
-                size, count, last_id = size + len(chunk), count + lines, last
+            held: list[Part] = []
+            size = 0
+            for part in export._part(dataclasses.replace(q, after_id=low, max_id=high), previous):
+                held.append(part)
+                size += len(part.data)
                 if size >= HELD:  # a block of huge lines: send it in parts (this process then waits)
-                    _send(out, b"l", count, last_id, export.previous, held)
-                    held, size, count = [], 0, 0
+                    _send(out, b"l", export.previous, held)
+                    held, size = [], 0
             previous = export.previous
-            _send(out, b"e", count, last_id, previous, held)
+            _send(out, b"e", previous, held)
+
+
+def _joined(entries: list[bytes], last_id: int, data: bytes) -> Part:
+    first = entries[0]
+    return Part(len(entries), int(first[:first.index(b":")]), last_id, data, b"".join(entries))
+
+
+def _filters(q: LogQuery) -> dict[str, Any]:
+    """What chose an export's lines, as its trailer states them: the filters given (times already absolute), and
+    the id a --limit stopped at."""
+    chosen = {name: getattr(q, name) for name in ("actions", "users", "collections", "items", "since", "until",
+                                                  "search", "filter") if getattr(q, name)}
+    if q.max_id is not None:
+        chosen["max_id"] = q.max_id
+    return chosen
 
 
 def _first_previous(conn: Any, q: LogQuery) -> str:
@@ -354,12 +416,18 @@ def _first_previous(conn: Any, q: LogQuery) -> str:
     return row[0] if row else chain.GENESIS
 
 
-def _send(out: Any, kind: bytes, count: int, last_id: int, hash_: str, chunks: list[bytes]) -> None:
+def _send(out: Any, kind: bytes, hash_: str, parts: list[Part]) -> None:
     hashed = hash_.encode()
-    out.write(_FRAME.pack(kind, count, last_id, len(hashed), sum(map(len, chunks))))
+    count = sum(part.count for part in parts)
+    first_id = parts[0].first_id if parts else 0
+    last_id = parts[-1].last_id if parts else 0
+    out.write(_FRAME.pack(kind, count, first_id, last_id, len(hashed), sum(len(part.data) for part in parts),
+                          sum(len(part.entries) for part in parts)))
     out.write(hashed)
-    for chunk in chunks:
-        out.write(chunk)
+    for part in parts:
+        out.write(part.data)
+    for part in parts:
+        out.write(part.entries)
     out.flush()
 
 

@@ -28,12 +28,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .. import chain
+from .. import chain, trailer
 from ..errors import AuditError, InvalidLine, UsageError
 from ..models import CREATES, DELETES
 from .activity import _INSERT as INSERT_ACTIVITY
 from .connection import remake_indexes
 from .given_links import GivenLinks
+from . import provenance
 from .heads import Heads
 from .lines import Bloom
 from .prepare import Prepared
@@ -97,7 +98,7 @@ class Importer(Heads, GivenLinks, Seen):
         # chain (`_covered`); and the first texts edited comments came with.
         self.pending_held: list[tuple] = []
         self.pending_originals: list[tuple] = []
-        self.holding, self.originals = False, 0
+        self.holding, self.originals, self.relinked = False, 0, False
         self.temp: set[str] = set()
         self.bulk: list[str] | None = None  # the definitions of the indexes dropped for a bulk load
         self.key_index: str | None = None  # the key index's, while it is one of them
@@ -192,6 +193,8 @@ class Importer(Heads, GivenLinks, Seen):
         else:
             new = expected if expected is not None and prev_hash == self.prev_new and same_key \
                 else chain.link(self.prev_new, record, self.key)
+            if new != hash_ and hash_ is not None:
+                self.relinked = True  # a chained line that does not keep its link here
         if self.verify and hash_ is not None:
             self._check(number, activity_id, values, prev_hash, hash_, attested, expected, record, original)
         if not self.given:
@@ -288,7 +291,16 @@ class Importer(Heads, GivenLinks, Seen):
 
     # the end
 
-    def finish(self) -> dict[str, Any]:
+    def _why_rechained(self) -> str:
+        if not self.empty:
+            return "the store already held activity"
+        if self.gaps or self.first_prev not in (None, chain.GENESIS):
+            return "the lines are not one whole chain from the first activity (a filtered trail, a piece)"
+        if self.originals:
+            return "edited comments came without their edit records"
+        return "the lines' own links do not make one whole chain"
+
+    def finish(self, trailers: trailer.Finding | None = None) -> dict[str, Any]:
         self.flush()
         if self.bulk:
             remake_indexes(self.conn, self.bulk)
@@ -315,9 +327,7 @@ class Importer(Heads, GivenLinks, Seen):
             self._switch()
         store = self.store
         if keep:
-            # And how far the chain came as it was: its prunes speak for this store, not later pieces' (latest_prune).
-            self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('links_kept', ?), "
-                              "('links_kept_to', (SELECT max(id) FROM activity))", [self.source])
+            self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('links_kept', ?)", [self.source])
             if store.chain_key is not None:  # the links were made with this key: the store is keyed with it
                 self.conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('chain_key_check', ?)",
                                   [chain.key_check(store.chain_key)])
@@ -334,6 +344,11 @@ class Importer(Heads, GivenLinks, Seen):
                     store._rechain(self.start_id, self.start_head)
                 else:
                     store._rechain(before[0], before[1])
+        if not keep and self.added and (self.relinked or self.dirty_from is not None) and \
+                self.last_given[1] != chain.GENESIS:  # chained lines, chained anew (not a piece that continues)
+            store._insert_activity(provenance.record(
+                source=self.source, added=self.added, first_id=self.start_id + 1, last_id=self.top,
+                reason=self._why_rechained(), trailers=trailers, last_given=self.last_given[1], by=self.by))
         if self.added:  # the versions the lines staged, promoted or deleted, as the table the copy reads
             store._replay_versions(self.start_id)
             store._apply_comment_changes(self.start_id)
@@ -352,15 +367,17 @@ class Importer(Heads, GivenLinks, Seen):
 
 def run(store: Any, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, source: str, skip_invalid: bool,
         verify: bool, keep_links: bool | None, as_given: bool,
-        progress: Callable[[int, int, int | None], None] | None = None) -> dict[str, Any]:
+        progress: Callable[[int, int, int | None], None] | None = None, by: Activity | None = None) -> dict[str, Any]:
     """Import `lines` ((number, raw bytes or a parsed record) pairs) in the caller's transaction.
 
     `progress(lines, position, size)` is called every few thousand lines: position and size are bytes of the file
     when `lines` is a jsonl.Lines (size None for stdin), else 0 and None."""
     importer = Importer(store, source=source, skip_invalid=skip_invalid, verify=verify, keep_links=keep_links,
                         as_given=as_given)
+    importer.by = by
     add = importer.add
     seen = 0
+    trailers = trailer.Check(store.chain_key)
     prepared = Prepared(lines, key=store.chain_key)
     if (prepared.size or 0) >= BULK_BYTES:
         importer.bulk_after = 0
@@ -371,11 +388,22 @@ def run(store: Any, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, sour
     gc.disable()
     try:
         for number, item in items:
+            if type(item) is str:
+                trailers.invalid()
+            elif item[0] == trailer.MEMBER:
+                trailers.trailer(number, item[1])
+                continue
+            else:
+                trailers.line(item[6], item[2], item[3])
             add(number, item)
             seen += 1
             if progress is not None and not seen & 4095:
                 progress(seen, prepared.position, prepared.size)
-        result = importer.finish()
+        result = importer.finish(trailers.end())  # raises first for a line that shows what was changed
+        result["trailers"] = trailers.finding
+        if trailers.finding.failure is not None and verify:
+            kind, at, message = trailers.finding.failure
+            raise ImportError_(f"{source} line {at}: {message} (nothing was imported)", at, kind)
     finally:
         items.close()  # stops the helper process, if any, now rather than whenever the traceback goes
         if collecting:

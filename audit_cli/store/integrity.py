@@ -11,7 +11,7 @@ from typing import Any
 from .. import anchors, chain, jsontext, timeparse
 from ..errors import CannotCheck, StoreError, Tampered  # noqa: F401 - the errors callers import from here
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
-from . import anchor_check, codec, damage, derived
+from . import anchor_check, codec, damage, derived, pruned
 
 ANCHOR_SCHEMA = anchors.SCHEMA
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
@@ -21,6 +21,7 @@ _VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.pre
 # Checks of more rows than this are shared out among processes: each row's hash depends only on the row and the
 # prev_hash stored with it, so only the cheap comparison of links has to run in order.
 _PARALLEL_ROWS = 200_000
+_NONE = pruned.table_digest_of([])  # what a prune record from before m004 stands for: none kept
 
 
 def _scan_range(job: tuple[str, int, int, bytes | None]) -> tuple[dict[int, str], list[int]]:
@@ -139,6 +140,11 @@ class IntegrityOps:
         record = chain.record_bytes(original, details_text, digest, self._effective_key(row))
         return chain.matching_link(prev, record, key, given), problem
 
+    def _record(self, row: dict[str, Any], details_text: str | None, digest: str | None,
+                changes: dict | None = None) -> bytes:
+        """The record the row's hash covers (chain.record_bytes of the row as it was written)."""
+        return chain.record_bytes(self._original(row, changes)[0], details_text, digest, self._effective_key(row))
+
     # verify
 
     def _rows(self, since: int = 0, until: int | None = None) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
@@ -222,6 +228,8 @@ class IntegrityOps:
                 return self._report(0, None, chain.GENESIS, failure)
             raise
         latest = self.latest_prune()
+        latest_key = self.conn.execute("SELECT key FROM activity WHERE id = ?", [latest[0]]).fetchone()[0] \
+            if latest else None
         # Up to the boundary the latest prune attests, rows were removed: the ones left (its survivors) are each
         # checked against their own link and, together, against the digest the prune recorded.
         boundary = latest[1]["boundary"] if latest else {"id": 0, "hash": chain.GENESIS}
@@ -243,7 +251,11 @@ class IntegrityOps:
         # A comment that does not add up with its chained edits is reported only if nothing else is: an edit record
         # that was itself altered comes later in id order and is the better answer.
         deferred: tuple[str, int, str] | None = None
-        count, prev, prev_id = 0, boundary["hash"], None
+        # The chain is followed from the first activity, through the links of what prunes removed (store/pruned.py).
+        # Where a prune by an earlier release removed rows without keeping them, the rows it kept up to its boundary
+        # are checked each alone and against its digest of them; `unlinked` is the last whose link is not proven.
+        bridge = pruned.Bridge(self.conn, key)
+        count, prev, prev_id, unlinked = 0, chain.GENESIS, None, 0
         last_id, last_hash = None, chain.GENESIS
         for row_id, action, key_, prev_hash, hash_ in self.conn.execute(
             "SELECT id, action, key, prev_hash, hash FROM activity WHERE id <= ? ORDER BY id", [head_id]
@@ -255,9 +267,21 @@ class IntegrityOps:
                 if problems.get(row_id):
                     return self._report(count - 1, prev_id, prev, ("modified", row_id, problems[row_id]))
                 continue
-            if not in_prefix and prev_hash != prev:
-                row = {"id": row_id, "prev_hash": prev_hash}
-                return self._report(count - 1, prev_id, prev, self._link_failure(row, prev_id or boundary["id"]))
+            if prev_hash != prev:
+                prev = bridge.through(prev, prev_id or 0, row_id)
+                if bridge.broken is not None and not in_prefix:
+                    return self._report(count - 1, prev_id, prev, (
+                        "deleted", (prev_id or 0) + 1, f"the chain does not run on from activity {prev_id or 0} "
+                        "through what prunes removed: activities after it were removed without a prune, or the "
+                        "digests kept of pruned ones were changed"))
+            if prev_hash != prev:
+                if in_prefix:
+                    unlinked = row_id
+                elif (prev_id or 0) <= boundary["id"] and prev_hash == boundary["hash"]:
+                    unlinked = boundary["id"]  # follows the boundary the prune attests
+                else:
+                    row = {"id": row_id, "prev_hash": prev_hash}
+                    return self._report(count - 1, prev_id, prev, self._link_failure(row, prev_id or boundary["id"]))
             if not keyed and self.chain_key is not None:
                 return self._report(count - 1, prev_id, prev, ("modified", row_id,
                                     "AUDIT_CHAIN_KEY is set but this store's chain carries no key: its key check "
@@ -269,10 +293,20 @@ class IntegrityOps:
                 return self._report(count - 1, prev_id, prev, ("modified", row_id, problem))
             if in_prefix:
                 survivors.append((row_id, hash_))
-            else:
-                prev, prev_id = hash_, row_id
+            prev, prev_id = hash_, row_id
+        if bridge.broken is not None:
+            return self._report(count, last_id, last_hash, (
+                "modified", bridge.broken, f"the digest kept for activity {bridge.broken}, which a prune removed, "
+                "does not give the link kept with it"))
         if deferred is not None:
             return self._report(count, last_id, last_hash, deferred)
+        # (A copy's prunes came with its chain: what they kept is in their source, not here.)
+        kept = latest[1].get("pruned", _NONE) if latest is not None and latest_key is None else _NONE
+        if kept != pruned.table_digest(self.conn):
+            return self._report(count, last_id, last_hash, (
+                "deleted", min(e.id for e in bridge.entries) if bridge.entries else (latest or (0,))[0],
+                "the activities kept as pruned are not the ones the last prune recorded: rows were removed, or "
+                "their digests changed, without a prune"))
         if latest is not None:
             from .prune import survivors_digest
 
@@ -301,7 +335,7 @@ class IntegrityOps:
             return self._report(count, last_id, last_hash, ("truncated", (last_id or 0) + 1,
                                 f"activity {(last_id or 0) + 1} to {sequence[0]} was removed from the end"))
         if anchor is not None:
-            failure = self._check_anchor(anchor, last_id, boundary["id"], self._anchor_identity)
+            failure = self._check_anchor(anchor, last_id, bridge, unlinked, self._anchor_identity)
             if failure:
                 return self._report(count, last_id, last_hash, failure)
         report = self._report(count, last_id, last_hash, None, keyed=keyed, anchored=anchor is not None)
@@ -366,9 +400,9 @@ class IntegrityOps:
         missing = f"activity {first}" if first == row["id"] - 1 else f"activities {first} to {row['id'] - 1}"
         return ("deleted", first, f"{missing} (before {row['id']}) {'is' if first == row['id'] - 1 else 'are'} missing")
 
-    def _check_anchor(self, anchor: dict[str, Any], head_id: int | None, pruned_to: int = 0,
-                      identity: str | None = "") -> tuple[str, int, str] | None:
-        return anchor_check.problem(self, anchor, head_id, pruned_to, identity)
+    def _check_anchor(self, anchor: dict[str, Any], head_id: int | None, bridge: pruned.Bridge | None = None,
+                      unlinked: int = 0, identity: str | None = "") -> tuple[str, int, str] | None:
+        return anchor_check.problem(self, anchor, head_id, bridge, unlinked, identity)
 
     def _report(self, count: int, head_id: int | None, head: str, failure: tuple | None, **extra: Any):
         report: dict[str, Any] = {"ok": failure is None, "checked": count, "head_id": head_id, "head": head}

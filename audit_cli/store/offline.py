@@ -9,7 +9,7 @@ import os
 import tempfile
 from typing import Any
 
-from .. import anchors, jsonl
+from .. import anchors, chain, jsonl, trailer
 from .integrity import CannotCheck, Tampered
 from .importer import ImportError_
 
@@ -22,30 +22,94 @@ def verify_file(source: str, *, chain_key: bytes | None = None, anchor: dict[str
         anchors.parse(anchor)
         if public_key is not None:
             anchors.check_signature(anchor, public_key)
-    if chain_key is None:
-        for _, line in jsonl.read_lines(source):
-            if line.strip():
-                if b'"keyed":true' in line.replace(b" ", b""):
-                    raise CannotCheck("this trail's chain is keyed: set AUDIT_CHAIN_KEY to its key to verify it")
-                break
+    keyed = _check_first_line(source, chain_key)
     report = _as_store(source, chain_key, anchor, keep_links=True, verify=False, as_given=True)
-    if report["ok"] or not (report.get("gaps") or report.get("continues")) or \
-            report["failure"]["kind"] not in ("deleted", "inserted", "reordered"):
-        return _unproven(report)
-    # Not a whole chain (a filtered export, an archive, an incremental export's piece): check it as an import does,
-    # every line's hash and every link between the gaps the export marked; that is all a part of a chain can show.
-    partial = _as_store(source, chain_key, None, keep_links=False, verify=True, as_given=False)
-    if partial["ok"] and anchor is not None:
-        failure = _anchor_in_part(source, anchor)
-        if failure is not None:
-            partial.update(ok=False, failure=dict(zip(("kind", "id", "message"), failure)))
-    if partial["ok"]:
-        parts = [f"{report['gaps']} gap{'s' if report['gaps'] != 1 else ''} marked by the export (a filtered trail)"] if report.get("gaps") else []
-        if report.get("continues"):
-            parts.append(f"it starts after a line it does not hold (hash {report['continues'][:16]}; an "
-                         "incremental export's piece)")
-        partial.update(partial=f"{'; '.join(parts)}: each line's hash and the links between gaps were checked")
-    return _unproven(partial)
+    finding = report.pop("trailers", None)
+    if finding is None:  # the import stopped at a line (or a trailer) that shows an edit
+        return report
+    # A failing line names what was changed; a trailer's failure wins where the lines alone would pass as partial.
+    if keyed and finding.failure is None:
+        for number, said in finding.sealed_at:
+            if said["keyed"] is not True:  # a keyed trail's trailer made anew without the key, as unkeyed
+                finding.failure = ("modified", number, "the trailer says its trail is not keyed, but its lines are")
+                break
+    if finding.failure is not None and (report["ok"] or report.get("gaps") or report.get("continues")):
+        kind, number, message = finding.failure
+        return {**report, "ok": False, "failure": {"kind": kind, "id": _id_at(source, number),
+                                                   "message": f"line {number}: {message}"}}
+    whole = report["ok"]
+    if not report["ok"] and (report.get("gaps") or report.get("continues")) and \
+            report["failure"]["kind"] in ("deleted", "inserted", "reordered"):
+        # Not a whole chain (a filtered export, an archive, an incremental export's piece): check it as an import
+        # does, every line's hash and every link between the gaps the export marked; that is all a part of a chain
+        # can show, with its trailers saying which lines the export wrote.
+        gaps, continues = report.get("gaps"), report.get("continues")
+        report = _as_store(source, chain_key, None, keep_links=False, verify=True, as_given=False)
+        report.pop("trailers", None)
+        if report["ok"] and anchor is not None:
+            failure = _anchor_in_part(source, anchor)
+            if failure is not None:
+                report.update(ok=False, failure=dict(zip(("kind", "id", "message"), failure)))
+        if report["ok"]:
+            parts = [f"{gaps} gap{'s' if gaps != 1 else ''} marked by the export (a filtered trail)"] if gaps else []
+            if continues:
+                parts.append(f"it starts after a line it does not hold (hash {continues[:16]}; an incremental "
+                             "export's piece)")
+            report["partial"] = f"{'; '.join(parts)}: each line's hash and the links between gaps were checked"
+    if report["ok"]:
+        _extent(report, finding, whole, anchor)
+    return _unproven(report)
+
+
+def _extent(report: dict[str, Any], finding: trailer.Finding, whole: bool, anchor: dict[str, Any] | None) -> None:
+    """What the trailers prove of the trail's extent, added to an intact report: a failure when they contradict the
+    anchor, a note of what is not proven (`partial`), and `uncovered` when lines no trailer covers could hide a
+    removed line (no check can accept those, not even a partial one)."""
+    notes = []
+    last = finding.segments[-1] if finding.segments else None
+    if anchor is not None and any(seen["store"] != anchor["store"] for seen in finding.segments):
+        report.update(ok=False, failure={"kind": "identity", "id": None, "message":
+                      "the trail's trailer names another store than the anchor's: it is not that store's trail"})
+        return
+    if finding.tail:
+        where = (f"the {finding.tail} line{'s' if finding.tail != 1 else ''} after the last trailer"
+                 if last else "this trail has no trailer (cut, or written without one): its lines")
+        notes.append(f"{where} could have lost lines at the end unseen")
+    elif whole and last is not None and (last["head_id"], last["head_hash"]) != (
+            report.get("head_id") or 0, report.get("head") or chain.GENESIS):
+        notes.append(f"it ends at activity {report.get('head_id') or 0}, before the head its store had when it was exported "
+                     f"(activity {last['head_id']}): cut there by the export (--limit, --until) or since")
+    if finding.uncovered_breaks:
+        report["uncovered"] = (f"{finding.uncovered_breaks} of its lines that no trailer sealed with the key covers "
+                               "do not follow the line before them: a removed line cannot be told there from a "
+                               "filtered one")
+    if finding.unsealed:
+        notes.append("its trailer was sealed without the chain key (exported without AUDIT_CHAIN_KEY): anyone could "
+                     "have written it")
+    if finding.skipped:
+        notes.append("a trailer covers lines that were not valid records, so it was not checked")
+    if notes:
+        report["partial"] = "; ".join(([report["partial"]] if report.get("partial") else []) + notes)
+
+
+def _check_first_line(source: str, chain_key: bytes | None) -> bool:
+    """Refuse what is no trail at all (nothing to vouch for), and a keyed trail without its key; whether it is
+    keyed."""
+    for _, text in jsonl.read_lines(source):
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+        except ValueError:
+            line = None
+        if not isinstance(line, dict) or not ("action" in line or trailer.MEMBER in line) or \
+                line.get("schema", "audit/1") != "audit/1":
+            raise CannotCheck(f"{source} is not an audit/1 trail: its first line is not an activity or a trailer")
+        keyed = line.get("keyed") is True or (line.get(trailer.MEMBER) or {}).get("keyed") is True
+        if chain_key is None and keyed:
+            raise CannotCheck("this trail's chain is keyed: set AUDIT_CHAIN_KEY to its key to verify it")
+        return keyed
+    raise CannotCheck(f"{source} holds no lines: an export writes at least its trailer, so this is not one")
 
 
 def _unproven(report: dict[str, Any]) -> dict[str, Any]:
@@ -88,9 +152,9 @@ def _as_store(source: str, chain_key: bytes | None, anchor: dict[str, Any] | Non
         with AuditStore.open(os.path.join(folder, "check.db"), create=True, chain_key=chain_key) as store:
             try:
                 result = store.import_lines(jsonl.read_lines(source), source=source, **how)
-            except ImportError_ as exc:  # a line that is not even a valid record was changed
+            except ImportError_ as exc:  # a line that is not even a valid record was changed, or a trailer's lines
                 return {"ok": False, "checked": None, "head_id": None, "head": None, "source": source,
-                        "failure": {"kind": "modified", "id": _id_at(source, exc.line), "message": str(exc)}}
+                        "failure": {"kind": exc.kind, "id": _id_at(source, exc.line), "message": str(exc)}}
             except Tampered as exc:
                 return {"ok": False, "checked": None, "head_id": None, "head": None, "source": source,
                         "failure": {"kind": "broken", "id": None, "message": str(exc)}}
@@ -101,7 +165,8 @@ def _as_store(source: str, chain_key: bytes | None, anchor: dict[str, Any] | Non
                 report.update(ok=False, failure={"kind": "reordered", "id": activity_id, "message":
                               f"line {number} (activity {activity_id}) does not follow the line before it"})
             report.update(source=source, lines=result["added"] + result["duplicates"], gaps=result["gaps"],
-                          originals=result.get("originals", 0), continues=result.get("continues"))
+                          originals=result.get("originals", 0), continues=result.get("continues"),
+                          trailers=result["trailers"])
             return report
 
 

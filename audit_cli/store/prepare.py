@@ -21,7 +21,7 @@ A prepared line is (values, key, prev_hash, hash, gap, attested, id, revision, r
 - expected: the hash the line's own link must have (its prev_hash and record, with the chain key), or None;
 - original: an edited comment's first text (`original_comment`), which its hash covers instead of its text now, or
   None.
-A bad line is its error message instead (a str).
+A bad line is its error message instead (a str), and a trailer line (trailer.MEMBER, the line).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .. import chain, jsonl, jsontext, patches
+from .. import chain, jsonl, jsontext, patches, trailer
 from ..errors import AuditError
 from ..models import CREATES
 from . import codec, helpers
@@ -202,9 +202,13 @@ class Preparer:
             self.held -= len(dropped[1]) + len(dropped[4])
 
     def prepare_raw(self, number: int, raw: bytes | dict[str, Any]) -> tuple | str:
-        """prepare() of a raw JSONL line (or an already parsed record), or the reason it is bad."""
+        """prepare() of a raw JSONL line (or an already parsed record), or the reason it is bad; a trailer line
+        (trailer.py) is (trailer.MEMBER, the line), for the importer to check."""
         try:
-            return self.prepare(number, raw if type(raw) is dict else jsonl.parse_record(raw))
+            line = raw if type(raw) is dict else jsonl.parse_record(raw)
+            if trailer.MEMBER in line and "action" not in line:
+                return trailer.MEMBER, line
+            return self.prepare(number, line)
         except AuditError as exc:
             return str(exc)
 

@@ -21,8 +21,7 @@ from typing import Any
 from .. import chain, jsontext, patches, timeparse
 from ..errors import Conflict, StoreError, UsageError
 from ..models import COMMENT_CHANGES, CREATES, Activity
-from . import codec
-from . import derived
+from . import codec, derived, provenance, pruned
 from .policy import scoped
 
 # Rows deleted per transaction. Each batch rewrites the index pages it touches, and old rows are spread over every
@@ -80,21 +79,41 @@ class PruneOps:
 
     # what verify needs
 
-    def latest_prune(self) -> tuple[int, dict[str, Any]] | None:
+    def latest_prune(self, until: int | None = None) -> tuple[int, dict[str, Any]] | None:
         """The newest prune record that speaks for this store's chain: one made here, or one that came with a
-        chain imported as it was. (A trail imported and chained anew starts from the start: its prunes do not; nor
-        do those of pieces appended later, which land on a store that still holds what they removed.)"""
+        chain imported as it was. A prune record that arrived among lines chained anew (a mirror's later piece,
+        a filtered trail) is its source's history: the lines it removed there may all be here
+        (store/provenance.py). With `until`, the newest at or before that id."""
         replica = self._setting("links_kept") is not None
-        # Only up to where the chain came as it was (a store from before that was kept: all of it).
-        kept_to = int(self._setting("links_kept_to") or 2**62) if replica else 0
-        # INDEXED BY: without statistics the planner reads max(id) by walking the whole table back from its end.
-        row = self.conn.execute(
-            "SELECT id, details FROM activity WHERE id = (SELECT max(id) FROM activity INDEXED BY activity_action "
-            "WHERE action = 'prune' AND (key IS NULL OR id <= ?))", [kept_to]).fetchone()
-        if row is None:
-            return None
-        details = jsontext.loads(row[1]) if row[1] else None
-        return (row[0], details) if isinstance(details, dict) and "boundary" in details else None
+        rechained = provenance.rechained_ranges(self.conn) if replica else []
+        # INDEXED BY: without statistics the planner reads the whole table rather than the few prune records.
+        for activity_id, text, key in self.conn.execute(
+                "SELECT id, details, key FROM activity INDEXED BY activity_action WHERE action = 'prune'"
+                + ("" if replica else " AND key IS NULL") + " AND id <= ? ORDER BY id DESC",
+                [until if until is not None else 2**63 - 1]):
+            if key is not None and any(first <= activity_id <= last for first, last in rechained):
+                continue
+            details = jsontext.loads(text) if text else None
+            if not isinstance(details, dict) or "boundary" not in details:
+                return None
+            if key is not None and not self._done_here(key, details):
+                continue
+            return activity_id, details
+        return None
+
+    def _done_here(self, key: str, details: dict[str, Any]) -> bool:
+        """Whether a prune record that came with the chain (a copy's, a mirror's) is true of this store: what it
+        removed is not here, and the digests it attested are the ones kept. A mirror fed by pieces still holds
+        what its source pruned after sending it."""
+        boundary = details.get("boundary")
+        if not isinstance(boundary, dict) or not isinstance(boundary.get("id"), int):
+            return False
+        if boundary["id"]:
+            store_of = key.rsplit("/", 1)[0]
+            if self.conn.execute("SELECT 1 FROM activity WHERE key = ? OR (id = ? AND hash = ?)",
+                                 [f"{store_of}/{boundary['id']}", boundary["id"], boundary.get("hash")]).fetchone():
+                return False
+        return details.get("attested") == dict(zip(("count", "digest"), self.attested_digest()))
 
     def attested_digest(self) -> tuple[int, str]:
         return survivors_digest(self.conn.execute("SELECT activity, revision FROM attested ORDER BY activity"))
@@ -269,13 +288,22 @@ class PruneOps:
                 "keep": policy.get("keep_revisions") or 1}
 
     def _archive_lines(self, plan: dict[str, Any]) -> Iterator[bytes]:
-        """The export lines of everything the plan removes (activities whole, and revision-only removals)."""
+        """The export lines of everything the plan removes (activities whole, and revision-only removals), then
+        one trailer for them all."""
+        from .. import trailer
         from ..models import LogQuery
+        from .export import Export
 
         ids = sorted(set(plan["whole"]) | set(plan["revisions"]))
+        segment = trailer.Segment()
+        export = None
         for chunk in _chunks(ids):
-            q = LogQuery(filter={"id": {"_in": chunk}})
-            yield from self.export_lines(q)
+            export = Export(self, LogQuery(filter={"id": {"_in": chunk}}), sealed=False, helper=False,
+                            segment=segment)
+            for data in export:
+                yield from data.splitlines(keepends=True)
+        if export is not None:
+            yield export.trailer({"pruned": True})
 
     def _attest(self, plan: dict[str, Any], activity: Activity | None, summary: dict[str, Any]) -> tuple[int, int]:
         """In one transaction: the plan, the former digests, scope rewrites, and the chained prune record."""
@@ -289,6 +317,8 @@ class PruneOps:
                 self._attest_revisions(chunk)
             rewritten = self._rewrite_scopes(plan["scopes"], dry_run=False,
                                              going=set(whole) | set(revision_ids))
+            # Before the digests that removed rows leant on go: a rewritten revision's row is kept by its former one.
+            pruned.keep(self, whole, self._next_id())
             for chunk in _chunks(whole):
                 self.conn.execute(f"DELETE FROM attested WHERE activity IN ({', '.join('?' * len(chunk))})", chunk)
             previous = self.latest_prune()
@@ -311,6 +341,7 @@ class PruneOps:
                 "policy": summary["policy"],
                 "boundary": boundary,
                 "survivors": {"count": count, "digest": digest},
+                "pruned": pruned.table_digest(self.conn),
                 "attested": {"count": attested[0], "digest": attested[1]},
                 "rewrites": derived.rewrites_digest(self),
                 "plan": derived.plan_digest(self.conn),

@@ -25,20 +25,20 @@ class TransferOps:
     # export
 
     def export(self, q: LogQuery, *, fmt: str = "audit",
-               progress: Callable[[int, int], None] | None = None) -> Export:
+               progress: Callable[[int, int], None] | None = None, sealed: bool = True) -> Export:
         """The activities matching `q` as chunks of JSONL bytes, by id, up to the highest id when the export
         started, all read in one snapshot of the store. `fmt` is audit (audit/1 lines) or ecs (ecs.py).
         `q.after_id` starts after an id: an incremental export, whose first line is not marked as a gap when it
         continues the line at that id. `progress(done, total)` is called every few thousand lines."""
         from .export import Export
 
-        return Export(self, q, fmt=fmt, progress=progress)
+        return Export(self, q, fmt=fmt, progress=progress, sealed=sealed)
 
-    def export_lines(self, q: LogQuery, *, fmt: str = "audit") -> Iterator[bytes]:
-        """One JSONL line per matching activity (see `export`)."""
+    def export_lines(self, q: LogQuery, *, fmt: str = "audit", sealed: bool = True) -> Iterator[bytes]:
+        """One JSONL line per matching activity, then the trailer (see `export`)."""
         from .export import Export
 
-        for chunk in Export(self, q, fmt=fmt):
+        for chunk in Export(self, q, fmt=fmt, sealed=sealed):
             for line in chunk.split(b"\n")[:-1]:  # JSON text holds no raw newline
                 yield line + b"\n"
 
@@ -46,8 +46,8 @@ class TransferOps:
 
     def import_lines(self, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, source: str,
                      skip_invalid: bool = False, verify: bool = True, keep_links: bool | None = None,
-                     as_given: bool = False,
-                     progress: Callable[[int, int, int | None], None] | None = None) -> dict[str, Any]:
+                     as_given: bool = False, progress: Callable[[int, int, int | None], None] | None = None,
+                     by: Activity | None = None) -> dict[str, Any]:
         """Import audit/1 lines in one transaction; lines already present (by key) are skipped.
 
         Each line is raw JSONL bytes, or an already parsed record in the same shape (what the adapters for other
@@ -60,13 +60,15 @@ class TransferOps:
         delta as they are, unchecked against each other (what an offline verify needs, to judge the hashes alone).
         A bad line stops the import and nothing from the file is kept, unless `skip_invalid`, which reports it and
         goes on. `progress(lines, position, size)` is called every few thousand lines (store/importer.py).
+        Chained lines that could not keep their links are followed by a chained `import` record
+        (store/provenance.py), whose user is `by`'s.
         """
         source = shown(source)  # kept in the store with the import: a file name's undecodable bytes as \xNN
         from . import importer
 
         with bulk_load(self.conn), self._writing():
             return importer.run(self, lines, source=source, skip_invalid=skip_invalid, verify=verify,
-                                keep_links=keep_links, as_given=as_given, progress=progress)
+                                keep_links=keep_links, as_given=as_given, progress=progress, by=by)
 
     def _update_comment(self, comment_id: int, seen: Activity) -> None:
         """A comment seen again in an unchained source (an adapter's): its newer state arrives as chained changes.

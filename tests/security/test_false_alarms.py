@@ -44,3 +44,34 @@ def test_a_mirror_fed_by_pieces_across_comment_edits_shows_the_source_and_verifi
     whole.write_bytes(b"".join(piece.read_bytes() for piece in pieces))
     code, report = verify(tmp_path / "none.db", whole)
     assert code == 0, report
+
+
+def test_a_mirror_fed_by_pieces_across_prunes_at_the_source_verifies(tmp_path):
+    """The source prunes (by count and by age) between pieces: its prune records arrive in the mirror as history of
+    the source's chain, not as prunes of the mirror's, which still holds every activity it was sent."""
+    source, mirror, cursor = tmp_path / "source.db", tmp_path / "mirror.db", tmp_path / "cursor"
+    pieces = []
+
+    def ship():
+        piece = tmp_path / f"piece{len(pieces) + 1}.jsonl"
+        assert audit("--db", source, "export", "--cursor-file", cursor, "-o", piece).exit_code == 0
+        pieces.append(piece)
+        result = audit("--db", mirror, "import", piece)
+        assert result.exit_code == 0, result.output
+
+    for n in range(1, 5):
+        audit("--db", source, "record", "update" if n > 1 else "create", "-c", "articles", "-i", "1",
+              "--data", json.dumps({"t": n}))
+    ship()
+    assert audit("--db", source, "prune", "--keep-revisions", "2", "--yes").exit_code == 0
+    audit("--db", source, "record", "update", "-c", "articles", "-i", "1", "--data", '{"t": 5}')
+    ship()
+    assert audit("--db", source, "prune", "--older-than", "0s", "--yes").exit_code == 0
+    audit("--db", source, "record", "update", "-c", "articles", "-i", "1", "--data", '{"t": 6}')
+    ship()
+
+    assert verify(source)[0] == 0
+    code, report = verify(mirror)
+    assert code == 0, report
+    state = lambda db: json.loads(audit("--db", db, "snapshot", "articles", "1").stdout)  # noqa: E731
+    assert state(mirror) == state(source) == {"t": 6}

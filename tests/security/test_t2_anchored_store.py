@@ -149,3 +149,100 @@ def test_an_anchor_re_signed_by_another_key_or_unsigned_is_refused(plain, tmp_pa
     audit("--db", path, "checkpoint", "--sign", private, "-o", signed)
     pub_raw.write_text(json.loads(signed.read_text())["signature"]["public_key"])
     assert verify(path, "--anchor", signed, "--public-key", pub_raw)[0] == 0
+
+
+# Forged prunes: the attacker removes rows and writes a prune record for them, so that verify takes the removal
+# as a prune's. A prune keeps the digest of each activity it removes (store/pruned.py), so the chain still runs
+# from the first activity to the head through them: a forged prune can remove rows in view, never change one.
+
+
+def _relink(store: AuditStore, activity_id: int) -> None:
+    """Give a changed row the hash that covers it, after the prev_hash it has (the attacker knows chain.py)."""
+    for row, details, digest in store._rows(activity_id - 1, activity_id):
+        new, _ = store._link_of(row, details, digest, row["prev_hash"], None)
+        store.conn.execute("UPDATE activity SET hash = ? WHERE id = ?", [new, activity_id])
+
+
+def _forge_prune(store: AuditStore, removed: list[int], boundary: dict, *, keep_digests: bool) -> None:
+    """Remove `removed` and append a prune record that accounts for them, as `audit prune` writes one (with the
+    digests of what it removed kept, or as a release before them did), then chain on from it."""
+    from audit_cli.models import Activity
+    from audit_cli.store import derived, pruned
+    from audit_cli.store.prune import survivors_digest
+
+    marks = ", ".join("?" * len(removed))
+    with store._writing():
+        if keep_digests:
+            pruned.keep(store, removed, store._next_id())
+        count, digest = survivors_digest(store.conn.execute(
+            f"SELECT id, hash FROM activity WHERE id <= ? AND id NOT IN ({marks}) ORDER BY id",
+            [boundary["id"], *removed]))
+        details = {"removed": {"activities": len(removed), "revisions": 0, "rewritten": 0, "by": []},
+                   "policy": {}, "boundary": boundary, "survivors": {"count": count, "digest": digest},
+                   "attested": dict(zip(("count", "digest"), store.attested_digest())),
+                   "rewrites": derived.rewrites_digest(store), "plan": derived.plan_digest(store.conn),
+                   "versions": derived.versions_state(store), "settings": store.policy()}
+        if keep_digests:
+            details["pruned"] = pruned.table_digest(store.conn)
+        store._insert_activity(Activity("prune", "*", "*", "", details=details))  # chained on from the head
+        store.conn.execute(f"DELETE FROM revisions WHERE activity IN ({marks})", removed)
+        store.conn.execute(f"DELETE FROM activity WHERE id IN ({marks})", removed)
+
+
+def _hash(store: AuditStore, activity_id: int) -> str:
+    return store.conn.execute("SELECT hash FROM activity WHERE id = ?", [activity_id]).fetchone()[0]
+
+
+def test_a_forged_prune_that_removes_the_anchors_head_after_a_change_fails_the_anchor(anchored):
+    path, ids, anchor = anchored
+    head = json.loads(anchor.read_text())["head_id"]
+    with AuditStore.open(path) as store:
+        boundary = {"id": head, "hash": _hash(store, head)}
+    tamper(path, ("UPDATE activity SET user = 'mallory' WHERE id = ?", [ids["update"]]))
+    with AuditStore.open(path) as store:
+        with store._writing():
+            store._rechain(0, chain.GENESIS)  # every link made again: alone, the store verifies
+        _forge_prune(store, [head], {"id": head, "hash": _hash(store, head)}, keep_digests=True)
+    assert verify(path)[0] == 0
+    assert caught(path, "--anchor", anchor)["kind"] == "head mismatch"
+    assert boundary["hash"] != _hash_after(path)
+
+
+def _hash_after(path):
+    return json.loads(audit("--db", path, "checkpoint").stdout)["head_hash"]
+
+
+def test_a_forged_prune_of_an_earlier_release_cannot_vouch_for_rows_after_the_anchor(anchored):
+    """A prune record without kept digests (as a release before them wrote): rows below its boundary are checked
+    each alone, which cannot prove a change before the anchor's head, so verify refuses to vouch for the anchor."""
+    path, ids, anchor = anchored
+    head = json.loads(anchor.read_text())["head_id"]
+    tamper(path, ("UPDATE activity SET user = 'mallory' WHERE id = ?", [ids["update"]]))
+    with AuditStore.open(path) as store:
+        with store._writing():
+            _relink(store, ids["update"])
+        _forge_prune(store, [ids["login"]], {"id": head, "hash": _hash(store, head)}, keep_digests=False)
+    assert verify(path)[0] == 0  # the prune's account holds, alone
+    failure = caught(path, "--anchor", anchor)
+    assert failure["kind"] == "deleted" and "kept no digest" in failure["message"]
+
+
+def test_a_forged_prune_with_kept_digests_shows_as_the_prune_it_is(anchored):
+    """Rows removed with their digests kept, and a prune record for them: what `audit prune` does. The anchor
+    still verifies (T2's exception), and the removal shows as a prune."""
+    path, ids, anchor = anchored
+    with AuditStore.open(path) as store:
+        _forge_prune(store, [ids["login"]], {"id": 0, "hash": chain.GENESIS}, keep_digests=True)
+    code, report = verify(path, "--anchor", anchor)
+    assert code == 0 and "pruned" in report, report
+
+
+def test_rows_removed_with_their_digests_kept_but_no_prune_record_are_caught(anchored):
+    path, ids, anchor = anchored
+    with AuditStore.open(path) as store:
+        with store._writing():
+            from audit_cli.store import pruned
+
+            pruned.keep(store, [ids["login"]], store._next_id())
+            store.conn.execute("DELETE FROM activity WHERE id = ?", [ids["login"]])
+    assert caught(path)["kind"] == "deleted"

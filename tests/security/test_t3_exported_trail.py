@@ -76,11 +76,44 @@ def test_a_cut_trail_fails_its_anchor(trail, cut):
     assert code in (1, 3) and code != 0
 
 
-def test_a_cut_head_is_not_ok_without_partial(trail):
+def test_a_cut_head_is_caught_by_the_trailer_even_as_a_partial_check(trail):
     out, _ = trail
     edited(out, lambda rows: rows.pop(0))
-    assert offline(out)[0] != 0
-    assert offline(out, "--partial")[0] == 0  # asked for: each line's hash and the links between them hold
+    assert offline(out)[0] == 3
+    assert offline(out, "--partial")[0] == 3
+
+
+def test_a_cut_tail_is_caught_by_the_trailer(trail):
+    out, _ = trail
+    edited(out, lambda rows: rows.pop(-2))  # the last activity, the trailer kept
+    assert offline(out, "--partial")[0] == 3
+
+
+def test_a_trail_without_its_trailer_is_partial_at_best(trail):
+    """Its end is not proven: exit 1, and with --partial 0 only because its lines are one chain from the first."""
+    out, _ = trail
+    edited(out, lambda rows: rows.pop())
+    code, report = offline(out)
+    assert code == 1 and "no trailer" in report["partial"]
+    assert offline(out, "--partial")[0] == 0
+
+
+@pytest.mark.parametrize("cut", ["head", "a middle line, its gap marked"])
+def test_lines_cut_with_the_trailer_stripped_are_never_accepted(trail, cut):
+    """No trailer covers them, and their chain is broken: a removed line cannot be told from a filtered one, so
+    not even a partial check passes."""
+    out, _ = trail
+
+    def change(rows):
+        rows.pop()
+        if cut == "head":
+            rows.pop(0)
+        else:
+            rows.pop(4)
+            rows[4] = json.dumps({**json.loads(rows[4]), "gap": True}) + "\n"
+
+    code, report = offline(edited(out, change), "--partial")
+    assert code == 1 and "uncovered" in report, report
 
 
 def test_a_filtered_export_is_partial_and_says_so(plain, tmp_path):
@@ -108,8 +141,6 @@ def test_a_keyed_trail_needs_its_key_and_catches_a_change_with_it(keyed, tmp_pat
     assert offline(edited(out, _modify), key=KEY)[0] == 3
 
 
-@pytest.mark.xfail(strict=True, reason="exports carry no chained trailer yet; a deleted line followed by a gap mark "
-                   "passes as a filtered trail with --partial (issue 13)")
 def test_a_deleted_line_hidden_by_a_gap_mark_is_caught_even_as_a_partial_check(trail):
     out, _ = trail
 
@@ -118,3 +149,67 @@ def test_a_deleted_line_hidden_by_a_gap_mark_is_caught_even_as_a_partial_check(t
         rows[4] = json.dumps({**json.loads(rows[4]), "gap": True}) + "\n"
 
     assert offline(edited(out, hide), "--partial")[0] == 3
+
+
+def _reseal(rows, keyed: bool) -> None:
+    """The attacker's trailer for the lines as they are now: SHA-256 is public, the key is not."""
+    from audit_cli import trailer
+
+    lines = [json.loads(row) for row in rows[:-1]]
+    segment = trailer.Segment()
+    for line in lines:
+        segment.add(1, line["id"], line["id"], trailer.line_entry(line["id"], line["hash"]))
+    old = json.loads(rows[-1])["trailer"]
+    rows[-1] = trailer.make(segment, store=old["store"], head_id=old["head_id"], head_hash=old["head_hash"],
+                            keyed=keyed, key=None, after_id=old["after_id"], filters=old["filters"]).decode()
+
+
+@pytest.mark.parametrize("claims_keyed", [True, False])
+def test_a_keyed_trail_whose_trailer_is_forged_without_the_key_is_caught(keyed, tmp_path, claims_keyed):
+    path, _ = keyed
+    out = tmp_path / "keyed.jsonl"
+    assert audit("--db", path, "export", "-a", "update", "-o", out, key=KEY).exit_code == 0
+
+    def hide(rows):
+        rows.pop(1)
+        rows[1] = json.dumps({**json.loads(rows[1]), "gap": True}) + "\n"
+        _reseal(rows, claims_keyed)
+
+    code, report = offline(edited(out, hide), "--partial", key=KEY)
+    # as unkeyed: its lines say otherwise; as keyed but sealed without the key: it proves no more than none
+    assert (code, "uncovered" in report) == ((3, False) if not claims_keyed else (1, True)), report
+
+
+def test_a_keyed_trail_exported_without_the_key_says_its_trailer_proves_nothing(keyed, tmp_path):
+    path, _ = keyed
+    out = tmp_path / "keyed.jsonl"
+    result = audit("--db", path, "export", "-o", out)
+    assert result.exit_code == 0 and "not sealed" in result.stderr
+    code, report = offline(out, key=KEY)
+    assert code == 1 and "sealed without the chain key" in report["partial"]
+
+
+def test_an_unkeyed_trail_resealed_after_a_change_is_caught_by_its_anchor(trail):
+    """An unkeyed trail proves nothing to someone who can rewrite it whole; its anchor still does."""
+    out, anchor = trail
+    edited(out, lambda rows: (rows.pop(-2), _reseal(rows, False)))
+    assert offline(out, "--anchor", anchor)[0] != 0
+
+
+def test_segments_appended_to_one_file_each_verify_by_their_trailer(plain, tmp_path):
+    path, _ = plain
+    cursor, out = tmp_path / "cursor", tmp_path / "all.jsonl"
+    for n in range(2):
+        piece = tmp_path / f"piece{n}.jsonl"
+        assert audit("--db", path, "export", "--cursor-file", cursor, "-o", piece).exit_code == 0
+        audit("--db", path, "record", "update", "-c", "articles", "-i", "1", "--data", json.dumps({"n": n}))
+        out.write_bytes(out.read_bytes() + piece.read_bytes() if out.exists() else piece.read_bytes())
+    last = tmp_path / "last.jsonl"
+    assert audit("--db", path, "export", "--cursor-file", cursor, "-o", last).exit_code == 0
+    out.write_bytes(out.read_bytes() + last.read_bytes())
+    assert offline(out)[0] == 0
+    rows = lines(out)
+    middle = next(n for n, row in enumerate(rows) if '"trailer"' in row)
+    rows.pop(middle - 1)  # the first piece's last line
+    out.write_text("".join(rows))
+    assert offline(out, "--partial")[0] == 3

@@ -1,0 +1,44 @@
+"""The chained record of an import that could not keep the lines' own links.
+
+A trail imported into an empty store, whole from its first line, keeps its links: the copy verifies as the
+original and its prune records speak for it. Any other import of chained lines (into a store that has activity, or
+of a filtered trail, a piece, a pruned store's trail) chains them anew from this store's head, which proves that
+they were not changed here but no longer what they were in their source. So it says so, in the chain: an `import`
+activity naming the file, the source store and its head (from the trail's trailer, else its last line), the ids
+the lines took here, and why. Verify reads these records too: a prune record that arrived inside one is the
+source's history, not a prune of this store (integrity.py, prune.latest_prune).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import jsontext
+from ..errors import UsageError
+from ..models import Activity
+
+ACTION = "import"
+
+
+def record(*, source: str, added: int, first_id: int, last_id: int, reason: str, trailers: Any,
+           last_given: str | None, by: Activity | None) -> Activity:
+    """The import record (its user is `by`'s, when given)."""
+    last = trailers.segments[-1] if trailers is not None and trailers.segments else None
+    origin = ({"store": last["store"], "head": {"id": last["head_id"], "hash": last["head_hash"]}} if last
+              else {"store": None, "head": {"id": None, "hash": last_given}})
+    details = {"source": source, **origin, "activities": {"count": added, "first": first_id, "last": last_id},
+               "rechained": reason}
+    return Activity(ACTION, "*", "*", "", user=by.user if by is not None else None, details=details)
+
+
+def rechained_ranges(conn: Any) -> list[tuple[int, int]]:
+    """The local id ranges of imports that chained their lines anew."""
+    ranges = []
+    for (text,) in conn.execute("SELECT details FROM activity INDEXED BY activity_action WHERE action = ? AND "
+                                "collection = '*' AND item = '*'", [ACTION]):
+        try:
+            span = (jsontext.loads(text) or {}).get("activities") or {}
+            ranges.append((int(span["first"]), int(span["last"])))
+        except (TypeError, ValueError, KeyError, AttributeError, UsageError):
+            continue  # not an import record this release wrote: it vouches for nothing
+    return ranges
