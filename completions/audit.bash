@@ -28,7 +28,7 @@ _audit_options() {
         'audit comment delete') reply=(--at --format --help --user -f -h) ;;
         'audit comment edit') reply=(--at --format --help --user -f -h) ;;
         'audit diff') reply=(--activity --collection --format --from --help --item --to -c -f -h -i) ;;
-        'audit export') reply=(--action --collection --cursor-file --filter --format --help --item --limit --output --quiet --search --since --until --user -a -c -f -h -i -n -o -q -u) ;;
+        'audit export') reply=(--action --collection --cursor-file --filter --format --help --item --limit --no-trailer --output --quiet --search --since --until --user -a -c -f -h -i -n -o -q -u) ;;
         'audit history') reply=(--collection --format --help --item -c -f -h -i) ;;
         'audit import') reply=(--format --help --no-verify --quiet --skip-invalid -f -h -q) ;;
         'audit info') reply=(--format --help -f -h) ;;

@@ -73,13 +73,8 @@ def test_a_first_export_with_a_cursor_file_exports_everything_and_writes_the_las
     cli("import", SAMPLE)
     cursor = tmp_path / "export.cursor"
     result = cli("export", "--cursor-file", cursor, "-o", tmp_path / "a.jsonl")
-<<<<<<< HEAD
     assert held(cursor) == "27"
-    assert len((tmp_path / "a.jsonl").read_bytes().splitlines()) == 27
-=======
-    assert cursor.read_text() == "27\n"
     assert len(lines_of((tmp_path / "a.jsonl").read_bytes())) == 27
->>>>>>> 578e441 (Trails describe themselves, prunes are proven, imports say when they chain anew (issue 13))
     assert f"{cursor} now holds 27" in result.stderr
 
 
@@ -90,15 +85,10 @@ def test_incremental_exports_concatenate_to_the_full_export(cli, tmp_path):
     cli("record", "update", "-c", "articles", "-i", "1", "--data", '{"rating": 2}')
     cli("comment", "add", "articles", "1", "Rated")
     second = cli("export", "--cursor-file", cursor).stdout_bytes
-<<<<<<< HEAD
-    assert len(second.splitlines()) == 2 and held(cursor) == "29"
-    assert first + second == cli("export").stdout_bytes  # no gap marked where one export continues the other
-=======
-    assert len(lines_of(second)) == 2 and cursor.read_text() == "29\n"
+    assert len(lines_of(second)) == 2 and held(cursor) == "29"
     # no gap marked where one export continues the other
     assert without_trailers(first + second) == without_trailers(cli("export").stdout_bytes)
     assert [t["after_id"] for t in trailers(first + second)] == [None, 27]
->>>>>>> 578e441 (Trails describe themselves, prunes are proven, imports say when they chain anew (issue 13))
     assert all("gap" not in line for line in lines_of(second))
 
 
@@ -107,19 +97,14 @@ def test_nothing_new_exports_nothing_and_keeps_the_cursor(cli, tmp_path):
     cursor = tmp_path / "c"
     cli("export", "--cursor-file", cursor, "-o", tmp_path / "a.jsonl")
     result = cli("export", "--cursor-file", cursor, "-o", tmp_path / "b.jsonl")
-<<<<<<< HEAD
-    assert (tmp_path / "b.jsonl").read_bytes() == b"" and held(cursor) == "27"
-=======
-    assert lines_of((tmp_path / "b.jsonl").read_bytes()) == [] and cursor.read_text() == "27\n"
+    assert lines_of((tmp_path / "b.jsonl").read_bytes()) == [] and held(cursor) == "27"
     assert trailers((tmp_path / "b.jsonl").read_bytes())[0]["count"] == 0
->>>>>>> 578e441 (Trails describe themselves, prunes are proven, imports say when they chain anew (issue 13))
     assert "exported 0 activities" in result.stderr
 
 
 def test_a_cursor_past_the_newest_id_is_an_error_not_an_empty_export_forever(cli, tmp_path):
     cli("record", "login", "-c", "u", "-i", "x")
     cursor = tmp_path / "c"
-<<<<<<< HEAD
     cursor.write_text("5\n")  # past everything there is: a cursor of a store rebuilt since
     stderr = cli.fails("export", "--cursor-file", cursor, "-o", tmp_path / "out.jsonl", code=1)
     assert stderr == (f"audit: error: cursor file {cursor} holds activity 5, past the newest this store ever had (1): "
@@ -148,13 +133,8 @@ def test_a_cursor_file_of_an_older_release_holding_the_id_alone_still_works(cli,
     cli("import", SAMPLE)
     cursor = tmp_path / "c"
     cursor.write_text("25\n")
-    assert len(cli("export", "--cursor-file", cursor).stdout_bytes.splitlines()) == 2
+    assert len(lines_of(cli("export", "--cursor-file", cursor).stdout_bytes)) == 2
     assert held(cursor) == "27"
-=======
-    cursor.write_text("5\n")  # past everything there is
-    assert lines_of(cli("export", "--cursor-file", cursor).stdout_bytes) == []
-    assert cursor.read_text() == "5\n"
->>>>>>> 578e441 (Trails describe themselves, prunes are proven, imports say when they chain anew (issue 13))
 
 
 def test_the_cursor_follows_the_last_exported_activity_of_a_filtered_export(cli, tmp_path):
@@ -183,13 +163,8 @@ def test_a_cursor_file_may_have_spaces_around_the_id(cli, tmp_path):
     cli("import", SAMPLE)
     cursor = tmp_path / "c"
     cursor.write_text("  25 \n")
-<<<<<<< HEAD
-    assert len(cli("export", "--cursor-file", cursor).stdout_bytes.splitlines()) == 2
-    assert held(cursor) == "27"
-=======
     assert len(lines_of(cli("export", "--cursor-file", cursor).stdout_bytes)) == 2
-    assert cursor.read_text() == "27\n"
->>>>>>> 578e441 (Trails describe themselves, prunes are proven, imports say when they chain anew (issue 13))
+    assert held(cursor) == "27"
 
 
 def test_a_cursor_file_in_a_missing_folder_fails_before_anything(cli, tmp_path):
@@ -590,13 +565,8 @@ def test_a_split_export_through_the_cli_with_a_cursor(cli, tmp_path, split):
     cursor = tmp_path / "c"
     cursor.write_text("5\n")
     out = cli("export", "--cursor-file", cursor).stdout_bytes
-<<<<<<< HEAD
-    assert out == b"".join(cli("export").stdout_bytes.splitlines(keepends=True)[5:])
-    assert held(cursor) == "27"
-=======
     assert without_trailers(out) == b"".join(without_trailers(cli("export").stdout_bytes).splitlines(keepends=True)[5:])
-    assert cursor.read_text() == "27\n"
->>>>>>> 578e441 (Trails describe themselves, prunes are proven, imports say when they chain anew (issue 13))
+    assert held(cursor) == "27"
 
 
 def test_a_helper_that_sees_another_snapshot_leaves_the_export_to_this_process(built, split, monkeypatch):
