@@ -24,6 +24,7 @@ from audit_cli.cli import app
 from audit_cli.errors import AuditError
 from audit_cli.models import Activity, LogQuery
 from audit_cli.store import AuditStore
+from lines import without_trailers
 
 SETTINGS = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -117,9 +118,9 @@ def test_any_history_round_trips_with_its_chain(ops):
             assert report["ok"], report
             assert (report["checked"], report["head_id"], report["head"]) == \
                 (original["checked"], original["head_id"], original["head"])
-            assert export(copy) == exported
+            assert without_trailers(export(copy)) == without_trailers(exported)
             again = copy.import_lines(enumerate(exported.splitlines(keepends=True), 1), source="trail.jsonl")
-            assert again["added"] == 0 and export(copy) == exported
+            assert again["added"] == 0 and without_trailers(export(copy)) == without_trailers(exported)
 
 
 @SETTINGS
@@ -139,7 +140,7 @@ def test_any_history_s_comments_alone_import_and_verify_offline(ops):
         with AuditStore.open(folder / "copy.db", create=True) as copy:
             result = copy.import_lines(enumerate(comments.splitlines(keepends=True), 1), source="comments.jsonl")
             assert result["added"] == len(texts)
-            assert dict(copy.conn.execute("SELECT id, comment FROM activity")) == texts
+            assert dict(copy.conn.execute("SELECT id, comment FROM activity WHERE action = 'comment'")) == texts
             assert copy.verify()["ok"]
         offline = CliRunner(env={"AUDIT_CHAIN_KEY": None, "AUDIT_DB": None}).invoke(
             app, ["--db", str(folder / "none.db"), "verify", str(trail), "--partial", "--format", "json"])
@@ -196,7 +197,7 @@ def test_any_single_byte_change_to_a_content_field_fails_offline_verify(ops, dat
         folder = Path(name)
         exported, _ = history_export(folder, ops)
         lines = [text + "\n" for text in exported.decode().split("\n")[:-1]]  # not splitlines: U+2028 is content
-        number = data.draw(st.integers(0, len(lines) - 1), label="line")
+        number = data.draw(st.integers(0, len(lines) - 2), label="line")  # an activity's: the last is the trailer
         line = lines[number]
         spans = {field: value_span(line, field) for field in CONTENT}
         field = data.draw(st.sampled_from([f for f, span in spans.items() if span]), label="field")

@@ -1,10 +1,11 @@
-"""What a store contradicts of an anchor (audit-anchor/1): verify's last check when it is given one."""
+"""Anchors (audit-anchor/1) of a store: the one `checkpoint` makes, and what the store contradicts of one (verify's
+last check when it is given one)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import anchors
+from .. import anchors, chain, timeparse
 
 
 def problem(store: Any, anchor: dict[str, Any], head_id: int | None, bridge: Any = None, unlinked: int = 0,
@@ -54,3 +55,21 @@ def problem(store: Any, anchor: dict[str, Any], head_id: int | None, bridge: Any
                                                                     if removed else "")
                 + f", where the anchor counted {anchor['count']}")
     return None
+
+
+def make(store: Any, sign_with: bytes | None) -> dict[str, Any]:
+    conn = store.conn
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")  # the count and the head of one snapshot
+    try:
+        head = conn.execute("SELECT id, hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
+        count = conn.execute("SELECT count(*) FROM activity").fetchone()[0]
+        anchor = {"schema": anchors.SCHEMA, "store": store.store_id(), "count": count,
+                  "head_id": head[0] if head else 0, "head_hash": head[1] if head else chain.GENESIS,
+                  "created_at": timeparse.format_ts(timeparse.utcnow()),
+                  "keyed": store._setting("chain_key_check") is not None}
+    finally:
+        if own:
+            conn.execute("COMMIT")
+    return anchors.sign(anchor, sign_with) if sign_with is not None else anchor

@@ -171,3 +171,16 @@ def pending_problem(store: Any, latest: tuple[int, dict[str, Any]] | None) -> Fa
     if back is not None:
         return ("inserted", back, f"activity {back} was removed by prune {latest[0]}, yet is there again")
     return None
+
+
+def link_failure(conn: sqlite3.Connection, row: dict[str, Any], prev_id: int | None) -> tuple[str, int, str]:
+    """Why a row does not follow the one before it: moved, something inserted before it, or rows deleted."""
+    found = conn.execute("SELECT id FROM activity WHERE hash = ?", [row["prev_hash"]]).fetchone()
+    if found and found[0] > row["id"]:
+        return ("reordered", row["id"], f"activity {row['id']} comes before {found[0]}, which it follows")
+    if found:
+        first = conn.execute("SELECT min(id) FROM activity WHERE id > ?", [found[0]]).fetchone()[0]
+        return ("inserted", first, f"activity {first} was inserted after {found[0]}")
+    first = (prev_id or 0) + 1  # ids are never reused, so the first missing one is the next
+    missing = f"activity {first}" if first == row["id"] - 1 else f"activities {first} to {row['id'] - 1}"
+    return ("deleted", first, f"{missing} (before {row['id']}) {'is' if first == row['id'] - 1 else 'are'} missing")

@@ -32,9 +32,9 @@ from .. import chain, trailer
 from ..errors import AuditError, InvalidLine, UsageError
 from ..models import CREATES, DELETES
 from .activity import _INSERT as INSERT_ACTIVITY
+from . import provenance
 from .connection import remake_indexes
 from .given_links import GivenLinks
-from . import provenance
 from .heads import Heads
 from .lines import Bloom
 from .prepare import Prepared
@@ -99,6 +99,7 @@ class Importer(Heads, GivenLinks, Seen):
         self.pending_held: list[tuple] = []
         self.pending_originals: list[tuple] = []
         self.holding, self.originals, self.relinked = False, 0, False
+        self.by, self.note_rechained = None, True  # who imports; whether chaining anew is recorded (run)
         self.temp: set[str] = set()
         self.bulk: list[str] | None = None  # the definitions of the indexes dropped for a bulk load
         self.key_index: str | None = None  # the key index's, while it is one of them
@@ -291,15 +292,6 @@ class Importer(Heads, GivenLinks, Seen):
 
     # the end
 
-    def _why_rechained(self) -> str:
-        if not self.empty:
-            return "the store already held activity"
-        if self.gaps or self.first_prev not in (None, chain.GENESIS):
-            return "the lines are not one whole chain from the first activity (a filtered trail, a piece)"
-        if self.originals:
-            return "edited comments came without their edit records"
-        return "the lines' own links do not make one whole chain"
-
     def finish(self, trailers: trailer.Finding | None = None) -> dict[str, Any]:
         self.flush()
         if self.bulk:
@@ -344,11 +336,9 @@ class Importer(Heads, GivenLinks, Seen):
                     store._rechain(self.start_id, self.start_head)
                 else:
                     store._rechain(before[0], before[1])
-        if not keep and self.added and (self.relinked or self.dirty_from is not None) and \
+        if self.note_rechained and not keep and self.added and (self.relinked or self.dirty_from is not None) and \
                 self.last_given[1] != chain.GENESIS:  # chained lines, chained anew (not a piece that continues)
-            store._insert_activity(provenance.record(
-                source=self.source, added=self.added, first_id=self.start_id + 1, last_id=self.top,
-                reason=self._why_rechained(), trailers=trailers, last_given=self.last_given[1], by=self.by))
+            store._insert_activity(provenance.record(self, trailers))
         if self.added:  # the versions the lines staged, promoted or deleted, as the table the copy reads
             store._replay_versions(self.start_id)
             store._apply_comment_changes(self.start_id)
@@ -367,14 +357,16 @@ class Importer(Heads, GivenLinks, Seen):
 
 def run(store: Any, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, source: str, skip_invalid: bool,
         verify: bool, keep_links: bool | None, as_given: bool,
-        progress: Callable[[int, int, int | None], None] | None = None, by: Activity | None = None) -> dict[str, Any]:
+        progress: Callable[[int, int, int | None], None] | None = None, by: Activity | None = None,
+        note_rechained: bool = True) -> dict[str, Any]:
     """Import `lines` ((number, raw bytes or a parsed record) pairs) in the caller's transaction.
 
     `progress(lines, position, size)` is called every few thousand lines: position and size are bytes of the file
     when `lines` is a jsonl.Lines (size None for stdin), else 0 and None."""
     importer = Importer(store, source=source, skip_invalid=skip_invalid, verify=verify, keep_links=keep_links,
                         as_given=as_given)
-    importer.by = by
+    importer.by = by if note_rechained else None
+    importer.note_rechained = note_rechained
     add = importer.add
     seen = 0
     trailers = trailer.Check(store.chain_key)

@@ -8,12 +8,11 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from .. import anchors, chain, jsontext, timeparse
+from .. import anchors, chain, jsontext
 from ..errors import CannotCheck, StoreError, Tampered  # noqa: F401 - the errors callers import from here
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
 from . import anchor_check, codec, damage, derived, pruned
 
-ANCHOR_SCHEMA = anchors.SCHEMA
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
 _VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.prev_hash, a.hash, "
            "r.version, r.base, r.data, r.delta FROM activity a LEFT JOIN revisions r ON r.activity = a.id "
@@ -281,7 +280,7 @@ class IntegrityOps:
                     unlinked = boundary["id"]  # follows the boundary the prune attests
                 else:
                     row = {"id": row_id, "prev_hash": prev_hash}
-                    return self._report(count - 1, prev_id, prev, self._link_failure(row, prev_id or boundary["id"]))
+                    return self._report(count - 1, prev_id, prev, derived.link_failure(self.conn, row, prev_id or boundary["id"]))
             if not keyed and self.chain_key is not None:
                 return self._report(count - 1, prev_id, prev, ("modified", row_id,
                                     "AUDIT_CHAIN_KEY is set but this store's chain carries no key: its key check "
@@ -389,17 +388,6 @@ class IntegrityOps:
             getattr(self, "_attested_used", []).append(row["id"])
         return problem
 
-    def _link_failure(self, row: dict[str, Any], prev_id: int | None) -> tuple[str, int, str]:
-        found = self.conn.execute("SELECT id FROM activity WHERE hash = ?", [row["prev_hash"]]).fetchone()
-        if found and found[0] > row["id"]:
-            return ("reordered", row["id"], f"activity {row['id']} comes before {found[0]}, which it follows")
-        if found:
-            first = self.conn.execute("SELECT min(id) FROM activity WHERE id > ?", [found[0]]).fetchone()[0]
-            return ("inserted", first, f"activity {first} was inserted after {found[0]}")
-        first = (prev_id or 0) + 1  # ids are never reused, so the first missing one is the next
-        missing = f"activity {first}" if first == row["id"] - 1 else f"activities {first} to {row['id'] - 1}"
-        return ("deleted", first, f"{missing} (before {row['id']}) {'is' if first == row['id'] - 1 else 'are'} missing")
-
     def _check_anchor(self, anchor: dict[str, Any], head_id: int | None, bridge: pruned.Bridge | None = None,
                       unlinked: int = 0, identity: str | None = "") -> tuple[str, int, str] | None:
         return anchor_check.problem(self, anchor, head_id, bridge, unlinked, identity)
@@ -415,20 +403,7 @@ class IntegrityOps:
     def checkpoint(self, *, sign_with: bytes | None = None) -> dict[str, Any]:
         """An anchor to keep elsewhere: this store, keyed or not, its count, its head id and hash, and when; signed
         with Ed25519 when `sign_with` holds a private key (PEM or OpenSSH)."""
-        own = not self.conn.in_transaction
-        if own:
-            self.conn.execute("BEGIN")  # the count and the head of one snapshot
-        try:
-            head = self.conn.execute("SELECT id, hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
-            count = self.conn.execute("SELECT count(*) FROM activity").fetchone()[0]
-            anchor = {"schema": ANCHOR_SCHEMA, "store": self.store_id(), "count": count,
-                      "head_id": head[0] if head else 0, "head_hash": head[1] if head else chain.GENESIS,
-                      "created_at": timeparse.format_ts(timeparse.utcnow()),
-                      "keyed": self._setting("chain_key_check") is not None}
-        finally:
-            if own:
-                self.conn.execute("COMMIT")
-        return anchors.sign(anchor, sign_with) if sign_with is not None else anchor
+        return anchor_check.make(self, sign_with)
 
 
 def _count(n: int, one: str, many: str) -> str:

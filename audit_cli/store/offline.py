@@ -151,7 +151,7 @@ def _as_store(source: str, chain_key: bytes | None, anchor: dict[str, Any] | Non
     with tempfile.TemporaryDirectory(prefix="audit-verify-") as folder:
         with AuditStore.open(os.path.join(folder, "check.db"), create=True, chain_key=chain_key) as store:
             try:
-                result = store.import_lines(jsonl.read_lines(source), source=source, **how)
+                result = store.import_lines(jsonl.read_lines(source), source=source, note_rechained=False, **how)
             except ImportError_ as exc:  # a line that is not even a valid record was changed, or a trailer's lines
                 return {"ok": False, "checked": None, "head_id": None, "head": None, "source": source,
                         "failure": {"kind": exc.kind, "id": _id_at(source, exc.line), "message": str(exc)}}

@@ -14,21 +14,32 @@ from __future__ import annotations
 from typing import Any
 
 from .. import jsontext
+from ..chain import GENESIS
 from ..errors import UsageError
 from ..models import Activity
 
 ACTION = "import"
 
 
-def record(*, source: str, added: int, first_id: int, last_id: int, reason: str, trailers: Any,
-           last_given: str | None, by: Activity | None) -> Activity:
-    """The import record (its user is `by`'s, when given)."""
+def record(importer: Any, trailers: Any) -> Activity:
+    """The import record of an import (store/importer.py) that chained its lines anew, by its user."""
     last = trailers.segments[-1] if trailers is not None and trailers.segments else None
     origin = ({"store": last["store"], "head": {"id": last["head_id"], "hash": last["head_hash"]}} if last
-              else {"store": None, "head": {"id": None, "hash": last_given}})
-    details = {"source": source, **origin, "activities": {"count": added, "first": first_id, "last": last_id},
-               "rechained": reason}
+              else {"store": None, "head": {"id": None, "hash": importer.last_given[1]}})
+    details = {"source": importer.source, **origin, "rechained": _why(importer),
+               "activities": {"count": importer.added, "first": importer.start_id + 1, "last": importer.top}}
+    by = importer.by
     return Activity(ACTION, "*", "*", "", user=by.user if by is not None else None, details=details)
+
+
+def _why(importer: Any) -> str:
+    if not importer.empty:
+        return "the store already held activity"
+    if importer.gaps or importer.first_prev not in (None, GENESIS):
+        return "the lines are not one whole chain from the first activity (a filtered trail, a piece)"
+    if importer.originals:
+        return "edited comments came without their edit records"
+    return "the lines' own links do not make one whole chain"
 
 
 def rechained_ranges(conn: Any) -> list[tuple[int, int]]:

@@ -21,7 +21,7 @@ from typing import Any
 from .. import chain, jsontext, patches, timeparse
 from ..errors import Conflict, StoreError, UsageError
 from ..models import COMMENT_CHANGES, CREATES, Activity
-from . import codec, derived, provenance, pruned
+from . import codec, derived, prune_record, pruned
 from .policy import scoped
 
 # Rows deleted per transaction. Each batch rewrites the index pages it touches, and old rows are spread over every
@@ -80,40 +80,9 @@ class PruneOps:
     # what verify needs
 
     def latest_prune(self, until: int | None = None) -> tuple[int, dict[str, Any]] | None:
-        """The newest prune record that speaks for this store's chain: one made here, or one that came with a
-        chain imported as it was. A prune record that arrived among lines chained anew (a mirror's later piece,
-        a filtered trail) is its source's history: the lines it removed there may all be here
-        (store/provenance.py). With `until`, the newest at or before that id."""
-        replica = self._setting("links_kept") is not None
-        rechained = provenance.rechained_ranges(self.conn) if replica else []
-        # INDEXED BY: without statistics the planner reads the whole table rather than the few prune records.
-        for activity_id, text, key in self.conn.execute(
-                "SELECT id, details, key FROM activity INDEXED BY activity_action WHERE action = 'prune'"
-                + ("" if replica else " AND key IS NULL") + " AND id <= ? ORDER BY id DESC",
-                [until if until is not None else 2**63 - 1]):
-            if key is not None and any(first <= activity_id <= last for first, last in rechained):
-                continue
-            details = jsontext.loads(text) if text else None
-            if not isinstance(details, dict) or "boundary" not in details:
-                return None
-            if key is not None and not self._done_here(key, details):
-                continue
-            return activity_id, details
-        return None
-
-    def _done_here(self, key: str, details: dict[str, Any]) -> bool:
-        """Whether a prune record that came with the chain (a copy's, a mirror's) is true of this store: what it
-        removed is not here, and the digests it attested are the ones kept. A mirror fed by pieces still holds
-        what its source pruned after sending it."""
-        boundary = details.get("boundary")
-        if not isinstance(boundary, dict) or not isinstance(boundary.get("id"), int):
-            return False
-        if boundary["id"]:
-            store_of = key.rsplit("/", 1)[0]
-            if self.conn.execute("SELECT 1 FROM activity WHERE key = ? OR (id = ? AND hash = ?)",
-                                 [f"{store_of}/{boundary['id']}", boundary["id"], boundary.get("hash")]).fetchone():
-                return False
-        return details.get("attested") == dict(zip(("count", "digest"), self.attested_digest()))
+        """(id, details) of the newest prune record that speaks for this store's chain (store/prune_record.py);
+        with `until`, the newest at or before that id."""
+        return prune_record.latest(self, until)
 
     def attested_digest(self) -> tuple[int, str]:
         return survivors_digest(self.conn.execute("SELECT activity, revision FROM attested ORDER BY activity"))
@@ -288,22 +257,10 @@ class PruneOps:
                 "keep": policy.get("keep_revisions") or 1}
 
     def _archive_lines(self, plan: dict[str, Any]) -> Iterator[bytes]:
-        """The export lines of everything the plan removes (activities whole, and revision-only removals), then
-        one trailer for them all."""
-        from .. import trailer
-        from ..models import LogQuery
-        from .export import Export
+        """The export lines of everything the plan removes (activities whole, and revision-only removals)."""
+        from .export import archive_lines
 
-        ids = sorted(set(plan["whole"]) | set(plan["revisions"]))
-        segment = trailer.Segment()
-        export = None
-        for chunk in _chunks(ids):
-            export = Export(self, LogQuery(filter={"id": {"_in": chunk}}), sealed=False, helper=False,
-                            segment=segment)
-            for data in export:
-                yield from data.splitlines(keepends=True)
-        if export is not None:
-            yield export.trailer({"pruned": True})
+        return archive_lines(self, sorted(set(plan["whole"]) | set(plan["revisions"])), _chunks)
 
     def _attest(self, plan: dict[str, Any], activity: Activity | None, summary: dict[str, Any]) -> tuple[int, int]:
         """In one transaction: the plan, the former digests, scope rewrites, and the chained prune record."""

@@ -47,7 +47,7 @@ class TransferOps:
     def import_lines(self, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, source: str,
                      skip_invalid: bool = False, verify: bool = True, keep_links: bool | None = None,
                      as_given: bool = False, progress: Callable[[int, int, int | None], None] | None = None,
-                     by: Activity | None = None) -> dict[str, Any]:
+                     by: Activity | None = None, note_rechained: bool = True) -> dict[str, Any]:
         """Import audit/1 lines in one transaction; lines already present (by key) are skipped.
 
         Each line is raw JSONL bytes, or an already parsed record in the same shape (what the adapters for other
@@ -61,14 +61,15 @@ class TransferOps:
         A bad line stops the import and nothing from the file is kept, unless `skip_invalid`, which reports it and
         goes on. `progress(lines, position, size)` is called every few thousand lines (store/importer.py).
         Chained lines that could not keep their links are followed by a chained `import` record
-        (store/provenance.py), whose user is `by`'s.
+        (store/provenance.py), whose user is `by`'s (unless not `note_rechained`: a throw-away store's import).
         """
         source = shown(source)  # kept in the store with the import: a file name's undecodable bytes as \xNN
         from . import importer
 
         with bulk_load(self.conn), self._writing():
             return importer.run(self, lines, source=source, skip_invalid=skip_invalid, verify=verify,
-                                keep_links=keep_links, as_given=as_given, progress=progress, by=by)
+                                keep_links=keep_links, as_given=as_given, progress=progress, by=by,
+                                note_rechained=note_rechained)
 
     def _update_comment(self, comment_id: int, seen: Activity) -> None:
         """A comment seen again in an unchained source (an adapter's): its newer state arrives as chained changes.

@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+from lines import activity_lines
+
 from .helpers import (PYTHON, WORKER, audit_env, count, integrity, needs_script, ok, rows, run, seed_lines,
                       verifies)
 
@@ -160,8 +162,7 @@ def test_eight_writers_cli_writers_and_readers_lose_nothing(tmp_path, measure):
     final_export = tmp_path / "final.jsonl"
     ok(run(db, "export", "-o", final_export))
     states: dict[tuple[str, str], list] = {}
-    for line in final_export.read_bytes().splitlines():
-        entry = json.loads(line)
+    for entry in activity_lines(final_export.read_bytes()):
         if entry["revision"] is not None:
             states.setdefault((entry["collection"], entry["item"]), []).append(entry["revision"]["data"])
     assert len(states["shared", "all"]) == 1 + WORKERS * len([i for i in range(PER_WORKER) if i % 4 == 1])
@@ -183,14 +184,14 @@ def test_eight_writers_cli_writers_and_readers_lose_nothing(tmp_path, measure):
     assert seen_sizes == sorted(seen_sizes), "a later log saw fewer activities than an earlier one"
     exports = []
     for _, (_, target, _) in readers[1].results + writers[-1].results:
-        lines = [json.loads(line) for line in target.read_bytes().splitlines()]
+        lines = activity_lines(target.read_bytes())
         assert [x["id"] for x in lines] == list(range(1, len(lines) + 1))
         assert all(x["hash"] == final[x["id"]]["hash"] for x in lines)
         exports.append((len(lines), target))
     for _, (_, out, _) in readers[2].results:
         assert out.startswith(b"OK")
     (_, (_, target, _)), = writers[-1].results
-    size = len(target.read_bytes().splitlines())
+    size = len(activity_lines(target.read_bytes()))
     assert 1 < size < expected, f"the midway export saw {size} of {expected}"
     assert f"OK: {size} activities" in verifies(db, target)
 

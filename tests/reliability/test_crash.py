@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from lines import activity_lines
+
 from .helpers import (AUDIT, PYTHON, WORKER, audit_env, canonical, connect_ro, count, integrity, make_store,
                       needs_script, ok, rows, run, seed_lines, verifies)
 
@@ -136,7 +138,7 @@ def test_killed_import_is_all_or_nothing_and_a_rerun_completes_it(tmp_path, into
     assert b"imported 0 activities" in again.stderr
     assert count(last) == before + LINES
     if into == "empty store":
-        exported = [json.loads(line) for line in source.read_bytes().splitlines()]
+        exported = activity_lines(source.read_bytes())
         stored = rows(last)
         assert [(r["id"], r["hash"]) for r in stored] == [(x["id"], x["hash"]) for x in exported]
     measure("import_seconds", round(length, 2))

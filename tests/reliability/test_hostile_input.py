@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from lines import activity_lines
+
 from .helpers import (AUDIT, SQL, audit_env, canonical, count, error_line, fails, make_store, needs_script, ok,
                       refused, rows, run, verifies)
 
@@ -108,7 +110,7 @@ def test_a_50mb_document_through_a_file_and_through_stdin(tmp_path, measure):
     db, _, _ = runs["stdin"]
     exported = tmp_path / "stdin.jsonl"
     ok(run(db, "export", "-o", exported))
-    line = json.loads(exported.read_bytes())
+    line, = activity_lines(exported.read_bytes())
     assert canonical(line["revision"]["data"]) == canonical(json.loads(paths["stdin"].read_bytes()))
     verifies(db)
 
