@@ -158,7 +158,9 @@ def writer(target: str) -> Iterator[IO[bytes]]:
             os.unlink(temp)
         except FileNotFoundError:
             pass
-        if written and isinstance(exc, OSError):
+        # Ours too: an OSError without a file name in the block, which a write to this stream (gzip's, behind)
+        # raised as it surfaced there.
+        if isinstance(exc, OSError) and (written or exc.filename is None):
             raise AuditError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
 

@@ -17,6 +17,7 @@ from audit_cli.cli import progress as progress_mod
 from audit_cli.models import Activity, LogQuery
 from audit_cli.store import AuditStore
 from audit_cli.store import export as export_mod
+from audit_cli.store import export_helper
 from conftest import Cli
 from lines import activity_lines, trailers, without_trailers
 
@@ -587,7 +588,7 @@ def test_a_helper_that_sees_another_snapshot_leaves_the_export_to_this_process(b
 
 
 def test_a_helper_that_fails_leaves_the_export_to_this_process(built, split, monkeypatch):
-    monkeypatch.setattr(export_mod, "_HELPER", "import sys; sys.exit(3)")
+    monkeypatch.setattr(export_helper, "_HELPER", "import sys; sys.exit(3)")
     with AuditStore.open(built) as store:
         assert b"".join(export_mod.Export(store, LogQuery())) == \
             b"".join(export_mod.Export(store, LogQuery(), helper=False))
@@ -610,17 +611,18 @@ def test_a_split_export_of_a_tampered_store_writes_what_one_process_does(built, 
 @pytest.mark.parametrize("frames", [0, 1, 2, 5])
 def test_a_helper_that_dies_part_way_leaves_the_rest_to_this_process(built, split, monkeypatch, frames):
     # A helper that sends a frame for every two lines (blocks in parts), and dies after `frames` of them.
-    monkeypatch.setattr(export_mod, "_HELPER", f"""
+    monkeypatch.setattr(export_helper, "_HELPER", f"""
 import os
-from audit_cli.store import export
-export.HELD, export.CHUNK = 1, 2
-send, sent = export._send, []
+from audit_cli.store import export, export_helper
+export.CHUNK = 2
+export_helper.HELD = 1
+send, sent = export_helper._send, []
 def dying(*args):
     if len(sent) == {frames}:
         os._exit(5)
     sent.append(send(*args))
-export._send = dying
-export.helper()""")
+export_helper._send = dying
+export_helper.helper()""")
     with AuditStore.open(built) as store:
         alone = export_mod.Export(store, LogQuery(), helper=False)
         expected = b"".join(alone)

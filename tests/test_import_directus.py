@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Cli
+from lines import activity_lines
 
 # The capture ships in the repository (fixtures/directus-11.3.5); AUDIT_DIRECTUS_CAPTURE points at another one.
 CAPTURE = Path(os.environ.get("AUDIT_DIRECTUS_CAPTURE")
@@ -241,7 +242,7 @@ def test_version_saves_are_version_revisions_and_leave_main_alone(imported, tmp_
         assert saves[activity]["details"]["version"] == versions[revision["version"]]["key"]
         assert saves[activity]["details"]["version_id"] == revision["version"]
     imported("export", "--action", "version_save", "-o", tmp_path / "saves.jsonl")
-    lines = {line["id"]: line for line in map(json.loads, (tmp_path / "saves.jsonl").read_text().splitlines())}
+    lines = {line["id"]: line for line in activity_lines((tmp_path / "saves.jsonl").read_text())}
     assert lines[84]["revision"]["version"] == "draft-v2"
     # saves accumulate: after the second save the version holds what Directus staged in all
     draft = next(v for v in versions.values() if v["key"] == "draft-v2")

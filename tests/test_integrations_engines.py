@@ -36,7 +36,7 @@ class Trail:
         self.audit, self.ecs = folder / "trail.jsonl.gz", folder / "trail-ecs.jsonl.gz"
         self.cli("export", "-o", self.audit)
         self.cli("export", "--format", "ecs", "-o", self.ecs)
-        self.lines = len(self.cli("export").stdout.splitlines())
+        self.lines = len(self.cli("export", "--no-trailer").stdout.splitlines())  # activities: not the trailer
         listed = json.loads(self.cli("log", "--limit", "-1", "--format", "json").stdout)
         self.per_day_action = Counter((row["timestamp"][:10], row["action"]) for row in listed)
         self.by_day = {row["day"]: row["count"] for row in self.json("stats", "--by", "day")}

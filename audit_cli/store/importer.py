@@ -395,7 +395,7 @@ def run(store: Any, lines: Iterable[tuple[int, bytes | dict[str, Any]]], *, sour
         result["trailers"] = trailers.finding
         if trailers.finding.failure is not None and verify:
             kind, at, message = trailers.finding.failure
-            raise ImportError_(f"{source} line {at}: {message} (nothing was imported)", at, kind)
+            raise ImportError_(f"{source} line {at}: {message} (nothing was imported)", at, kind=kind)
     finally:
         items.close()  # stops the helper process, if any, now rather than whenever the traceback goes
         if collecting:
