@@ -8,7 +8,8 @@ import json
 from .attack import audit, verify
 
 
-def test_a_mirror_fed_by_pieces_across_comment_edits_shows_the_source_and_verifies(tmp_path):
+def shipper(tmp_path):
+    """(source, mirror, pieces, ship): ship() exports the source's next cursor piece and imports it into the mirror."""
     source, mirror, cursor = tmp_path / "source.db", tmp_path / "mirror.db", tmp_path / "cursor"
     pieces = []
 
@@ -18,6 +19,12 @@ def test_a_mirror_fed_by_pieces_across_comment_edits_shows_the_source_and_verifi
         pieces.append(piece)
         result = audit("--db", mirror, "import", piece)
         assert result.exit_code == 0, result.output
+
+    return source, mirror, pieces, ship
+
+
+def test_a_mirror_fed_by_pieces_across_comment_edits_shows_the_source_and_verifies(tmp_path):
+    source, mirror, pieces, ship = shipper(tmp_path)
 
     audit("--db", source, "record", "create", "-c", "articles", "-i", "1", "--data", '{"t": 1}')
     first = audit("--db", source, "comment", "add", "articles", "1", "first")
@@ -49,16 +56,7 @@ def test_a_mirror_fed_by_pieces_across_comment_edits_shows_the_source_and_verifi
 def test_a_mirror_fed_by_pieces_across_prunes_at_the_source_verifies(tmp_path):
     """The source prunes (by count and by age) between pieces: its prune records arrive in the mirror as history of
     the source's chain, not as prunes of the mirror's, which still holds every activity it was sent."""
-    source, mirror, cursor = tmp_path / "source.db", tmp_path / "mirror.db", tmp_path / "cursor"
-    pieces = []
-
-    def ship():
-        piece = tmp_path / f"piece{len(pieces) + 1}.jsonl"
-        assert audit("--db", source, "export", "--cursor-file", cursor, "-o", piece).exit_code == 0
-        pieces.append(piece)
-        result = audit("--db", mirror, "import", piece)
-        assert result.exit_code == 0, result.output
-
+    source, mirror, _, ship = shipper(tmp_path)
     for n in range(1, 5):
         audit("--db", source, "record", "update" if n > 1 else "create", "-c", "articles", "-i", "1",
               "--data", json.dumps({"t": n}))
