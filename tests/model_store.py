@@ -109,7 +109,6 @@ class Model:
         self.last_prune: int | None = None
         self.archives: dict[str, list[Act]] = {}  # archive file -> the lines it holds
         self.let_go: set[str] = set()  # activities (or their revisions) pruned without an archive
-        self.pruned_revisions: set[str] = set()  # the activities whose revisions a prune removed
         self.exports: list[tuple[str, dict[str, Act]]] = []  # whole exports kept, oldest first
         self.mirror: dict[str, Act] = {}  # what the mirror holds, by key, in the order it came
         self.mirror_top = 0  # the highest source id the mirror holds
@@ -178,7 +177,6 @@ class Model:
 
     def carry_out(self, plan: Plan, archive: str | None, prune_id: int | None, collection: str | None) -> None:
         going = {self.acts[i].key: copy.deepcopy(self.acts[i]) for i in sorted(plan.whole | plan.revisions)}
-        self.pruned_revisions |= {self.acts[i].key for i in plan.revisions}
         if archive is not None:  # a second prune into the same archive adds to it
             self.archives.setdefault(archive, []).extend(going.values())
         else:

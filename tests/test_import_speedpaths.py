@@ -75,7 +75,11 @@ def reference_import(store: AuditStore, source_lines, *, source: str, skip_inval
         # What the lines so far tell: how many of each keyless line were seen (the n-th gets `#n` on its key), and
         # whether the lines' own chain showed lines missing (a gap or a break), after which a create may follow a
         # delete the file does not hold.
-        state = {"seen": {}, "missing": False, "last": None}
+        # And for a line whose hash covers its revision (verified), whether the item's head here may not be the
+        # state its source took the delta from (store/heads.py, Heads._unsure): items of lines that came without
+        # their pruned revision, the highest id when the last gap came, where the lines start.
+        state = {"seen": {}, "missing": False, "last": None, "unknown": set(), "gap_top": -1, "first": None,
+                 "head": head, "start_id": start_id, "verify": verify}
         for number, raw in source_lines:
             if isinstance(raw, bytes) and not raw.strip():
                 continue
@@ -157,36 +161,66 @@ def _import_one(store, raw, *, keep_ids, own, number, as_given, timeparse, state
     if key.startswith(own):
         local = key[len(own):]
         if local.isdigit() and store.conn.execute("SELECT 1 FROM activity WHERE id = ?", [int(local)]).fetchone():
-            return _followed(state, link)
+            return _followed(store, state, link)
     known = store.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
     if known:
         if activity.action == "comment" and link.hash is None:
             store._update_comment(known[0], activity)
-        return _followed(state, link)
+        return _followed(store, state, link)
+    bound = link.hash is not None and state["verify"]  # the line's hash covers its revision
+    unsure = (lambda head: _unsure(store, state, activity, head, link)) if bound else None
     if revision is not None and revision.get("version") is None and activity.action in CREATES \
             and not (state["missing"] or link.gap):
         head = store._head(activity.collection, activity.item)
-        if head is not None and not head.deleted:
+        if head is not None and not head.deleted and not (bound and _unsure(store, state, activity, head, link)):
             raise UsageError(f"{activity.collection} {activity.item} already exists (created or changed in activity "
                              f"{head.activity}): a create needs an item that does not exist yet, or was deleted")
     if keep_ids and isinstance(line.get("id"), int) and not isinstance(line.get("id"), bool):
         taken = store.conn.execute("SELECT 1 FROM activity WHERE id = ?", [line["id"]]).fetchone()
         activity.id = None if taken else line["id"]
-    new = _import_revision(store, activity, revision, as_given) if revision is not None else None
+    new = _import_revision(store, activity, revision, as_given, unsure) if revision is not None else None
     link.id = store._insert_activity(activity, key=key, revision=new, link=("", ""))["id"]
-    return _followed(state, link)
+    where = (activity.collection, activity.item)
+    if new is not None and new.version is None:
+        state["unknown"].discard(where)
+    elif revision is None and link.attested is not None and link.hash is not None:
+        state["unknown"].add(where)
+    return _followed(store, state, link)
 
 
-def _followed(state, link):
+def _unsure(store, state, activity, head, link) -> bool:
+    """Whether the item's head here may not be the state the line's source took its delta from (a revision of it,
+    or whole activities, pruned before the line was shipped)."""
+    if (activity.collection, activity.item) in state["unknown"] or head is None or link.gap \
+            or head.activity <= state["gap_top"]:
+        return True
+    if head.activity > state["start_id"]:  # made by a line of this file, after the last gap
+        return False
+    first = state["first"] if state["first"] is not None else link.prev_hash
+    if first not in (chain.GENESIS, state["head"]):
+        return True
+    return store.conn.execute(
+        "SELECT 1 FROM activity a WHERE a.collection = ? AND a.item = ? AND a.id > ? AND a.id <= ? AND a.action IN "
+        f"({', '.join('?' * len(DATA_ACTIONS))}) AND NOT EXISTS (SELECT 1 FROM revisions r WHERE r.activity = a.id)",
+        [activity.collection, activity.item, head.activity, state["start_id"], *DATA_ACTIONS]).fetchone() is not None
+
+
+def _followed(store, state, link):
     """The link, once the lines' own chain so far is known to miss lines (a gap marked, or a break) or not."""
     if link.hash is not None:
+        if state["first"] is None:
+            state["first"] = link.prev_hash
+        if link.gap:
+            state["gap_top"] = store.conn.execute(
+                "SELECT max(coalesce(max(a.id), 0), coalesce((SELECT seq FROM sqlite_sequence WHERE name = "
+                "'activity'), 0)) FROM activity a").fetchone()[0]
         if link.gap or (state["last"] is not None and link.prev_hash != state["last"]):
             state["missing"] = True
         state["last"] = link.hash
     return link
 
 
-def _import_revision(store, activity, revision, as_given):
+def _import_revision(store, activity, revision, as_given, unsure):
     collection, item = activity.collection, activity.item
     version = revision.get("version")
     known = True
@@ -210,8 +244,14 @@ def _import_revision(store, activity, revision, as_given):
         patches.check_document(data, what="applying revision.delta to the previous state, the item")
     elif delta is _MISSING or delta is None:
         delta = patches.diff(before, data)
-    elif known and not as_given and not patches.same_within_scope(patches.apply(before, delta), data, delta):
-        raise UsageError("revision data and delta disagree: applying delta to the previous snapshot does not give data")
+    elif known and not as_given:
+        try:
+            if not patches.same_within_scope(patches.apply(before, delta), data, delta):
+                raise UsageError("revision data and delta disagree: applying delta to the previous snapshot does "
+                                 "not give data")
+        except AuditError:
+            if version is not None or activity.action in CREATES or unsure is None or not unsure(head):
+                raise
     return NewRevision(data, delta, base, version)
 
 

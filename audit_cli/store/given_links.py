@@ -33,6 +33,7 @@ class GivenLinks:
             self.run_from = activity_id
         if gap:
             self.gaps += 1
+            self.gap_top = self.top
             self.run_from = activity_id
         elif prev_hash != before_hash and before_number:
             if len(self.breaks) < 1000:

@@ -8,12 +8,17 @@ from typing import Any
 
 from .. import chain, jsontext, patches
 from ..errors import UsageError
-from ..models import CREATES
+from ..errors import AuditError
+from ..models import CREATES, DATA_ACTIONS
 from . import codec
 from .lines import Bloom, apply, dump, load, pack
 
 HEAD_CACHE_BYTES = 32 * 2**20
 HEAD_CACHE_ITEMS = 50_000
+# A data activity of the item after its head here, without a revision: one whose revision its source pruned.
+_UNSEEN = ("SELECT 1 FROM activity a WHERE a.collection = ? AND a.item = ? AND a.id > ? AND a.id <= ? AND a.action IN "
+           f"({', '.join('?' * len(DATA_ACTIONS))}) AND NOT EXISTS (SELECT 1 FROM revisions r WHERE r.activity = a.id) "
+           "LIMIT 1")
 _HEAD = """SELECT r.activity, a.action, r.base, length(b.body) FROM revisions r JOIN activity a ON a.id = r.activity
            LEFT JOIN bases b ON b.id = r.base
            WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity DESC LIMIT 1"""
@@ -21,7 +26,8 @@ _HEAD = """SELECT r.activity, a.action, r.base, length(b.body) FROM revisions r 
 
 class Heads:
     """A mixin of Importer: what it needs of it are `store`, `conn`, `as_given`, `no_revisions`, `base_top`,
-    `pending_items`, `pending_revisions`, `pending_bases` and `flush`."""
+    `pending_items`, `pending_revisions`, `pending_bases`, `flush`, and for `_unsure` `unknown`, `gap_top`,
+    `first_prev`, `start_head` and `start_id`."""
 
     heads: OrderedDict
     head_bytes: int
@@ -73,11 +79,31 @@ class Heads:
                 self.evicted = Bloom(23)
             self.evicted.add(gone)
 
-    def _revision(self, values: list[Any], revision: tuple) -> tuple:
+    def _unsure(self, collection: str, item: str, head: tuple | None, bound: tuple[str, bool]) -> bool:
+        """Whether the item's head here may not be the state its source took a chained line's delta from: a
+        revision of the item between them was pruned at the source before it was shipped (its line is here, or in
+        this import, without a revision), or whole activities were (a gap since the head, or lines that do not
+        continue this store's chain). `bound` is the line's (prev_hash, gap)."""
+        if (collection, item) in self.unknown:
+            return True
+        prev_hash, gap = bound
+        if head is None or gap or head[0] <= self.gap_top:
+            return True
+        if head[0] > self.start_id:  # a line of this import made the head, and no gap came since
+            return False
+        first = self.first_prev if self.first_prev is not None else prev_hash
+        if first not in (chain.GENESIS, self.start_head):
+            return True
+        return self.conn.execute(_UNSEEN, [collection, item, head[0], self.start_id, *DATA_ACTIONS]).fetchone() \
+            is not None
+
+    def _revision(self, values: list[Any], revision: tuple, bound: tuple[str, bool] | None = None) -> tuple:
         """(digest, data JSON, delta JSON, version, head or None, exact) of a line's prepared revision, checked: a
         missing delta is computed from the item's previous snapshot, a missing data is that snapshot with delta
         applied, and when both are given they must agree (unless the preparing side found they do, against this
-        same snapshot)."""
+        same snapshot). `bound` is (prev_hash, gap) of a line whose hash is checked to cover its revision: its data
+        and delta are then the source's own, and where the head here may not be the state the source took the
+        delta from (`_unsure`), they are taken as they are."""
         version, data_text, delta_text, exact, delta_exact, digest, error, checked, derived = revision
         if error is not None:
             raise UsageError(error)
@@ -118,11 +144,15 @@ class Heads:
             delta_text = jsontext.dumps(delta)
         elif known and not agreed and not self.as_given:
             delta = load(delta_text.encode(), delta_exact)
-            after = apply(before, before_exact, delta)
-            if not (exact and dump(after)[0] == data_text) and \
-                    not patches.same_within_scope(after, load(data_text, exact), delta):
-                raise UsageError("revision data and delta disagree: applying delta to the previous snapshot does "
-                                 "not give data")
+            try:
+                after = apply(before, before_exact, delta)
+                if not (exact and dump(after)[0] == data_text) and \
+                        not patches.same_within_scope(after, load(data_text, exact), delta):
+                    raise UsageError("revision data and delta disagree: applying delta to the previous snapshot "
+                                     "does not give data")
+            except AuditError:
+                if version is not None or creates or bound is None or not self._unsure(collection, item, head, bound):
+                    raise
         if digest is None:
             digest = chain.revision_digest(data_text.decode(), delta_text, version)
         return digest, data_text, delta_text, version, head, exact
@@ -159,6 +189,7 @@ class Heads:
         self.pending_revisions.append((activity_id, collection, item, version, base_id, blob, delta_text))
         self.pending_items.add(where)
         if version is None:
+            self.unknown.discard(where)
             current = self.heads.get(where)
             if current is None or current[0] < activity_id:
                 self._remember(where, (activity_id, values[1], base_id, base_size, origin, number, keep, exact,

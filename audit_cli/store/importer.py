@@ -83,6 +83,7 @@ class Importer(Heads, GivenLinks, Seen):
         self.key = store.chain_key if self.given else self._new_chain_key()
         self.keys = Bloom() if self.empty else None
         self.heads: OrderedDict[tuple[str, str], tuple] = OrderedDict()
+        self.unknown: set[tuple[str, str]] = set()  # items a line of which came without its pruned revision
         self.head_bytes = 0
         self.evicted: Bloom | None = None
         self.pending_activity: list[tuple] = []
@@ -116,6 +117,7 @@ class Importer(Heads, GivenLinks, Seen):
         self.first_prev: str | None = None
         self.run_from = 0  # the id of the line the lines' own links run unbroken from: the first, or the last gap
         self.gaps, self.breaks = 0, []
+        self.gap_top = -1  # the highest id used when the last line that follows a gap came
         self.first_break: str | None = None
         self.failure: tuple[int, int] | None = None  # the first (id, line) whose hash does not cover its content
 
@@ -161,16 +163,19 @@ class Importer(Heads, GivenLinks, Seen):
             self.holding = False
             self._follow(number, None, prev_hash, hash_, gap)
             return
+        bound = (prev_hash, gap) if hash_ is not None and self.verify else None  # its hash covers its revision
         if revision is not None and revision[0] is None and values[1] in CREATES and not (gap or self.gaps or self.breaks):
             head = self._head(values[7], values[8])
-            if head is not None and head[1] not in DELETES:  # as `record create` refuses it
+            # As `record create` refuses it; unless the delete may be one whose revision the source pruned.
+            if head is not None and head[1] not in DELETES and not (
+                    bound and self._unsure(values[7], values[8], head, bound)):
                 raise UsageError(f"{values[7]} {values[8]} already exists (created or changed in activity {head[0]}):"
                                  " a create needs an item that does not exist yet, or was deleted")
         if self.empty and wanted is not None and not self._exists(wanted):
             activity_id = wanted
         else:
             activity_id = self.top + 1
-        packed = self._revision(values, revision) if revision is not None else None  # raises for a bad one
+        packed = self._revision(values, revision, bound) if revision is not None else None  # raises for a bad one
         # Nothing below raises for a bad line: from here on, the line is in.
         values[0] = activity_id
         if record is None or (packed is not None and revision[8] and packed[0] != revision[5]):
@@ -221,6 +226,8 @@ class Importer(Heads, GivenLinks, Seen):
             self._write_revision(number, activity_id, values, packed, packing)
         if attested is not None and hash_ is not None:
             self.pending_attested.append((activity_id, attested))
+            if revision is None:  # its source pruned the revision: the item's next delta is from a state not here
+                self.unknown.add((values[7], values[8]))
         if original is not None:
             self.pending_originals.append((activity_id, original))
         self.added += 1
