@@ -219,9 +219,7 @@ class Importer(Heads, GivenLinks, Seen):
             self.top = activity_id
         if activity_id > self.last_id:
             self.last_id = activity_id
-        self.pending_keys[key] = activity_id
-        if self.keys is not None:
-            self.keys.add(key)
+        self.pending_keys[key] = activity_id  # (and self.keys has it: _known added it)
         if packed is not None:
             self._write_revision(number, activity_id, values, packed, packing)
         if attested is not None and hash_ is not None:

@@ -87,7 +87,9 @@ class Seen:
             local = key[len(self.own):]
             if local.isdigit() and self._exists(int(local)):
                 return int(local), True
-        if self.keys is not None and key not in self.keys:
+        # Added here, before the line is in: a key whose line turns out bad or known stays a "maybe", which the
+        # lookups below settle, and every key of a line added is in the filter.
+        if self.keys is not None and self.keys.add_new(key):
             return None, False
         if key in self.pending_keys:
             return self.pending_keys[key], False
