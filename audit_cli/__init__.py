@@ -20,7 +20,7 @@ _EXPORTS = {
                      "Recorded", "Retention", "RevertPlan", "Scope", "StoreInfo", "Verification", "Version",
                      "VersionComparison"), "api.results"),
     **dict.fromkeys(("AuditError", "UsageError", "NotFound", "Conflict", "StoreError", "Damaged", "CannotCheck",
-                     "Tampered", "InvalidLine", "AnchorError", "BadSignature", "ExitCode"), "errors"),
+                     "Tampered", "UpgradeRefused", "InvalidLine", "AnchorError", "BadSignature", "ExitCode"), "errors"),
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -70,6 +70,17 @@ class Tampered(AuditError):
     """A broken chain where it stops work, such as an import (verify reports it instead of raising)."""
 
 
+class UpgradeRefused(AuditError):
+    """A store of an earlier schema whose chain does not verify: it is left as it was, not upgraded, since an
+    upgrade must never launder earlier tampering. `report` is verify's report of it."""
+
+    exit_code = ExitCode.TAMPERED
+
+    def __init__(self, message: str, *, report: dict):
+        super().__init__(message)
+        self.report = report
+
+
 class InvalidLine(AuditError):
     """A line of a trail that cannot be imported: names the file, the line (`line`) and the reason; `kind` is what
     verify calls the edit the line shows (modified; deleted or inserted when a trailer counts other lines)."""

@@ -1,7 +1,7 @@
 """A store written by the previous release (schema 3, chain format 2, a prune that kept no digests: made by
-hand with that release and kept in fixtures/previous-release/ with an anchor taken then) opens, upgrades, and
-verifies under this one: alone, against its anchor, after new records and a prune of this release, and through an
-export and import. Tampering with it still shows."""
+hand with that release and kept in fixtures/previous-release/ with an anchor taken then) opens, upgrades (verified
+first), and verifies under this one: alone, against its anchor, after new records and a prune of this release, and
+through an export and import. Tampering with it still shows."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def verified(cli: Cli, *args) -> dict:
 
 def test_it_upgrades_and_verifies_alone_and_against_the_anchor_taken_before(old):
     report = verified(old, "--anchor", FIXTURE / "anchor.json")
-    assert report["head_id"] == 11 and "pruned" in report
+    assert report["head_id"] == 12 and "pruned" in report  # 11 and the upgrade's record (tests/security/test_upgrade.py)
     with sqlite3.connect(old.db_path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
@@ -43,13 +43,13 @@ def test_it_upgrades_and_verifies_alone_and_against_the_anchor_taken_before(old)
 def test_it_goes_on_recording_and_pruning_and_still_extends_its_anchor(old):
     old("record", "update", "-c", "articles", "-i", "1", "--data", '{"n": 1}')
     old("prune", "--keep-revisions", "1", "--yes")
-    assert verified(old, "--anchor", FIXTURE / "anchor.json")["head_id"] == 13
+    assert verified(old, "--anchor", FIXTURE / "anchor.json")["head_id"] == 14
 
 
 def test_its_export_verifies_and_imports_into_a_copy_with_the_same_head(old, tmp_path):
     trail = tmp_path / "trail.jsonl"
     old("export", "-o", trail)
-    assert len(activity_lines(trail.read_text())) == 7
+    assert len(activity_lines(trail.read_text())) == 8
     assert Cli(tmp_path / "none.db")("verify", trail).stdout.startswith("OK")
     copy = Cli(tmp_path / "copy.db")
     copy("import", trail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from . import upgrade
 from .activity import ActivityOps
 from .connection import MEMORY, SCHEMA_VERSION, connect, writing
 from .integrity import IntegrityOps
@@ -30,7 +31,8 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
     def open(cls, path: str | Path, *, create: bool = False, chain_key: bytes | None = None) -> AuditStore:
         """Open (or with `create`, make) the store at `path`. `chain_key` keys its hash chain (HMAC)."""
         path = Path(path) if str(path) == MEMORY else Path(path).expanduser()
-        return cls(connect(path, create=create), path, chain_key)
+        return cls(connect(path, create=create, upgrade=lambda conn, old: upgrade.check(cls(conn, path, chain_key), old)),
+                   path, chain_key)
 
     @property
     def in_memory(self) -> bool:

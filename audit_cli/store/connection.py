@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +16,7 @@ APPLICATION_ID = 0x61756474
 # store does not import sqlite-utils.
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 15_000
+Upgrade = Callable[[sqlite3.Connection, int], None]  # checks a migrated store before its upgrade commits
 MEMORY = ":memory:"  # SQLite's name for a database in memory
 
 
@@ -32,15 +33,18 @@ class StoreConnection(sqlite3.Connection):
         self.made_folders: list[Path] = []  # the folders made for it, outermost first
 
 
-def connect(path: Path, *, create: bool) -> StoreConnection:
+def connect(path: Path, *, create: bool, upgrade: Upgrade | None = None) -> StoreConnection:
     """A connection to an audit store at `path`, migrated to this version's schema.
+
+    `upgrade(conn, old_version)` runs inside the migration's transaction when a store of an earlier schema was
+    migrated (not a new one): what it raises rolls the migration back and leaves the file as it was.
 
     Reading commands pass create=False: a missing store is an error, and nothing is created. ":memory:" is a store
     in memory, new and empty (for tests and throwaway work), never a file of that name.
     """
     if str(path) == MEMORY:
         conn = sqlite3.connect(MEMORY, isolation_level=None, check_same_thread=False, factory=StoreConnection)
-        _prepare(conn, path)
+        _prepare(conn, path, upgrade)
         return conn
     created = False
     folders: list[Path] = []
@@ -57,7 +61,7 @@ def connect(path: Path, *, create: bool) -> StoreConnection:
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {path}: {exc}") from None
     try:
-        _prepare(conn, path)
+        _prepare(conn, path, upgrade)
     except sqlite3.DatabaseError as exc:
         conn.close()
         reader = _read_only(path) if "readonly" in str(exc) else None
@@ -205,7 +209,7 @@ def _describe(path: Path, exc: sqlite3.DatabaseError) -> str:
     return f"cannot use {path}: {text}"
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+def _prepare(conn: sqlite3.Connection, path: Path, upgrade: Upgrade | None = None) -> None:
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     from ..query import fold, number, week
 
@@ -226,7 +230,6 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
             f"{path} was written by a newer audit (schema {version}; this version reads up to {SCHEMA_VERSION}): "
             "upgrade audit to use it"
         )
-    conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -237,10 +240,14 @@ def _prepare(conn: sqlite3.Connection, path: Path) -> None:
 
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             migrations.apply(conn)
+            if version > 0 and upgrade is not None:
+                upgrade(conn, version)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    # Only once migrated: switching journals writes the file's header, and a refused upgrade leaves it untouched.
+    conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA optimize = 0x10002")
 
 

@@ -191,7 +191,13 @@ class IntegrityOps:
 
             raise UsageError("a public key checks an anchor's signature: give the anchor too")
         self._anchor_identity = identity
-        self.conn.execute("BEGIN")  # one snapshot, however long the check takes
+        # One snapshot, however long the check takes: the caller's transaction when it holds one (an upgrade
+        # verifies what it migrated before committing: upgrade.py). Other processes would not see that one's
+        # writes, and would wait for its lock, so then the check stays in this process.
+        own = not self.conn.in_transaction
+        self._share_out = own
+        if own:
+            self.conn.execute("BEGIN")
         try:
             return self._verify(anchor)
         except sqlite3.OperationalError as exc:
@@ -199,7 +205,8 @@ class IntegrityOps:
                 raise
             return self._damaged(exc)
         finally:
-            self.conn.execute("COMMIT")
+            if own:
+                self.conn.execute("COMMIT")
 
     def _damaged(self, exc: sqlite3.OperationalError) -> dict[str, Any]:
         """A row whose text is not UTF-8 cannot be what was written (the chain covers UTF-8): modified."""
@@ -355,7 +362,8 @@ class IntegrityOps:
 
         low = self.conn.execute("SELECT coalesce(min(id), 0) FROM activity").fetchone()[0] - 1
         workers = min(os.cpu_count() or 1, 4)
-        if head_id - low < _PARALLEL_ROWS or workers < 2 or "fork" not in mp.get_all_start_methods():
+        if head_id - low < _PARALLEL_ROWS or workers < 2 or "fork" not in mp.get_all_start_methods() or \
+                not getattr(self, "_share_out", True):
             return self._scan(low, head_id, key, changes)
         step = (head_id - low) // workers + 1
         ranges = [(low + n * step, min(low + (n + 1) * step, head_id)) for n in range(workers)]

@@ -312,8 +312,8 @@ def test_a_full_store_by_max_page_count_refuses_cleanly(tmp_path, real_store, mo
     pages = sqlite3.connect(db).execute("PRAGMA page_count").fetchone()[0]
     prepare = connection._prepare
 
-    def limited(conn, path):
-        prepare(conn, path)
+    def limited(conn, path, *upgrade):
+        prepare(conn, path, *upgrade)
         conn.execute(f"PRAGMA max_page_count = {pages + 3}")
 
     monkeypatch.setattr(connection, "_prepare", limited)
