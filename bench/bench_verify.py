@@ -346,6 +346,7 @@ import hashlib, sqlite3, sys, zlib
 from audit_cli import chain
 from audit_cli.store.integrity import _VERIFY
 conn = sqlite3.connect(sys.argv[1])
+store_id = conn.execute("SELECT value FROM settings WHERE key = 'store_id'").fetchone()[0]
 bases = {}
 prev, n, bad = chain.GENESIS, 0, 0
 for values in conn.execute(_VERIFY, [0, 2**63 - 1]):
@@ -360,7 +361,8 @@ for values in conn.execute(_VERIFY, [0, 2**63 - 1]):
         digest = chain.revision_digest(text.decode(), delta, version)
     record = dict(zip(("id", "action", "user", "timestamp", "ip", "user_agent", "origin", "collection", "item",
                        "comment"), values))
-    new = hashlib.sha256(prev.encode() + chain.record_bytes(record, values[10], digest)).hexdigest()
+    key = values[13] or f"{store_id}/{values[0]}"  # a local activity's key names it (chain format 2)
+    new = chain.link(prev, chain.record_bytes(record, values[10], digest, key))
     bad += new != values[15]  # a.hash (a.key, a.prev_hash, a.hash follow the 13 activity fields)
     prev = values[15]
     n += 1

@@ -106,7 +106,6 @@ def reference_import(store: AuditStore, source_lines, *, source: str, skip_inval
             keep_links = (verify and empty and bool(added) and len(links) == added + duplicates
                           and not any(x.gap for x in links) and links[0].prev_hash == chain.GENESIS)
         if keep_links:
-            store.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('links_kept', ?)", [source])
             if store.chain_key is not None:
                 store.conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('chain_key_check', ?)",
                                    [chain.key_check(store.chain_key)])

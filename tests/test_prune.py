@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from audit_cli import patches, timeparse
 from lines import activity_lines, trailers
 from audit_cli.models import Activity, LogQuery
-from audit_cli.store import AuditStore
+from audit_cli.store import AuditStore, provenance
 
 # "now" for the whole module: the CLI prunes against the real clock, the core against NOW; every event sits at
 # least a day away from every cutoff used (60d, 90d), so the seconds between the two never matter.
@@ -654,7 +654,7 @@ def test_a_pruned_trail_whose_gaps_its_prune_does_not_account_for_is_chained_ane
 
 def check_chained_anew(built: Path, fresh: Path, lines: list[dict]) -> None:
     with AuditStore.open(fresh) as copy:
-        assert copy._setting("links_kept") is None
+        assert not provenance.copied(copy.conn)  # chained here: not a copy
         first = copy.conn.execute("SELECT prev_hash FROM activity ORDER BY id LIMIT 1").fetchone()[0]
         assert first == "0" * 64, "chained anew from the start"
         last = copy.conn.execute("SELECT action, details FROM activity ORDER BY id DESC LIMIT 1").fetchone()

@@ -75,12 +75,30 @@ def placement_problem(conn: sqlite3.Connection) -> Failure | None:
 def settings_problem(conn: sqlite3.Connection) -> Failure | None:
     """Retention and scope live in chained records: a settings row for them is never read, so one there was
     planted, or left by an older release (set it again with `audit retention set` / `audit scope set`)."""
+    identities = conn.execute("SELECT count(*) FROM settings WHERE key = 'store_id'").fetchone()[0]
+    if identities != 1:
+        # Every local record's key names the store (chain format 2), so no other identity verifies; without one,
+        # the records cannot even be read back as they were written.
+        return ("deleted", 0, "the store's identity (its store_id setting) is missing: the file was altered")
     row = conn.execute("SELECT key FROM settings WHERE key = 'retention' OR key LIKE 'scope:%' ORDER BY key").fetchone()
     if row is None:
         return None
     return ("inserted", 0, f"the store holds a {row[0]!r} setting outside the chain, which no command applies: "
             "someone planted it, or an older audit left it (set the policy again with `audit retention set` or "
             "`audit scope set`, which chains it and removes the old row)")
+
+
+def key_check_problem(store: Any) -> Failure | None:
+    """A key that the store's key check refuses, though it makes the store's links: the check was changed (a key
+    that makes the links is the store's), which is tampering, not a wrong key."""
+    first = store.conn.execute("SELECT min(id) FROM activity").fetchone()[0]
+    if store.chain_key is None or first is None:
+        return None
+    problems, _ = store._scan(first - 1, first, store.chain_key, store._comment_change_map())
+    if problems:
+        return None
+    return ("modified", 0, "the store's key check is not the one AUDIT_CHAIN_KEY makes, though that key makes its "
+            "chain: the key check was changed")
 
 
 def compare_rows(kind: str, expected: dict[Any, Any], found: dict[Any, Any]) -> Failure | None:

@@ -324,7 +324,6 @@ class Importer(Heads, GivenLinks, Seen):
             self._switch()
         store = self.store
         if keep:
-            self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('links_kept', ?)", [self.source])
             if store.chain_key is not None:  # the links were made with this key: the store is keyed with it
                 self.conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES ('chain_key_check', ?)",
                                   [chain.key_check(store.chain_key)])

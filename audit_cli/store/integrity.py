@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import anchors, chain, jsontext
-from ..errors import CannotCheck, StoreError, Tampered  # noqa: F401 - the errors callers import from here
+from ..errors import CannotCheck, Damaged, StoreError, Tampered  # noqa: F401 - the errors callers import from here
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
 from . import anchor_check, codec, damage, derived, pruned
 
@@ -44,8 +44,11 @@ class IntegrityOps:
         """The store's identity, made with it: local activities are known elsewhere as "<store id>/<id>"."""
         cached = getattr(self, "_store_id", None)
         if cached is None:
-            cached = self._store_id = self.conn.execute(
-                "SELECT value FROM settings WHERE key = 'store_id'").fetchone()[0]
+            row = self.conn.execute("SELECT value FROM settings WHERE key = 'store_id'").fetchone()
+            if row is None:
+                raise Damaged("the store's identity (its store_id setting) is missing: the file was altered; "
+                              "audit verify reports it")
+            cached = self._store_id = row[0]
         return cached
 
     # writing side
@@ -191,9 +194,8 @@ class IntegrityOps:
 
             raise UsageError("a public key checks an anchor's signature: give the anchor too")
         self._anchor_identity = identity
-        # One snapshot, however long the check takes: the caller's transaction when it holds one (an upgrade
-        # verifies what it migrated before committing: upgrade.py). Other processes would not see that one's
-        # writes, and would wait for its lock, so then the check stays in this process.
+        # One snapshot, however long the check takes: the caller's when it holds one (an upgrade's: upgrade.py),
+        # whose writes other processes could not see (so then the check stays in this one).
         own = not self.conn.in_transaction
         self._share_out = own
         if own:
@@ -229,7 +231,7 @@ class IntegrityOps:
             # replaced along with the chain, which is tampering, not a wrong key.
             head = self.conn.execute("SELECT max(id) FROM activity").fetchone()[0]
             failure = self._check_anchor(anchor, head, identity=self._anchor_identity) \
-                if anchor is not None else None
+                if anchor is not None else derived.key_check_problem(self)
             if failure:
                 return self._report(0, None, chain.GENESIS, failure)
             raise

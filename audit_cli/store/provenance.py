@@ -42,6 +42,17 @@ def _why(importer: Any) -> str:
     return "the lines' own links do not make one whole chain"
 
 
+def copied(conn: Any) -> bool:
+    """Whether this store's chain began as another's, its links kept (a copy, a mirror fed pieces): its first
+    activity came with a key of its source's and no import record chained it here. Read from the chain (a record's
+    hash covers its key), never from a row no hash covers, since it decides which prune records speak for the store
+    (prune_record.py) and which lines an import takes for pruned history (seen.py)."""
+    first = conn.execute("SELECT id, key FROM activity ORDER BY id LIMIT 1").fetchone()
+    if first is None or first[1] is None:
+        return False
+    return not any(low <= first[0] <= high for low, high in rechained_ranges(conn))
+
+
 def rechained_ranges(conn: Any) -> list[tuple[int, int]]:
     """The local id ranges of imports that chained their lines anew."""
     ranges = []

@@ -18,7 +18,7 @@ from . import provenance
 
 def latest(store: Any, until: int | None = None) -> tuple[int, dict[str, Any]] | None:
     conn = store.conn
-    replica = store._setting("links_kept") is not None
+    replica = provenance.copied(conn)
     rechained = provenance.rechained_ranges(conn) if replica else []
     # INDEXED BY: without statistics the planner reads the whole table rather than the few prune records.
     for activity_id, text, key in conn.execute(

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import jsontext
 from ..models import COMMENT_CHANGES, Activity, ACTIVITY_FIELDS
+from . import provenance
 
 _COMMENTS = ("comment", *COMMENT_CHANGES)
 
@@ -30,7 +31,7 @@ class Seen:
 
     def _prune_cutoffs(self) -> dict[str | None, str]:
         """The newest cutoff of the prunes by age that speak for this store's chain, per collection (None: all)."""
-        replica = self.store._setting("links_kept") is not None
+        replica = provenance.copied(self.conn)
         cutoffs: dict[str | None, str] = {}
         for (details,) in self.conn.execute(
                 "SELECT details FROM activity INDEXED BY activity_action WHERE action = 'prune'"
