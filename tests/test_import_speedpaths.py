@@ -37,6 +37,7 @@ from audit_cli.store import AuditStore, codec, heads, importer, lines, prepare
 from audit_cli.store.importer import ImportError_
 from audit_cli.store.integrity import Tampered
 from audit_cli.store.revisions import NewRevision
+from audit_cli.store.seen import store_of
 
 SETTINGS = settings(max_examples=30, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -78,8 +79,10 @@ def reference_import(store: AuditStore, source_lines, *, source: str, skip_inval
         # And for a line whose hash covers its revision (verified), whether the item's head here may not be the
         # state its source took the delta from (store/heads.py, Heads._unsure): items of lines that came without
         # their pruned revision, the highest id when the last gap came, where the lines start.
+        # And the stores this file's lines come from: an item here of another store, whose lines the file did not
+        # carry, is not the line's item (Seen._clash).
         state = {"seen": {}, "missing": False, "last": None, "unknown": set(), "gap_top": -1, "first": None,
-                 "head": head, "start_id": start_id, "verify": verify}
+                 "head": head, "start_id": start_id, "verify": verify, "sources": set(), "own": own}
         for number, raw in source_lines:
             if isinstance(raw, bytes) and not raw.strip():
                 continue
@@ -157,6 +160,8 @@ def _import_one(store, raw, *, keep_ids, own, number, as_given, timeparse, state
         key = key if seen == 1 else f"{key}#{seen}"
     link = _Link(number, None, *_given_link(line), attested=line.get("attested_revision"),
                  gap=line.get("gap") is True)
+    if store_of(key) is not None:  # duplicates too: the stores whose lines the file carries
+        state["sources"].add(store_of(key))
     if key.startswith(own):
         local = key[len(own):]
         if local.isdigit() and store.conn.execute("SELECT 1 FROM activity WHERE id = ?", [int(local)]).fetchone():
@@ -166,6 +171,10 @@ def _import_one(store, raw, *, keep_ids, own, number, as_given, timeparse, state
         if activity.action == "comment" and link.hash is None:
             store._update_comment(known[0], activity)
         return _followed(store, state, link)
+    if revision is not None and revision.get("version") is None:
+        clash = _clash(store, state, key, store._head(activity.collection, activity.item), link)
+        if clash is not None:
+            raise UsageError(clash)
     bound = link.hash is not None and state["verify"]  # the line's hash covers its revision
     unsure = (lambda head: _unsure(store, state, activity, head, link)) if bound else None
     if revision is not None and revision.get("version") is None and activity.action in CREATES \
@@ -185,6 +194,21 @@ def _import_one(store, raw, *, keep_ids, own, number, as_given, timeparse, state
     elif revision is None and link.attested is not None and link.hash is not None:
         state["unknown"].add(where)
     return _followed(store, state, link)
+
+
+def _clash(store, state, key, head, link):
+    """Why the line cannot go onto its item, when the item here is another store's whose lines the file did not
+    carry, and the file does not continue this store's chain (the reference writes no import records)."""
+    if store_of(key) is None or head is None or head.activity > state["start_id"]:
+        return None
+    row = store.conn.execute("SELECT collection, item, key FROM activity WHERE id = ?", [head.activity]).fetchone()
+    theirs = store_of(row[2] or f"{state['own']}{head.activity}")
+    first = state["first"] if state["first"] is not None else link.prev_hash
+    if theirs is None or theirs == store_of(key) or theirs in state["sources"] or first == state["head"]:
+        return None
+    return (f"{row[0]} {row[1]} here is an item of store {theirs} (activity {head.activity}), and this line is of "
+            f"store {store_of(key)}: a store keeps one history per collection and item, so two stores' items of the "
+            "same ids cannot meet in one (import each such store into a store of its own)")
 
 
 def _unsure(store, state, activity, head, link) -> bool:

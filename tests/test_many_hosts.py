@@ -193,3 +193,75 @@ def test_clickhouse_counts_agree_with_the_hosts_and_the_central_store(shipped):
     # (ClickHouse loaded the pieces; the central store's own import records are not in them)
     assert {action: int(n) for action, n in listed} == {row["action"]: row["count"] for row in stats
                                                          if row["action"] != "import"}
+
+
+# Two stores into one central store, item by item (in-process, real store files).
+
+def _ship(host, central, tmp_path, name: str):
+    piece = tmp_path / f"{name}.jsonl"
+    host("export", "--cursor-file", str(tmp_path / f"{host.db_path.stem}.cursor"), "-o", str(piece))
+    return central("import", str(piece), ok=False)
+
+
+def test_two_hosts_with_items_of_their_own_meet_in_one_central_store(tmp_path):
+    from conftest import Cli
+
+    web, api, central = Cli(tmp_path / "web.db"), Cli(tmp_path / "api.db"), Cli(tmp_path / "central.db")
+    web("record", "create", "articles", "1", "--data", '{"t": "w1"}', "--at", "2025-01-01T01:00:00Z")
+    api("record", "create", "articles", "2", "--data", '{"t": "a2"}', "--at", "2025-01-01T01:30:00Z")
+    assert _ship(web, central, tmp_path, "web-1").exit_code == 0
+    assert _ship(api, central, tmp_path, "api-1").exit_code == 0
+    web("record", "update", "articles", "1", "--data", '{"t": "w1b"}', "--at", "2025-01-01T02:00:00Z")
+    web("record", "update", "articles", "1", "--data", '{"t": "w1c"}', "--at", "2025-01-01T03:00:00Z")
+    web("prune", "--keep-revisions", "1", "--yes")  # an update goes before it is shipped
+    api("record", "delete", "articles", "2", "--at", "2025-01-01T04:00:00Z")
+    assert _ship(api, central, tmp_path, "api-2").exit_code == 0
+    assert _ship(web, central, tmp_path, "web-2").exit_code == 0
+    assert json.loads(central("snapshot", "articles", "1").stdout) == {"t": "w1c"}
+    assert central.json("history", "articles", "2")[-1]["action"] == "delete"
+    central("verify")
+
+
+def test_two_stores_items_of_the_same_ids_are_refused_in_one_central_store(tmp_path):
+    # One store keeps one history per collection and item: the second store's articles 1 is another item, and
+    # taking its lines onto the first's would mix two histories (an update of it, once its create was refused,
+    # went onto the other store's item). Refused, naming both stores; nothing of the piece is kept.
+    from conftest import Cli
+
+    web, api, central = Cli(tmp_path / "web.db"), Cli(tmp_path / "api.db"), Cli(tmp_path / "central.db")
+    web("record", "create", "articles", "1", "--data", '{"t": "web"}', "--at", "2025-01-01T01:00:00Z")
+    api("record", "create", "articles", "1", "--data", '{"t": "api"}', "--at", "2025-01-01T02:00:00Z")
+    assert _ship(web, central, tmp_path, "web-1").exit_code == 0
+    stores = {name: json.loads(cli("info", "--format", "json").stdout)["store_id"] for name, cli in
+              (("web", web), ("api", api))}
+    for n, change in enumerate(([], ["update", "--data", '{"t": "api 2"}']), 1):
+        if change:
+            api("record", change[0], "articles", "1", *change[1:], "--at", "2025-01-01T03:00:00Z")
+        refused = _ship(api, central, tmp_path, f"api-{n}")
+        assert refused.exit_code == 1
+        line = refused.stderr.strip().splitlines()[-1]
+        assert line.startswith("audit: error: ") and f"store {stores['web']}" in line and \
+            f"store {stores['api']}" in line and "nothing was imported" in line, line
+    assert json.loads(central("snapshot", "articles", "1").stdout) == {"t": "web"}
+    assert len(central.json("log")) == 1
+    central("verify")
+
+
+def test_a_store_restored_from_anothers_trail_goes_on_with_its_items(tmp_path):
+    # A host rebuilt from its backup is a new store (a new id) whose trail holds the old one's lines: its pieces
+    # go on with the old store's items in the central store, also an item its first piece does not touch.
+    from conftest import Cli
+
+    old, central = Cli(tmp_path / "old.db"), Cli(tmp_path / "central.db")
+    old("record", "create", "articles", "1", "--data", '{"t": "1"}', "--at", "2025-01-01T01:00:00Z")
+    old("record", "create", "articles", "2", "--data", '{"t": "2"}', "--at", "2025-01-01T02:00:00Z")
+    assert _ship(old, central, tmp_path, "old-1").exit_code == 0
+    old("export", "-o", str(tmp_path / "backup.jsonl"))
+    new = Cli(tmp_path / "new.db")
+    new("import", str(tmp_path / "backup.jsonl"))
+    new("record", "update", "articles", "1", "--data", '{"t": "1b"}', "--at", "2025-01-01T03:00:00Z")
+    assert _ship(new, central, tmp_path, "new-1").exit_code == 0  # the old store's lines again, then its own
+    new("record", "update", "articles", "2", "--data", '{"t": "2b"}', "--at", "2025-01-01T04:00:00Z")
+    assert _ship(new, central, tmp_path, "new-2").exit_code == 0
+    assert [json.loads(central("snapshot", "articles", i).stdout) for i in "12"] == [{"t": "1b"}, {"t": "2b"}]
+    central("verify")

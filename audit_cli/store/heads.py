@@ -84,9 +84,9 @@ class Heads:
         revision of the item between them was pruned at the source before it was shipped (its line is here, or in
         this import, without a revision), or whole activities were (a gap since the head, or lines that do not
         continue this store's chain). `bound` is the line's (prev_hash, gap)."""
+        prev_hash, gap = bound
         if (collection, item) in self.unknown:
             return True
-        prev_hash, gap = bound
         if head is None or gap or head[0] <= self.gap_top:
             return True
         if head[0] > self.start_id:  # a line of this import made the head, and no gap came since

@@ -84,6 +84,8 @@ class Importer(Heads, GivenLinks, Seen):
         self.keys = Bloom() if self.empty else None
         self.heads: OrderedDict[tuple[str, str], tuple] = OrderedDict()
         self.unknown: set[tuple[str, str]] = set()  # items a line of which came without its pruned revision
+        self.sources: set[str] = set()  # the stores this file's lines come from (Seen._meet)
+        self.carried: dict[str, set[str]] | None = None  # what earlier imports' trails carried (Seen._clash)
         self.head_bytes = 0
         self.evicted: Bloom | None = None
         self.pending_activity: list[tuple] = []
@@ -153,6 +155,7 @@ class Importer(Heads, GivenLinks, Seen):
             # prune made, though: hold the lines' own links until the end tells (ids in order so far).
             self.holding = hash_ is not None and self.dirty_from is None
             self._switch()
+        self._meet(key)  # duplicates too: the stores whose lines the file carries
         known, own = self._known(key)
         pruned = known is None and not self.empty and self._pruned(key, values, revision)
         if known is not None or pruned:
@@ -163,6 +166,10 @@ class Importer(Heads, GivenLinks, Seen):
             self.holding = False
             self._follow(number, None, prev_hash, hash_, gap)
             return
+        if revision is not None and revision[0] is None:
+            clash = self._clash(key, self._head(values[7], values[8]), prev_hash)
+            if clash is not None:
+                raise UsageError(clash)
         bound = (prev_hash, gap) if hash_ is not None and self.verify else None  # its hash covers its revision
         if revision is not None and revision[0] is None and values[1] in CREATES and not (gap or self.gaps or self.breaks):
             head = self._head(values[7], values[8])
@@ -175,7 +182,7 @@ class Importer(Heads, GivenLinks, Seen):
             activity_id = wanted
         else:
             activity_id = self.top + 1
-        packed = self._revision(values, revision, bound) if revision is not None else None  # raises for a bad one
+        packed = self._revision(values, revision, bound) if revision is not None else None  # raises if bad
         # Nothing below raises for a bad line: from here on, the line is in.
         values[0] = activity_id
         if record is None or (packed is not None and revision[8] and packed[0] != revision[5]):

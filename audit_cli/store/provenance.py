@@ -26,7 +26,7 @@ def record(importer: Any, trailers: Any) -> Activity:
     last = trailers.segments[-1] if trailers is not None and trailers.segments else None
     origin = ({"store": last["store"], "head": {"id": last["head_id"], "hash": last["head_hash"]}} if last
               else {"store": None, "head": {"id": None, "hash": importer.last_given[1]}})
-    details = {"source": importer.source, **origin, "rechained": _why(importer),
+    details = {"source": importer.source, **origin, "rechained": _why(importer), "stores": sorted(importer.sources),
                "activities": {"count": importer.added, "first": importer.start_id + 1, "last": importer.top}}
     by = importer.by
     return Activity(ACTION, "*", "*", "", user=by.user if by is not None else None, details=details)
@@ -64,3 +64,18 @@ def rechained_ranges(conn: Any) -> list[tuple[int, int]]:
         except (TypeError, ValueError, KeyError, AttributeError, UsageError):
             continue  # not an import record this release wrote: it vouches for nothing
     return ranges
+
+
+def carried(conn: Any) -> dict[str, set[str]]:
+    """For each store whose trail an import here chained anew, the stores whose lines that trail carried (a store
+    restored from another's trail holds the other's lines: store/seen.py, Seen._clash)."""
+    stores: dict[str, set[str]] = {}
+    for (text,) in conn.execute("SELECT details FROM activity INDEXED BY activity_action WHERE action = ? AND "
+                                "collection = '*' AND item = '*'", [ACTION]):
+        try:
+            details = jsontext.loads(text) or {}
+            if isinstance(details.get("store"), str) and isinstance(details.get("stores"), list):
+                stores.setdefault(details["store"], set()).update(s for s in details["stores"] if isinstance(s, str))
+        except (UsageError, AttributeError):
+            continue
+    return stores

@@ -19,15 +19,24 @@ from __future__ import annotations
 from typing import Any
 
 from .. import jsontext
+from . import provenance
 from ..models import COMMENT_CHANGES, Activity, ACTIVITY_FIELDS
 from . import provenance
 
 _COMMENTS = ("comment", *COMMENT_CHANGES)
+_SOURCES = 10_000  # the stores an import notes it met lines of (Seen._meet): a few hosts' worth, many times over
+
+
+def store_of(key: str | None) -> str | None:
+    """The store a `STORE/ID` key names, or None for another kind of key."""
+    source, _, number = (key or "").rpartition("/")
+    return source if source and number.isdigit() else None
 
 
 class Seen:
     """A mixin of Importer: what it needs of it are `store`, `conn`, `own`, `top`, `keys`, `pending_keys`, `flush`,
-    `_head`, `last_id`, `prev_new`, and `key_index` and `bulk` (the key index waiting for a bulk load's end)."""
+    `_head`, `last_id`, `prev_new`, `start_id`, `start_head`, `first_prev`, `sources`, `carried`, and `key_index`
+    and `bulk` (the key index waiting for a bulk load's end)."""
 
     def _prune_cutoffs(self) -> dict[str | None, str]:
         """The newest cutoff of the prunes by age that speak for this store's chain, per collection (None: all)."""
@@ -81,6 +90,36 @@ class Seen:
             return False
         kept_source, _, kept_number = (kept[0] or f"{self.own}{head[0]}").rpartition("/")
         return kept_source == source and kept_number.isdigit() and int(kept_number) > int(number)
+
+    def _meet(self, key: str) -> None:
+        """Note the store a line comes from (`STORE/ID` keys): a file that carries a store's lines may go on with its
+        items (a store restored from another's trail goes on with that store's items)."""
+        source = store_of(key)
+        if source is not None and source not in self.sources and len(self.sources) < _SOURCES:
+            self.sources.add(source)
+
+    def _clash(self, key: str, head: tuple | None, prev_hash: str | None) -> str | None:
+        """Why a line cannot go onto its item here: the item's state here is another store's (`STORE/ID` keys) that
+        the line's store is not known to go on from, so they are two stores' items of the same collection and id,
+        which one store cannot keep apart. A store goes on from another when this file carries that store's lines
+        too, or continues this store's chain, or an earlier import of the line's store's trail carried them (a
+        store restored from another's trail is a new store that holds the old one's lines). `prev_hash` is the
+        line's."""
+        source = store_of(key)
+        if source is None or head is None or head[0] > self.start_id:
+            return None
+        row = self.conn.execute("SELECT collection, item, key FROM activity WHERE id = ?", [head[0]]).fetchone()
+        theirs = store_of(row[2] or f"{self.own}{head[0]}") if row else None
+        first = self.first_prev if self.first_prev is not None else prev_hash
+        if theirs is None or theirs == source or theirs in self.sources or first == self.start_head:
+            return None
+        if self.carried is None:
+            self.carried = provenance.carried(self.conn)
+        if theirs in self.carried.get(source, ()):
+            return None
+        return (f"{row[0]} {row[1]} here is an item of store {theirs} (activity {head[0]}), and this line is of "
+                f"store {source}: a store keeps one history per collection and item, so two stores' items of the "
+                "same ids cannot meet in one (import each such store into a store of its own)")
 
     def _known(self, key: str) -> tuple[int | None, bool]:
         """(id, whether found by this store's own id) of the activity here under this key, or (None, False)."""
