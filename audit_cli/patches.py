@@ -13,6 +13,7 @@ everything here, recursive as it is, works on every document the store holds.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -225,11 +226,15 @@ def apply(doc: Any, patch: Patch) -> Any:
     return apply_in_place(copied(doc), patch)
 
 
-def apply_in_place(doc: Any, patch: Patch) -> Any:
-    """Apply to a document this caller owns (freshly parsed), returning the result (the root may be replaced)."""
+def apply_in_place(doc: Any, patch: Patch, *, copy_values: bool = True) -> Any:
+    """Apply to a document this caller owns (freshly parsed), returning the result (the root may be replaced).
+
+    copy_values: put copies of the patch's values into the document, so that it shares nothing with the patch.
+    False is for a patch and document nobody else holds, whose result is only compared or serialized (an import's
+    lines): copying each value was most of the cost of applying a line's delta there."""
     for n, op in enumerate(patch):
         try:
-            doc = _apply_one(doc, op)
+            doc = _apply_one(doc, op, copied if copy_values else _same_value)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             # Our own words only: a library's message would print Python's reprs of the whole document.
             reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "its path does not resolve"
@@ -250,7 +255,11 @@ def _at(doc: Any, path: str, what: str) -> Any:
         raise KeyError(f"{what} {path!r} does not exist in the item") from None
 
 
-def _apply_one(doc: Any, op: dict[str, Any]) -> Any:
+def _same_value(value: Any) -> Any:
+    return value
+
+
+def _apply_one(doc: Any, op: dict[str, Any], take: Callable[[Any], Any] = copied) -> Any:
     kind = op["op"]
     if kind == "test":
         found = _at(doc, op["path"], "the tested path")
@@ -264,34 +273,34 @@ def _apply_one(doc: Any, op: dict[str, Any]) -> Any:
                 raise ValueError(f"cannot move {op['from']!r} into itself")
             if op["path"] == op["from"]:
                 return doc
-            doc = _apply_one(doc, {"op": "remove", "path": op["from"]})
-        return _apply_one(doc, {"op": "add", "path": op["path"], "value": value})
+            doc = _apply_one(doc, {"op": "remove", "path": op["from"]}, take)
+        return _apply_one(doc, {"op": "add", "path": op["path"], "value": value}, take)
     keys = split_pointer(op["path"])
     if not keys:
         if kind == "remove":
             raise ValueError("cannot remove the whole document")
-        return copied(op["value"])
+        return take(op["value"])
     parent = doc
     for key in keys[:-1]:
         parent = parent[_index(parent, key)]
     last = keys[-1]
     if isinstance(parent, dict):
         if kind == "add":
-            parent[last] = copied(op["value"])
+            parent[last] = take(op["value"])
         elif last not in parent:
             raise KeyError(f"there is no member {last!r} to {kind}")
         elif kind == "remove":
             del parent[last]
         else:
-            parent[last] = copied(op["value"])
+            parent[last] = take(op["value"])
     elif isinstance(parent, list):
         if kind == "add":
             position = len(parent) if last == "-" else _list_index(parent, last, insert=True)
-            parent.insert(position, copied(op["value"]))
+            parent.insert(position, take(op["value"]))
         elif kind == "remove":
             del parent[_list_index(parent, last)]
         else:
-            parent[_list_index(parent, last)] = copied(op["value"])
+            parent[_list_index(parent, last)] = take(op["value"])
     else:
         raise TypeError(f"{type(parent).__name__} has no members")
     return doc

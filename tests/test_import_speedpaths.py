@@ -36,7 +36,7 @@ from audit_cli.models import ACTIVITY_FIELDS, CREATES, DATA_ACTIONS, REVISION_AC
 from audit_cli.store import AuditStore, codec, heads, importer, lines, prepare
 from audit_cli.store.importer import ImportError_
 from audit_cli.store.integrity import Tampered
-from audit_cli.store.revisions import NewRevision
+from audit_cli.store.recorder import NewRevision
 from audit_cli.store.seen import store_of
 
 SETTINGS = settings(max_examples=30, deadline=None, database=None,
@@ -770,7 +770,7 @@ def test_parse_record_edge_cases(raw):
 @settings(max_examples=300, deadline=None)
 @given(text=st.binary(max_size=3000), base=st.none() | st.binary(max_size=40_000))
 def test_pack_is_read_by_the_codec(text, base):
-    packed = lines.pack(text, base)
+    packed = codec.pack(text, base)
     if base is None:
         assert codec.unpack_base(packed) == text
     assert codec.unpack(packed, base or None) == text

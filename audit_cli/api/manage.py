@@ -20,7 +20,11 @@ class Comments:
     soft-deleted (comment_deleted_on); each change is a chained record of its own, so the original stays provable."""
 
     def __init__(self, store: Store):
-        self._store = store._store
+        self._api = store
+
+    @property
+    def _store(self) -> Any:
+        return self._api._store  # settled: see Store._store
 
     def add(self, collection: str, item: str | int, text: str, *, user: str | None = None,
             timestamp: str | datetime | None = None) -> Activity:
@@ -52,7 +56,11 @@ class Versions:
     promoted into it. `collection` and `item` name the item; every change is recorded as an activity by `user`."""
 
     def __init__(self, store: Store):
-        self._store = store._store
+        self._api = store
+
+    @property
+    def _store(self) -> Any:
+        return self._api._store  # settled: see Store._store
 
     def create(self, collection: str, item: str | int, key: str, *, name: str | None = None,
                user: str | None = None) -> Version:
@@ -117,7 +125,11 @@ class Retention:
     chained records, so that what was in force when is provable."""
 
     def __init__(self, store: Store):
-        self._store = store._store
+        self._api = store
+
+    @property
+    def _store(self) -> Any:
+        return self._api._store  # settled: see Store._store
 
     def get(self) -> RetentionPolicy | None:
         """The stored policy, or None when none is set."""
@@ -151,7 +163,11 @@ class Scopes:
     """Per-collection scope: which fields revisions keep, how many per item, and what is tracked at all."""
 
     def __init__(self, store: Store):
-        self._store = store._store
+        self._api = store
+
+    @property
+    def _store(self) -> Any:
+        return self._api._store  # settled: see Store._store
 
     def get(self, collection: str) -> Scope | None:
         """The scope of `collection`, or None when it has none (everything is tracked)."""

@@ -30,11 +30,18 @@ class Store:
     def __init__(self, store: Any):
         from .manage import Comments, Retention, Scopes, Versions
 
-        self._store = store
+        self._core = store
         self.comments = Comments(self)
         self.versions = Versions(self)
         self.retention = Retention(self)
         self.scopes = Scopes(self)
+
+    @property
+    def _store(self) -> Any:
+        """The store, with every record a batch gathered so far written first: whatever is asked of it then
+        (a read, or a write other than a record) sees them. Only `record` uses the store unsettled."""
+        self._core.settle()
+        return self._core
 
     @classmethod
     def open(cls, path: str | Path = ":memory:", *, create: bool = True, chain_key: bytes | str | None = None,
@@ -61,11 +68,11 @@ class Store:
     @property
     def path(self) -> Path:
         """The store's file (":memory:" for one in memory)."""
-        return self._store.path
+        return self._core.path
 
     def close(self) -> None:
         """Close the store. Every write already returned is kept; an open batch is rolled back."""
-        self._store.close()
+        self._core.close()
 
     def __enter__(self) -> Store:
         return self
@@ -77,8 +84,12 @@ class Store:
     def batch(self) -> Iterator[Store]:
         """`with store.batch(): ...` makes every write inside one transaction, committed once at the end (one sync
         instead of one per write), or not at all when the block raises. A write that fails inside is undone alone:
-        catch its error and the batch goes on. Other processes see none of it until the end."""
-        with self._store._writing():
+        catch its error and the batch goes on. Other processes see none of it until the end.
+
+        Records in a batch are gathered and written together (every thousand, and at the end): the chain's head
+        and each item's newest state are kept in memory meanwhile, and anything else asked of the store inside
+        the batch first writes what was gathered, so that it sees every record made before it."""
+        with self._core.batching():
             yield self
 
     # recording
@@ -108,8 +119,10 @@ class Store:
                             user_agent=checks.text(user_agent, param="user_agent"),
                             origin=checks.text(origin, param="origin"), comment=checks.text(comment, param="comment"),
                             details=details)
-        done = self._store.record(activity, data=data, replace=replace, patch=patch)
-        return Recorded(results.activity(done.activity), done.revision, done.note)
+        done = self._core.record(activity, data=data, replace=replace, patch=patch)
+        if done.activity["id"] is None:  # kept nothing: the activity as it would have been
+            return Recorded(results.activity(done.activity), done.revision, done.note)
+        return Recorded(activity, done.revision, done.note)  # the store gave it its id and time
 
     # reading
 

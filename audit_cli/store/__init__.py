@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import upgrade
@@ -11,6 +13,7 @@ from .connection import MEMORY, SCHEMA_VERSION, connect, writing
 from .integrity import IntegrityOps
 from .policy import PolicyOps
 from .prune import PruneOps
+from .recorder import Recorder
 from .revisions import RevisionOps
 from .transfer import TransferOps
 from .versions import VersionOps
@@ -26,6 +29,10 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
         self.path = path
         self.chain_key = chain_key
         self._bases = conn.bases  # unpacked revision bases, dropped on rollback (connection.py)
+        # Every activity row is made and written by the recorder (store/recorder.py); `_deferring` is on inside
+        # `batching()`, where records gather their rows there instead of writing each at once.
+        self._recorder = Recorder(conn, store_id=self.store_id, chain_key=self._chain_key, base_text=self._base_text)
+        self._deferring = False
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False, chain_key: bytes | None = None) -> AuditStore:
@@ -44,8 +51,40 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
         wrote sits in the WAL until then, and a size taken with it counts those pages twice."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _writing(self):
-        return writing(self.conn)
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (a savepoint inside another), which first writes the rows a batch gathered, so
+        that what it reads and writes comes after them."""
+        outer = not self.conn.in_transaction
+        self.settle()
+        try:
+            with writing(self.conn) as conn:
+                yield conn
+                self._recorder.flush()
+        except BaseException:
+            # Rolled back: what the recorder gathered or kept since it settled is gone with it.
+            self._recorder.discard()
+            raise
+        finally:
+            if outer:
+                self._recorder.discard()
+                self._deferring = False
+
+    @contextmanager
+    def batching(self) -> Iterator[None]:
+        """One transaction in which `record` gathers rows and writes them together (store/recorder.py)."""
+        with self._writing():
+            was, self._deferring = self._deferring, True
+            try:
+                yield
+            finally:
+                self._deferring = was
+
+    def settle(self) -> None:
+        """Write the rows a batch gathered, and have the recorder read the store again when next it needs to: what
+        comes next may read them, or write without it."""
+        self._recorder.flush()
+        self._recorder.forget()
 
     def close(self) -> None:
         if getattr(self.conn, "wrote", False):

@@ -9,20 +9,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .. import chain, jsontext, query, timeparse
+from .. import jsontext, query, timeparse
 from ..errors import NotFound, UsageError
 from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, COMMENT_CHANGES, DATA_ACTIONS, Activity, LogQuery, Page, Recorded
-from ..timeparse import format_ts, utcnow
 from .connection import SCHEMA_VERSION
-from .revisions import NewRevision
+from .policy import SET_ACTIONS
+from .recorder import FLUSH_ROWS, HEAD_AND_NEXT, NewRevision
 
 _COLUMNS = ", ".join(ACTIVITY_FIELDS)
-# id may be null (the next one) or given (an import into an empty store keeps its ids).
-_INSERT = (f"INSERT INTO activity ({_COLUMNS}, key, prev_hash, hash) "
-           f"VALUES ({', '.join('?' * (len(ACTIVITY_FIELDS) + 3))})")
-_HEAD_AND_NEXT = ("SELECT (SELECT hash FROM activity ORDER BY id DESC LIMIT 1), "
-                  "max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'activity'), 0), "
-                  "coalesce((SELECT max(id) FROM activity), 0)) + 1")
 # Recorded only through their own commands, which know what to write.
 _OWN_COMMAND = {"revert": "audit revert", "promote": "audit version promote", "version-save": "audit version save",
                 "prune": "audit prune"}
@@ -104,63 +98,51 @@ class ActivityOps:
         replace: bool = False,
         patch: list[dict[str, Any]] | None = None,
     ) -> Recorded:
-        """Record one activity and, for data actions, the item's revision, in one transaction.
+        """Record one activity and, for data actions, the item's revision, in one transaction (in a batch, in the
+        batch's: nothing to undo when it fails, since it writes nothing until it has made its rows).
 
         `data` is merged shallowly onto the current state (or is the whole state with `replace`); `patch` is an RFC
         6902 patch applied to the current state instead.
         """
         check_request(activity, data=data, patch=patch, replace=replace)
-        with self._writing():
-            scope = self.scope(activity.collection) or {}
-            track = scope.get("track", "all")
-            if track == "none":
-                return Recorded({**activity.to_dict(), "id": None},
-                                note=f"{activity.collection} is scoped to track nothing: nothing was kept")
-            if track == "activity" and activity.action in DATA_ACTIONS:
-                return Recorded(self._insert_activity(activity),
-                                note=f"{activity.collection} is scoped to track activity only: no revision kept")
-            if activity.action in DATA_ACTIONS:
-                return self._record_change(activity, data=data, replace=replace, patch=patch, scope=scope)
-            return Recorded(self._insert_activity(activity))
+        if not self._deferring:
+            with self._writing():
+                return self._record_one(activity, data=data, replace=replace, patch=patch)
+        done = self._record_one(activity, data=data, replace=replace, patch=patch)
+        if activity.action in SET_ACTIONS:
+            self.settle()  # it may change the policy, which is read from the store
+        elif self._recorder.pending >= FLUSH_ROWS:
+            self._recorder.flush()
+        return done
+
+    def _record_one(self, activity: Activity, *, data: Any, replace: bool, patch: Any) -> Recorded:
+        scopes = self._recorder.scopes
+        scope = scopes.get(activity.collection, self)
+        if scope is self:  # not asked yet in this batch (a dict of every scope, asked once a record, costs more)
+            scope = scopes[activity.collection] = self.scope(activity.collection) or {}
+        track = scope.get("track", "all")
+        if track == "none":
+            return Recorded({**activity.to_dict(), "id": None},
+                            note=f"{activity.collection} is scoped to track nothing: nothing was kept")
+        if track == "activity" and activity.action in DATA_ACTIONS:
+            return Recorded(self._insert_activity(activity, defer=self._deferring),
+                            note=f"{activity.collection} is scoped to track activity only: no revision kept")
+        if activity.action in DATA_ACTIONS:
+            return self._record_change(activity, data=data, replace=replace, patch=patch, scope=scope)
+        return Recorded(self._insert_activity(activity, defer=self._deferring))
 
     def _next_id(self) -> int:
         """The id the next activity gets (AUTOINCREMENT: one past the highest ever used)."""
-        return self.conn.execute(_HEAD_AND_NEXT).fetchone()[1]
+        return self.conn.execute(HEAD_AND_NEXT).fetchone()[1]
 
-    def _insert_activity(
-        self,
-        activity: Activity,
-        *,
-        key: str | None = None,
-        revision: NewRevision | None = None,
-        link: tuple[str, str] | None = None,
-    ) -> dict[str, Any]:
-        """Insert an activity, chained to the newest one, and its revision if any.
-
-        `link` gives (prev_hash, hash) as they came with an import; ("", "") defers chaining to the importer.
-        """
-        if not activity.timestamp:
-            activity.timestamp = format_ts(utcnow())
-        values = activity.to_dict()
-        details = values["details"]
-        values["details"] = None if details is None else jsontext.dumps(details)
-        texts = digest = None
-        if revision is not None:
-            texts = (jsontext.dumps(revision.data), jsontext.dumps(revision.delta))
-            digest = chain.revision_digest(*texts, revision.version)
-        if link is None:
-            # The id is the record's before the insert, since a local activity's key (which its hash covers) names
-            # it; asked with the chain's head in one statement (every record asks both).
-            head, values["id"] = self.conn.execute(_HEAD_AND_NEXT).fetchone()
-            prev = head if head is not None else chain.GENESIS
-            own_key = key or f"{self.store_id()}/{values['id']}"
-            link = (prev, chain.link(prev, chain.record_bytes(values, values["details"], digest, own_key),
-                                     self._chain_key()))
-        cursor = self.conn.execute(_INSERT, [values[name] for name in ACTIVITY_FIELDS] + [key, *link])
-        activity.id = cursor.lastrowid
-        if revision is not None:
-            self._write_revision(activity.id, activity.collection, activity.item, *texts, base=revision.base,
-                                 version=revision.version)
+    def _insert_activity(self, activity: Activity, *, revision: NewRevision | None = None, key: str | None = None,
+                         link: tuple[str, str] | None = None, defer: bool = False) -> dict[str, Any]:
+        """Insert an activity, chained to the newest one, and its revision if any; with `defer` (a record in a
+        batch), gathered to be written with the batch's next rows. `key` and `link` as Recorder.add takes them."""
+        self._recorder.add(activity, revision, key=key, link=link)
+        if not defer:
+            self._recorder.flush()
+            self._recorder.forget()  # what comes next in this transaction may write without it
         return activity.to_dict()
 
     # reading

@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..errors import AuditError
 from ..models import CREATES, DATA_ACTIONS
 from . import codec
-from .lines import Bloom, apply, dump, load, pack
+from .lines import Bloom, apply, dump, load
 
 HEAD_CACHE_BYTES = 32 * 2**20
 HEAD_CACHE_ITEMS = 50_000
@@ -159,7 +159,7 @@ class Heads:
 
     def _write_revision(self, number: int, activity_id: int, values: list[Any], packed: tuple,
                         packing: tuple | None) -> None:
-        """Pack the snapshot against the item's base as store._write_revision does, and queue the rows. The
+        """Pack the snapshot against the item's base by the store's rule (codec.pack_revision), and queue the rows. The
         preparing side's packing is taken when it packed against this same base (or none, as here)."""
         _, data_text, delta_text, version, head, exact = packed
         collection, item = values[7], values[8]
@@ -171,19 +171,18 @@ class Heads:
             if not new_base:
                 base_id, base_size, origin = head[2], head[3], head[4]
         else:
-            new_base, body = True, None
             keep = memoryview(data_text).tobytes()  # compact (orjson's bytes hold a 4 KiB buffer)
+            base_text = base_size = None
             if head is not None and head[2] is not None:
                 head = self._texts(where, head)
                 base_id, base_size, origin, base_text = head[2], head[3], head[4], head[8]
-                blob = pack(keep, base_text)
-                new_base = codec.worth_rebasing(blob, base_size)
+            blob, body, alone = codec.pack_revision(keep, base_text, base_size)  # the store's one rule
+            new_base = body is not None
+            if alone:
+                base_id = base_size = origin = base_text = None
         if new_base:
             self.base_top += 1
             base_id, origin, base_text = self.base_top, number, keep
-            if body is None:
-                body = pack(keep, None)  # what codec.unpack_base reads
-                blob = pack(keep, keep)
             base_size = len(body)
             self.pending_bases.append((base_id, body))
         self.pending_revisions.append((activity_id, collection, item, version, base_id, blob, delta_text))

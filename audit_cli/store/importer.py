@@ -31,7 +31,7 @@ from typing import Any
 from .. import chain, trailer
 from ..errors import AuditError, InvalidLine, UsageError
 from ..models import CREATES, DELETES
-from .activity import _INSERT as INSERT_ACTIVITY
+from .recorder import INSERT_ACTIVITY
 from . import provenance
 from .connection import remake_indexes
 from .given_links import GivenLinks

@@ -1,11 +1,10 @@
-"""Pure helpers of an import's hot path: checking an audit/1 line, applying its delta, packing its snapshot, and a
-bloom filter. No store, no I/O (store/importer.py drives them)."""
+"""Pure helpers of an import's hot path: checking an audit/1 line, its JSON text, applying its delta, and a bloom
+filter. No store, no I/O (store/importer.py drives them; snapshots are packed by store/codec.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from datetime import datetime
 from typing import Any
 
@@ -14,11 +13,10 @@ import orjson
 from .. import jsontext, patches, timeparse
 from ..errors import UsageError
 from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, REVISION_ACTIONS, SCHEMA
-from . import codec
+
 
 _TEXT_FIELDS = ("user", "ip", "user_agent", "origin", "comment", "edited_on", "comment_deleted_on")
 _STORED_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
-_ZLIB_WINDOW = 32 * 1024  # codec's: the most of a dictionary zlib uses
 
 
 class Bloom:
@@ -161,85 +159,7 @@ def load(text: bytes, exact: bool) -> Any:
     return orjson.loads(text) if exact else jsontext.loads(text)
 
 
-def apply_fresh(doc: Any, delta: list[dict[str, Any]]) -> Any:
-    """patches.apply_in_place for a document nobody else holds, whose result is only compared and dropped.
-
-    The common deltas (add, replace, remove of object members and array elements, as patches.diff makes them) are
-    applied here without copying their values; anything else, and anything that does not apply, goes through
-    patches.apply_in_place on a fresh copy, so its result and its errors are exactly that function's. Returns None
-    when `doc` was changed half-way and must not be used again (the caller re-reads it).
-    """
-    try:
-        for op in delta:
-            kind, path = op["op"], op["path"]
-            if kind not in ("add", "replace", "remove") or not path or "~" in path:
-                return None
-            keys = path[1:].split("/")
-            parent = doc
-            for key in keys[:-1]:
-                if type(parent) is dict:
-                    parent = parent[key]
-                elif type(parent) is list and _index(key):
-                    parent = parent[int(key)]
-                else:
-                    return None
-            last = keys[-1]
-            if type(parent) is dict:
-                if kind == "add":
-                    parent[last] = op["value"]
-                elif last not in parent:
-                    return None
-                elif kind == "replace":
-                    parent[last] = op["value"]
-                else:
-                    del parent[last]
-            elif type(parent) is list:
-                if kind == "add" and last == "-":
-                    parent.append(op["value"])
-                elif not _index(last) or int(last) > len(parent) - (kind != "add"):
-                    return None
-                elif kind == "add":
-                    parent.insert(int(last), op["value"])
-                elif kind == "replace":
-                    parent[int(last)] = op["value"]
-                else:
-                    del parent[int(last)]
-            else:
-                return None
-    except (KeyError, IndexError, TypeError):
-        return None
-    return doc
-
-
-def _index(token: str) -> bool:
-    """An array index as RFC 6901 writes one: ASCII digits, no leading zero."""
-    return token.isascii() and token.isdigit() and (token == "0" or token[0] != "0")
-
-
 def apply(before: bytes | None, exact: bool, delta: list[dict[str, Any]]) -> Any:
-    """The state after `delta`, from the previous snapshot's JSON text (None: nothing before), as patches.apply."""
-    done = apply_fresh(load(before, exact) if before is not None else {}, delta)
-    if done is not None:
-        return done
-    return patches.apply_in_place(load(before, exact) if before is not None else {}, delta)
-
-
-def pack(text: bytes, base: bytes | None) -> bytes:
-    """codec.pack's stream (codec.unpack reads it; with no base, codec.unpack_base does), made with zlib's window
-    and hash table sized to the text.
-
-    zlib's defaults (a 32 KiB window, memLevel 8) allocate about 256 KiB per stream, and for a snapshot of a few
-    hundred bytes that is nine tenths of the cost (~100 us against ~10 us here). A smaller window holds the same
-    matches when the dictionary's tail and the text fit in it. The dictionary is the bytes codec.unpack passes (the
-    stream's checksum covers them all) and deflate uses its last window's worth, so any inflate reads the stream.
-    """
-    zdict = base[-_ZLIB_WINDOW:] if base else None
-    need = len(text) + (len(zdict) if zdict else 0)
-    wbits = min(15, max(10, need.bit_length()))
-    memory = max(1, min(8, wbits - 7))
-    level = codec.level(text)
-    if zdict:
-        packer = zlib.compressobj(level, zlib.DEFLATED, wbits, memory, zdict=zdict)
-    else:
-        packer = zlib.compressobj(level, zlib.DEFLATED, wbits, memory)
-    return packer.compress(text) + packer.flush()
+    """The state after `delta`, from the previous snapshot's JSON text (None: nothing before), as patches.apply:
+    on a fresh parse, and without copying the delta's values (each line's delta is parsed for this alone)."""
+    return patches.apply_in_place(load(before, exact) if before is not None else {}, delta, copy_values=False)

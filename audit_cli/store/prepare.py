@@ -42,7 +42,7 @@ from .. import chain, jsonl, jsontext, patches, trailer
 from ..errors import AuditError
 from ..models import CREATES
 from . import codec, helpers
-from .lines import apply, check_line, dump, given_link, load, pack
+from .lines import apply, check_line, dump, given_link, load
 
 # A file at least this big is prepared by a helper process (its start costs about a tenth of a second).
 HELPER_MIN_BYTES = 16 * 2**20
@@ -155,7 +155,8 @@ class Preparer:
         this starts a new base, the packed snapshot, the new base's body or None; the delta of a full-state line,
         derived from that snapshot, or None), as store/heads.py would have them."""
         if version is not None:  # a version's revision: checked against the version's last save; its own base
-            return None, ((None, True, pack(text, text), pack(text, None)) if text is not None else None), None
+            packing = codec.pack_revision(text, None, None) if text is not None else None
+            return None, ((None, True, packing.data, packing.new_base) if packing and not packing.alone else None), None
         state = self.items.pop(where, None)
         if state is not None:
             self.held -= len(state[1]) + len(state[4])
@@ -189,14 +190,15 @@ class Preparer:
             except AuditError:
                 pass  # the importer finds it, and says so, if the line is imported
         text = memoryview(text).tobytes()  # kept: compact (orjson's bytes hold a 4 KiB buffer)
-        if state is not None:
-            blob = pack(text, state[1])
-            if not codec.worth_rebasing(blob, state[2]):
-                self._keep(where, (state[0], state[1], state[2], number, text, exact))
-                return checked, (state[0], False, blob, None), derived
-        body = pack(text, None)
+        blob, body, alone = codec.pack_revision(text, *(state[1:3] if state is not None else (None, None)))
+        if alone:  # packed with no base, by the importer, which keeps the item's state from here on
+            self._keep(where, _LEFT)
+            return checked, None, derived
+        if body is None:
+            self._keep(where, (state[0], state[1], state[2], number, text, exact))
+            return checked, (state[0], False, blob, None), derived
         self._keep(where, (number, text, len(body), number, text, exact))
-        return checked, (state[0] if state is not None else None, True, pack(text, text), body), derived
+        return checked, (state[0] if state is not None else None, True, blob, body), derived
 
     def _keep(self, where: tuple[str, str], state: tuple) -> None:
         self.items[where] = state

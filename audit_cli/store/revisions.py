@@ -11,25 +11,13 @@ from .policy import scoped_change
 from ..errors import Conflict, Damaged, NotFound, UsageError
 from ..models import CREATES, DELETES, Activity, Recorded, Revision
 from . import codec
+from .recorder import NewRevision
 
-_HEAD = """SELECT r.activity, a.action, r.base, r.data FROM revisions r JOIN activity a ON a.id = r.activity
-           WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity DESC LIMIT 1"""
 _MAIN = """SELECT r.activity, a.action, a.user, a.timestamp, r.delta FROM revisions r JOIN activity a ON a.id = r.activity
            WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity"""
 
 
 _BASE_CACHE = 4096
-
-
-@dataclass
-class NewRevision:
-    """A revision to write with its activity: the state after, the patch from the state before, and the base to
-    pack against (the item's current one, or None to start a new one)."""
-
-    data: Any
-    delta: list
-    base: int | None = None
-    version: str | None = None
 
 
 class _MainLine:
@@ -105,35 +93,9 @@ class RevisionOps:
     def _unpack(self, base: int | None, data: bytes) -> Any:
         return jsontext.loads(codec.unpack(data, self._base_text(base) if base is not None else None))
 
-    def _write_revision(
-        self, activity_id: int, collection: str, item: str, data_text: str, delta_text: str, *, base: int | None,
-        version: str | None = None,
-    ) -> None:
-        text = data_text.encode()
-        packed = None
-        if len(text) >= codec.LARGE:  # packed alone (store/codec.py)
-            base, packed = None, codec.pack(text, None)
-        elif base is not None:
-            base_text = self._base_text(base)
-            packed = codec.pack(text, base_text)
-            base_size = self.conn.execute("SELECT length(body) FROM bases WHERE id = ?", [base]).fetchone()[0]
-            if codec.worth_rebasing(packed, base_size):
-                packed = None
-        if packed is None:
-            base = self.conn.execute("INSERT INTO bases (body) VALUES (?)", [codec.pack_base(text)]).lastrowid
-            self._bases[base] = text
-            packed = codec.pack(text, text)
-        self.conn.execute(
-            "INSERT INTO revisions (activity, collection, item, version, base, data, delta) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [activity_id, collection, item, version, base, packed, delta_text],
-        )
-
     def _head(self, collection: str, item: str) -> Head | None:
-        row = self.conn.execute(_HEAD, [collection, item]).fetchone()
-        if row is None:
-            return None
-        activity, action, base, data = row
-        return Head(activity, action, base, self._unpack(base, data))
+        found = self._recorder.item_head(collection, item)
+        return None if found is None else Head(found.activity, found.action, found.base, found.data())
 
     # recording
 
@@ -172,8 +134,10 @@ class RevisionOps:
         after, delta, dropped = scoped_change(before, after,
                                               scope if scope is not None else self.scope(activity.collection))
         if not delta and action not in ("create", "delete"):
-            return Recorded(self._insert_activity(activity), note=f"nothing changed on {where}: no revision recorded")
-        saved = self._insert_activity(activity, revision=NewRevision(after, delta, head.base if head else None))
+            return Recorded(self._insert_activity(activity, defer=self._deferring),
+                            note=f"nothing changed on {where}: no revision recorded")
+        saved = self._insert_activity(activity, revision=NewRevision(after, delta, head.base if head else None),
+                                      defer=self._deferring)
         return Recorded(saved, Revision(saved["id"], activity.collection, activity.item, after, delta, action,
                                         activity.user, activity.timestamp))
 

@@ -10,7 +10,7 @@ from .. import jsontext, patches
 from ..errors import Conflict, NotFound, UsageError
 from ..models import Activity, Recorded, Revision
 from .policy import scoped_change
-from .revisions import NewRevision
+from .recorder import NewRevision
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _COLUMNS = "id, collection, item, key, name, base_activity, staged, created_at, created_by"
