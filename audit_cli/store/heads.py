@@ -14,7 +14,10 @@ from . import codec
 from .lines import Bloom, apply, dump, load
 
 HEAD_CACHE_BYTES = 32 * 2**20
-HEAD_CACHE_ITEMS = 50_000
+# 30,000 items, not 50,000: the entries of items whose lines the helper packed hold no texts (~500 B each with the
+# map's own), and 50,000 of them took the import of 1M full-state lines past 200 MB for both processes (204 MB); the
+# helper's bytes bound holds ~14,000 items' texts, so the importer still holds every head it guesses against.
+HEAD_CACHE_ITEMS = 30_000
 # A data activity of the item after its head here, without a revision: one whose revision its source pruned.
 _UNSEEN = ("SELECT 1 FROM activity a WHERE a.collection = ? AND a.item = ? AND a.id > ? AND a.id <= ? AND a.action IN "
            f"({', '.join('?' * len(DATA_ACTIONS))}) AND NOT EXISTS (SELECT 1 FROM revisions r WHERE r.activity = a.id) "

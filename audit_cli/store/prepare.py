@@ -56,7 +56,7 @@ FRAME_LINES = 250
 HELPER_SHARE = 0.5
 # The bases held to pack against: as many as the importer's head cache holds (store/importer.py).
 HELD_BYTES = 16 * 2**20
-HELD_ITEMS = 50_000
+HELD_ITEMS = 30_000
 # Keyless lines told apart from identical ones before them (Preparer._nth): about 170 bytes each, 33 MB at most.
 SAME_LINES = 200_000
 _FRAME = struct.Struct("<Q")
