@@ -290,6 +290,38 @@ def test_an_archive_with_a_fixed_name_keeps_every_night(cli, tmp_path, name):
     assert PRUNED_NOTE.format(n=9) in cli("import", archive).stderr
 
 
+def test_an_archive_that_is_one_chain_from_the_first_activity_verifies_whole(cli, tmp_path):
+    # A prune removes the oldest history: an archive never reaches its store's head, and one whose lines are one
+    # chain from the first activity is proven whole up to its last line, without --partial; the report says what
+    # the file alone cannot show (a later prune's lines cut from its end).
+    archive = tmp_path / "pruned.jsonl"
+    for n in (1, 2, 3):
+        cli("record", "login", "-c", "u", "-i", f"night-{n}", "--at", f"{50 - n}d")
+    cli("record", "login", "-c", "u", "-i", "today")
+    cli("prune", "--older-than", "30d", "--archive", archive, "--yes")
+    checked = cli("verify", archive)
+    assert checked.stdout.startswith("OK: 3 activities") and "a prune archive: every activity from the first to " \
+        "activity 3, one chain, the lines of 1 prune each as its trailer sealed them" in checked.stdout
+    assert "a later prune's lines cut from its end would not show here" in checked.stdout
+    assert cli.json("verify", archive)["archive"].startswith("a prune archive")
+    # without its first line it starts after a line it does not hold: partial, as any piece
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(archive.read_text().splitlines(keepends=True)[1:]))
+    assert cli("verify", cut, ok=False).exit_code in (1, 3)
+
+
+def test_nights_of_an_archive_with_what_their_prunes_kept_between_are_partial_and_say_why(cli, tmp_path):
+    archive = tmp_path / "pruned.jsonl"
+    for n in (1, 2):
+        night(cli, n)  # each night's newest revision stays, between this night's lines and the next's
+        cli("prune", "--older-than", "30d", "--archive", archive, "--yes")
+    assert "pass --partial" in cli.fails("verify", archive, code=1)
+    said = cli("verify", "--partial", archive).stdout
+    assert "(where its prunes kept activities then, each prune's own record among them, which later prunes may " \
+        "have added after them)" in said
+    assert "it starts at the chain's first activity" in said
+
+
 def test_a_line_changed_in_an_earlier_night_of_an_archive_is_caught(cli, tmp_path):
     archive = tmp_path / "pruned.jsonl"
     for n in (1, 2):

@@ -57,7 +57,7 @@ def verify(
     elif report.get("partial") and report["ok"]:
         out().write(f"{'OK' if partial else 'PARTIAL'}: {report['lines']} lines checked; {report['partial']}\n")
     elif report["ok"]:
-        extra = "".join(f"; {report[k]}" for k in ("pruned", "partial") if report.get(k))
+        extra = "".join(f"; {report[k]}" for k in ("pruned", "partial", "archive") if report.get(k))
         out().write(f"OK: {report['checked']} activit{'y' if report['checked'] == 1 else 'ies'}, head {report['head'][:16]} (id {report['head_id']}){extra}\n")
     else:
         failure = report["failure"]

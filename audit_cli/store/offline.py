@@ -51,7 +51,12 @@ def verify_file(source: str, *, chain_key: bytes | None = None, anchor: dict[str
             if failure is not None:
                 report.update(ok=False, failure=dict(zip(("kind", "id", "message"), failure)))
         if report["ok"]:
-            parts = [f"{gaps} gap{'s' if gaps != 1 else ''} marked by the export (a filtered trail)"] if gaps else []
+            why = ("where its prunes kept activities then, each prune's own record among them, which later prunes "
+                   "may have added after them"
+                   if _archive(finding) else "a filtered trail")
+            parts = [f"{gaps} gap{'s' if gaps != 1 else ''} marked by the export ({why})"] if gaps else []
+            if _archive(finding) and not continues:
+                parts.append("it starts at the chain's first activity")
             if continues:
                 parts.append(f"it starts after a line it does not hold (hash {continues[:16]}; an incremental "
                              "export's piece)")
@@ -75,6 +80,16 @@ def _extent(report: dict[str, Any], finding: trailer.Finding, whole: bool, ancho
         where = (f"the {finding.tail} line{'s' if finding.tail != 1 else ''} after the last trailer"
                  if last else "this trail has no trailer (cut, or written without one): its lines")
         notes.append(f"{where} could have lost lines at the end unseen")
+    elif whole and _archive(finding) and last["last_id"] == report.get("head_id"):
+        # What a prune removes is the oldest history: an archive never reaches its store's head, and one that is a
+        # whole chain from the first activity is all of it. (Nights appended are one only when nothing their prunes
+        # kept lies between them, their own prune records included, until a later prune removes those too.)
+        prunes = len(finding.segments)
+        report["archive"] = (f"a prune archive: every activity from the first to activity {report['head_id']}, one "
+                             f"chain, the lines of {prunes} prune{'s' if prunes != 1 else ''} each as its trailer "
+                             "sealed them; what its store kept after them is not in it, and a later prune's lines "
+                             "cut from its end would not show here (the store's last prune record says where they "
+                             "end: audit verify on the store)")
     elif whole and last is not None and (last["head_id"], last["head_hash"]) != (
             report.get("head_id") or 0, report.get("head") or chain.GENESIS):
         notes.append(f"it ends at activity {report.get('head_id') or 0}, before the head its store had when it was exported "
@@ -90,6 +105,11 @@ def _extent(report: dict[str, Any], finding: trailer.Finding, whole: bool, ancho
         notes.append("a trailer covers lines that were not valid records, so it was not checked")
     if notes:
         report["partial"] = "; ".join(([report["partial"]] if report.get("partial") else []) + notes)
+
+
+def _archive(finding: trailer.Finding) -> bool:
+    """Whether every part of the file is a prune's archive (its trailer's filters say so)."""
+    return bool(finding.segments) and all(seen.get("filters") == {"pruned": True} for seen in finding.segments)
 
 
 def _check_first_line(source: str, chain_key: bytes | None) -> bool:
