@@ -63,12 +63,17 @@ def parse_object(text: str | bytes, *, what: str, example: str = DATA_EXAMPLE) -
     return value
 
 
+# What json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")) makes for each call, made once:
+# building it was a third of check_value's cost, which every record with data pays (bench_api).
+_STRICT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def check_value(value: Any, *, param: str) -> Any:
     """Refuse a Python value (given to the library, not parsed from text) that JSON cannot hold exactly: another
     type than dict, list, str, int, float, bool and None, a key that is not text, NaN or infinity, text that is not
     valid Unicode."""
     try:
-        json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        _STRICT.encode(value).encode("utf-8")
     except UnicodeEncodeError:
         raise UsageError(f"{{{param}}} holds a lone UTF-16 surrogate: give valid Unicode text", params=(param,)) \
             from None
