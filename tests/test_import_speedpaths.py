@@ -256,7 +256,7 @@ def _import_revision(store, activity, revision, as_given, unsure):
         row = store.conn.execute(
             "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version = ? "
             "ORDER BY activity DESC LIMIT 1", [collection, item, version]).fetchone()
-        before, base = (store._unpack(*row), None) if row else ({}, None)
+        before, base = (store.snapshots.data(*row), None) if row else ({}, None)
     data, delta = revision.get("data", _MISSING), revision.get("delta", _MISSING)
     if delta is not _MISSING and delta is not None:
         patches.check_patch(delta, what="revision.delta")

@@ -14,6 +14,7 @@ from .integrity import IntegrityOps
 from .policy import PolicyOps
 from .prune import PruneOps
 from .recorder import Recorder
+from .snapshots import Snapshots
 from .revisions import RevisionOps
 from .transfer import TransferOps
 from .versions import VersionOps
@@ -28,10 +29,10 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
         self.conn = conn
         self.path = path
         self.chain_key = chain_key
-        self._bases = conn.bases  # unpacked revision bases, dropped on rollback (connection.py)
+        self.snapshots = Snapshots(conn)
         # Every activity row is made and written by the recorder (store/recorder.py); `_deferring` is on inside
         # `batching()`, where records gather their rows there instead of writing each at once.
-        self._recorder = Recorder(conn, store_id=self.store_id, chain_key=self._chain_key, base_text=self._base_text)
+        self._recorder = Recorder(conn, store_id=self.store_id, chain_key=self._chain_key, snapshots=self.snapshots)
         self._deferring = False
 
     @classmethod

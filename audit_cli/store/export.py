@@ -285,7 +285,7 @@ class _Bases:
     def text(self, base: int) -> bytes:
         text = self.held.get(base)
         if text is None:
-            text = self.store._base_text(base)
+            text = self.store.snapshots.base_text(base)
             self.size += len(text)
             if self.size > BASES_HELD:
                 self.held.clear()

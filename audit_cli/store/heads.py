@@ -64,7 +64,7 @@ class Heads:
         if where in self.pending_items:
             self.flush()
         base, data = self.conn.execute("SELECT base, data FROM revisions WHERE activity = ?", [entry[0]]).fetchone()
-        base_text = self.store._base_text(base) if base is not None else None
+        base_text = self.store.snapshots.base_text(base) if base is not None else None
         entry = (*entry[:6], codec.unpack(data, base_text), False, base_text)
         self._remember(where, entry)
         return entry
@@ -128,7 +128,7 @@ class Heads:
             row = self.conn.execute(
                 "SELECT base, data FROM revisions WHERE collection = ? AND item = ? AND version = ? "
                 "ORDER BY activity DESC LIMIT 1", [collection, item, version]).fetchone()
-            before = jsontext.dumps(self.store._unpack(*row)).encode() if row else None
+            before = jsontext.dumps(self.store.snapshots.data(*row)).encode() if row else None
             before_exact = False
         elif head is None or creates:
             before, before_exact = None, True

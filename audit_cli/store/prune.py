@@ -320,7 +320,7 @@ class PruneOps:
             for activity_id, version, base, data, delta in rows])
 
     def _unpack_text(self, base: int | None, data: bytes) -> str:
-        return codec.unpack(data, self._base_text(base) if base is not None else None).decode()
+        return self.snapshots.text(base, data).decode()
 
     def _rewrite_scopes(self, scopes: dict[str, dict[str, Any]], *, dry_run: bool, going: set[int]) -> int:
         """Rewrite each scoped collection's revisions to the fields its scope keeps; deltas are recomputed."""
@@ -338,15 +338,15 @@ class PruneOps:
                     "ORDER BY r.activity", [coll, item]).fetchall()
                 rows = [row for row in rows if row[0] not in going]  # what the prune removes is not rewritten
                 for activity_id, action, base, data, delta in rows:
-                    after, _ = scoped(self._unpack(base, data), scope)
+                    after, _ = scoped(self.snapshots.data(base, data), scope)
                     new_delta = patches.diff({} if action in CREATES else before, after)
-                    if jsontext.dumps(new_delta) != delta or not patches.same(after, self._unpack(base, data)):
+                    if jsontext.dumps(new_delta) != delta or not patches.same(after, self.snapshots.data(base, data)):
                         rewritten += 1
                         if not dry_run:
                             self._attest_revisions([activity_id])
                             text = jsontext.dumps(after).encode()
                             self.conn.execute("UPDATE revisions SET data = ?, delta = ? WHERE activity = ?",
-                                              [codec.pack(text, self._base_text(base) if base is not None else None),
+                                              [codec.pack(text, self.snapshots.base_text(base) if base is not None else None),
                                                jsontext.dumps(new_delta), activity_id])
                     before = after
         return rewritten
@@ -392,7 +392,7 @@ class PruneOps:
                                       "(SELECT base FROM revisions WHERE base IS NOT NULL)")
                     self.conn.execute("DELETE FROM prune_plan")
                     self.conn.execute("DELETE FROM settings WHERE key = 'prune_pending'")
-                    self._bases.clear()
+                    self.snapshots.bases.clear()
                     return
                 ids = [activity_id for activity_id, _ in rows]
                 whole = [activity_id for activity_id, what in rows if what == "activity"]

@@ -22,6 +22,7 @@ from ..models import ACTIVITY_FIELDS, Activity
 from ..timeparse import format_ts, utcnow
 from . import codec
 from .lines import dump, load
+from .snapshots import Snapshots
 
 # What gathered rows cost to keep is small (a row's texts), what a flush saves is its statements' overhead: 1,000
 # rows a statement is past where executemany stops getting faster (bench_api: 1,000 and 10,000 within noise).
@@ -78,13 +79,13 @@ class ItemHead:
 
 class Recorder:
     """Makes and writes activity rows for one store: what it needs of the store is its connection, its identity,
-    the chain's key (asked only when a row is made: a keyed store opened without it fails then) and its cache of
-    base texts (`bases`, dropped on rollback by connection.writing)."""
+    the chain's key (asked only when a row is made: a keyed store opened without it fails then) and its snapshots
+    (the bases to pack against)."""
 
     def __init__(self, conn: sqlite3.Connection, *, store_id: Callable[[], str],
-                 chain_key: Callable[[], bytes | None], base_text: Callable[[int], bytes]):
+                 chain_key: Callable[[], bytes | None], snapshots: Snapshots):
         self.conn = conn
-        self._store_id, self._chain_key, self._base_text = store_id, chain_key, base_text
+        self._store_id, self._chain_key, self._snapshots = store_id, chain_key, snapshots
         self.discard()
 
     def discard(self) -> None:
@@ -120,7 +121,7 @@ class Recorder:
         head = None
         if row is not None:
             activity, action, base, data, base_size = row
-            base_text = self._base_text(base) if base is not None else None
+            base_text = self._snapshots.base_text(base) if base is not None else None
             text = codec.unpack(data, base_text)
             head = ItemHead(activity, action, base, base_size, text, False, base_text)
         self.items[where] = head
@@ -196,7 +197,7 @@ class Recorder:
             if known is not None and known.base == base and known.base_text is not None:
                 base_text, base_size = known.base_text, known.base_size
             else:
-                base_text = self._base_text(base)
+                base_text = self._snapshots.base_text(base)
                 base_size = self.conn.execute("SELECT length(body) FROM bases WHERE id = ?", [base]).fetchone()[0]
         packing = codec.pack_revision(text, base_text, base_size)
         base_row = None

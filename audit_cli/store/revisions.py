@@ -8,16 +8,16 @@ from typing import Any
 
 from .. import jsontext, patches, timeparse
 from .policy import scoped_change
-from ..errors import Conflict, Damaged, NotFound, UsageError
+from ..errors import Conflict, NotFound, UsageError
 from ..models import CREATES, DELETES, Activity, Recorded, Revision
 from . import codec
 from .recorder import NewRevision
+from .snapshots import Snapshots
 
 _MAIN = """SELECT r.activity, a.action, a.user, a.timestamp, r.delta FROM revisions r JOIN activity a ON a.id = r.activity
            WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity"""
 
 
-_BASE_CACHE = 4096
 
 
 class _MainLine:
@@ -74,24 +74,12 @@ class Head:
 
 class RevisionOps:
     conn: sqlite3.Connection
-    _bases: dict[int, bytes]
+    snapshots: Snapshots
 
     # packing
 
     def _base_text(self, base_id: int) -> bytes:
-        text = self._bases.get(base_id)
-        if text is None:
-            row = self.conn.execute("SELECT body FROM bases WHERE id = ?", [base_id]).fetchone()
-            if row is None:
-                raise Damaged(f"revision base {base_id} is missing: the store is damaged (`audit verify` says where)")
-            body = row[0]
-            if len(self._bases) >= _BASE_CACHE:  # bounded, so that exporting any number of items stays flat
-                del self._bases[next(iter(self._bases))]
-            text = self._bases[base_id] = codec.unpack_base(body)
-        return text
-
-    def _unpack(self, base: int | None, data: bytes) -> Any:
-        return jsontext.loads(codec.unpack(data, self._base_text(base) if base is not None else None))
+        return self.snapshots.base_text(base_id)  # the name verify (integrity.py) reads bases by
 
     def _head(self, collection: str, item: str) -> Head | None:
         found = self._recorder.item_head(collection, item)
@@ -169,7 +157,7 @@ class RevisionOps:
     def _revision(self, rows: list, index: int, collection: str, item: str) -> Revision:
         activity, action, user, timestamp, delta = rows[index]
         base, data = self.conn.execute("SELECT base, data FROM revisions WHERE activity = ?", [activity]).fetchone()
-        return Revision(activity, collection, item, self._unpack(base, data), jsontext.loads(delta), action, user,
+        return Revision(activity, collection, item, self.snapshots.data(base, data), jsontext.loads(delta), action, user,
                         timestamp, index)
 
     def history(self, collection: str, item: str) -> list[dict[str, Any]]:
@@ -194,7 +182,7 @@ class RevisionOps:
         if row is None:
             return None
         collection, item, version, base, data, delta = row
-        return Revision(activity_id, collection, item, self._unpack(base, data), jsontext.loads(delta),
+        return Revision(activity_id, collection, item, self.snapshots.data(base, data), jsontext.loads(delta),
                         version=version)
 
     def snapshot(self, collection: str, item: str, *, rev: int | None = None, at: str | None = None) -> Any:
@@ -271,7 +259,7 @@ class RevisionOps:
             "ORDER BY activity DESC LIMIT 1",
             [revision.collection, revision.item, revision.version, activity_id],
         ).fetchone()
-        before = self._unpack(*row) if row else {}
+        before = self.snapshots.data(*row) if row else {}
         return {"collection": revision.collection, "item": revision.item, "activity": activity_id,
                 "version": revision.version, "before": before, "after": revision.data, "patch": revision.delta}
 
