@@ -194,7 +194,7 @@ def generate(path: Path, count: int, seed: int = 4) -> None:
             original = fields
             if action == "comment" and fields["edited_on"] is not None:  # the hash covers the text as written
                 original = {**fields, "comment": text}
-            own = chain.link(prev, chain.record_bytes(original, details_text, digest))
+            own = chain.link(prev, chain.record_bytes(original, details_text, digest, f"{STORE_ID}/{n}"))
             head = {"schema": "audit/1", **{k: v for k, v in fields.items() if k != "details"},
                     "key": f"{STORE_ID}/{n}", "prev_hash": prev, "hash": own}
             if original is not fields:  # as export writes an edited comment: with the first text its hash covers
