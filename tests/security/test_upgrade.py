@@ -19,7 +19,7 @@ from audit_cli.store.connection import SCHEMA_VERSION
 
 from .attack import KEY, audit, build, tamper, verify
 
-FIXTURE = Path(__file__).resolve().parent.parent.parent / "fixtures" / "previous-release" / "store.db"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "previous-release" / "store.db"
 
 
 def schema_of(path: Path) -> int:
