@@ -121,6 +121,11 @@ def count() -> int:
     return len(migrations._migrations)
 
 
+def names() -> list[str]:
+    """The migrations of this release, in the order they are applied."""
+    return [migration.name for migration in migrations._migrations]
+
+
 def apply(conn: sqlite3.Connection) -> None:
     """Apply pending migrations on a connection already holding the write lock."""
     migrations.apply(Database(conn))

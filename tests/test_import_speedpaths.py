@@ -125,6 +125,13 @@ def reference_import(store: AuditStore, source_lines, *, source: str, skip_inval
               "gaps": sum(1 for x in links if x.gap), "links_kept": bool(keep_links), "breaks": breaks}
     if links and links[0].prev_hash != chain.GENESIS:
         result["continues"] = links[0].prev_hash
+    # Comments marked edited or deleted with no chained edit to prove it (store/given_links.py, _originals).
+    changes = store._comment_change_map()
+    unvouched = 0 if not links else sum(1 for _, key in store.conn.execute(
+        "SELECT id, key FROM activity WHERE action = 'comment' AND id > ? AND "
+        "(edited_on IS NOT NULL OR comment_deleted_on IS NOT NULL)", [start_id]) if key not in changes)
+    if unvouched:
+        result["originals"] = unvouched
     return result
 
 

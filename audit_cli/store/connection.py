@@ -127,7 +127,9 @@ def bulk_load(conn: StoreConnection) -> Iterator[None]:
     try:
         yield
     finally:
-        if switched:
+        # Not while a failed load's transaction is still to be rolled back: SQLite refuses, and that error would
+        # hide the load's own (such a store is new and empty, and is removed: discard()).
+        if switched and not conn.in_transaction:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
 

@@ -46,6 +46,14 @@ def schema_problem(conn: sqlite3.Connection) -> Failure | None:
         if name in names:
             return ("modified", 0, f"{what} is not as the store's migrations made it: the schema was altered")
         return ("inserted", 0, f"the store holds {what}, which its migrations did not make: someone added it")
+    # The record of what was applied decides what the next upgrade runs, so it too must be what the migrations made.
+    from .. import migrations
+
+    applied = [name for (name,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if applied != migrations.names() or version != migrations.count():
+        return ("modified", 0, "the store's record of its migrations (_sqlite_migrations, user_version) is not "
+                "what its migrations wrote: the schema's bookkeeping was altered")
     return None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from .. import chain, jsontext
+from ..errors import InvalidLine
 from ..models import COMMENT_CHANGES
 from .integrity import Tampered
 from .prune import survivors_digest
@@ -95,24 +96,48 @@ class GivenLinks:
                                                 "ORDER BY activity") if "audit_import_attested" in self.temp else ())
         return not digests[0] or dict(zip(("count", "digest"), digests)) == attested
 
-    def _originals(self, changes: dict[str, list]) -> int:
-        """How many comments came with their first text on the line (`original_comment`, which their hash was
-        checked against) and without the edits that made their text now. Offline (as_given), such a comment is
-        kept as it was written, so that the store's own check judges its hash, and so is one whose edits say
-        otherwise, so that it fails."""
-        unvouched = 0
-        written = []
+    def _originals(self, changes: dict[str, list], lines_carry: bool = True) -> int:
+        """How many comments came without the chained edits that would prove their state: with their first text on
+        the line (`original_comment`, which their hash was checked against) and another now, or marked edited or
+        deleted (marks no hash covers, on which log and show depend). Offline (as_given), such a comment is kept as
+        it was written (first text, no marks), so that the store's own check judges its hash, and so is one whose
+        edits say otherwise, so that it fails."""
+        written, unvouched = [], set()
         for activity_id, key, original in self.conn.execute(
-                "SELECT o.id, a.key, o.original FROM temp.audit_import_originals o JOIN activity a ON a.id = o.id"):
+                "SELECT o.id, a.key, o.original FROM temp.audit_import_originals o JOIN activity a ON a.id = o.id")\
+                if lines_carry else ():
             edits = changes.get(key)
             if edits and isinstance(edits[0].get("before"), dict) and edits[0]["before"].get("comment") == original:
                 continue
             if not edits:
-                unvouched += 1
+                unvouched.add(activity_id)
             written.append((original, activity_id))
-        if self.as_given and written:
+        # Lines that carry no links (another system's, audit/1 without chain members) are chained here, marks and
+        # all, on the word of whoever wrote them: nothing to vouch for.
+        for activity_id, key in self.conn.execute(
+                "SELECT id, key FROM activity WHERE action = 'comment' AND id > ? AND "
+                "(edited_on IS NOT NULL OR comment_deleted_on IS NOT NULL)", [self.start_id]) if self.linked else ():
+            if key not in changes:
+                unvouched.add(activity_id)
+        if self.as_given:
             self.conn.executemany("UPDATE activity SET comment = ? WHERE id = ?", written)
-        return unvouched
+            self.conn.executemany("UPDATE activity SET edited_on = NULL, comment_deleted_on = NULL WHERE id = ?",
+                                  [(activity_id,) for activity_id in sorted(unvouched)])
+        return len(unvouched)
+
+    def _check_comment_states(self, edited: set[int], changes: dict[str, list]) -> None:
+        """A comment the lines' chained edits name must say what the last of them says: its text and marks are on
+        its line, which no hash covers, and verify would hold the store to the edits."""
+        ids = sorted(edited)
+        rows = (row for at in range(0, len(ids), 500) for row in self.conn.execute(
+            "SELECT id, action, key, collection, item, comment, edited_on, comment_deleted_on FROM activity "
+            f"WHERE id IN ({', '.join('?' * len(ids[at:at + 500]))}) ORDER BY id", ids[at:at + 500]).fetchall())
+        for row in rows:
+            values = dict(zip(("id", "action", "key", "collection", "item", "comment", "edited_on",
+                               "comment_deleted_on"), row))
+            problem = self.store._original(values, changes)[1]
+            if problem:
+                raise InvalidLine(f"{self.source}: {problem}: its line was changed", kind="modified")
 
     def _edited_comments(self) -> tuple[set[int], dict[str, list]]:
         """The comments imported now that chained edits or deletes name (so their hash covers their original text),

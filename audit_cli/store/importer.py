@@ -314,12 +314,11 @@ class Importer(Heads, GivenLinks, Seen):
             keep = (self.verify and self.empty and bool(self.added) and self.linked == self.added + self.duplicates
                     and not self.gaps and self.first_prev == chain.GENESIS)
         originals = "audit_import_originals" in self.temp
-        edited, changes = self._edited_comments() if self.added and (self.verify or not keep or originals) \
-            else (set(), {})
+        edited, changes = self._edited_comments() if self.added else (set(), {})
         if self.verify:
             self._verify(edited, changes)
-        if originals:
-            self.originals = self._originals(changes)
+        if self.added:
+            self.originals = self._originals(changes, originals)
         if auto and self.originals:
             keep = False  # a copy could not check those comments' hashes: their edits are not in the trail
         elif auto and not keep and self.holding:
@@ -347,12 +346,16 @@ class Importer(Heads, GivenLinks, Seen):
                     store._rechain(self.start_id, self.start_head)
                 else:
                     store._rechain(before[0], before[1])
-        if self.note_rechained and not keep and self.added and (self.relinked or self.dirty_from is not None) and \
-                self.last_given[1] != chain.GENESIS:  # chained lines, chained anew (not a piece that continues)
+        # Chained lines chained anew (not a piece that continues), or comments whose state no chained edit proves:
+        # the chain says where they came from.
+        if self.note_rechained and not keep and self.added and (self.originals or (
+                (self.relinked or self.dirty_from is not None) and self.last_given[1] != chain.GENESIS)):
             store._insert_activity(provenance.record(self, trailers))
         if self.added:  # the versions the lines staged, promoted or deleted, as the table the copy reads
             store._replay_versions(self.start_id)
             store._apply_comment_changes(self.start_id)
+            if edited:
+                self._check_comment_states(edited, changes)
         for name in self.temp:
             self.conn.execute(f"DROP TABLE temp.{name}")
         result = {"added": self.added, "duplicates": self.duplicates, "skipped": len(self.skipped),

@@ -103,6 +103,10 @@ def check_line(line: dict[str, Any]) -> tuple[list[Any], str, dict[str, Any] | N
             raise UsageError(f"{name} must be a string or null, not {jsontext.type_name(value)}")
     if action == "comment" and not comment:
         raise UsageError("a comment activity needs its comment text")
+    if (edited_on or deleted_on) and action != "comment":
+        # Commands read these marks, and only a comment's chained edits make them.
+        raise UsageError(f"this {action} line is marked as an edited or deleted comment: edited_on and "
+                         "comment_deleted_on belong to comment lines")
     revision = get("revision")
     if revision is not None and type(revision) is not dict:
         raise UsageError(f"revision must be an object or null, not {jsontext.type_name(revision)}")

@@ -137,9 +137,17 @@ def _unproven(report: dict[str, Any]) -> dict[str, Any]:
     carry; what they say now, only the edits would prove."""
     count = report.pop("originals", 0)
     report.pop("continues", None)
+    if report["ok"] and count and not report.get("partial"):
+        # A whole trail holds every chained edit and delete: a comment said to be edited or deleted without one
+        # was changed on its line.
+        report.update(ok=False, failure={"kind": "modified", "id": None, "message": (
+            f"{count} comment{'s are' if count > 1 else ' is'} edited or deleted on {'their' if count > 1 else 'its'} "
+            "line with no edit record, in a trail that is otherwise whole: the line was changed")})
+        return report
     if report["ok"] and count:
-        note = (f"{count} edited comment{'s' if count > 1 else ''} came without {'their' if count > 1 else 'its'} "
-                "edit records: checked against the first text the line carries; the text now is not covered")
+        note = (f"{count} edited or deleted comment{'s' if count > 1 else ''} came without "
+                f"{'their' if count > 1 else 'its'} edit records: checked against the first text the line carries; "
+                "the text and marks now are not covered")
         report["partial"] = f"{report['partial']}; {note}" if report.get("partial") else note
     return report
 

@@ -38,7 +38,7 @@ def _why(importer: Any) -> str:
     if importer.gaps or importer.first_prev not in (None, GENESIS):
         return "the lines are not one whole chain from the first activity (a filtered trail, a piece)"
     if importer.originals:
-        return "edited comments came without their edit records"
+        return "edited or deleted comments came without their edit records"
     return "the lines' own links do not make one whole chain"
 
 

@@ -46,6 +46,19 @@ CHANGES = {
     "a middle row deleted": lambda ids: ("DELETE FROM activity WHERE id = ?", [ids["login"]]),
     "a prune plan planted while a prune is said to be unfinished": lambda ids: (
         "INSERT INTO prune_plan (activity, what) VALUES (?, 'activity')", [ids["login"]]),
+    "an edited comment's edit time moved": lambda ids: (
+        "UPDATE activity SET edited_on = '2026-11-01T11:00:00.000000Z' WHERE id = ?", [ids["comment"]]),
+    "an edited comment marked deleted": lambda ids: (
+        "UPDATE activity SET comment_deleted_on = '2026-11-01T11:00:00.000000Z' WHERE id = ?", [ids["comment"]]),
+    "a revision base's body changed": lambda ids: ("UPDATE bases SET body = zeroblob(10) WHERE id = "
+                                                  "(SELECT min(id) FROM bases)", []),
+    "a former digest planted for a revision": lambda ids: (
+        "INSERT INTO attested (activity, revision) VALUES (?, 'x')", [ids["update"]]),
+    "a pruned row planted": lambda ids: ("INSERT INTO pruned (id, digest, hash, prune) VALUES (1000, 'a', 'b', 1)", []),
+    "the record of an applied migration removed (the next upgrade runs it again)": lambda ids: (
+        "DELETE FROM _sqlite_migrations WHERE name = 'm004_pruned'", []),
+    "a revision's item stored as a blob": lambda ids: (
+        "UPDATE revisions SET item = CAST(item AS BLOB) WHERE activity = ?", [ids["update"]]),
 }
 
 

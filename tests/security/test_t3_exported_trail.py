@@ -213,3 +213,44 @@ def test_segments_appended_to_one_file_each_verify_by_their_trailer(plain, tmp_p
     rows.pop(middle - 1)  # the first piece's last line
     out.write_text("".join(rows))
     assert offline(out, "--partial")[0] == 3
+
+
+def _marked(action: str, field: str):
+    """Set a mark no hash covers (a comment's edit or delete time) on the first line of `action`."""
+    def change(rows):
+        for n, row in enumerate(rows):
+            line = json.loads(row)
+            if line.get("action") == action and not line.get(field):
+                line[field] = "2026-11-01T11:00:00.000000Z"
+                rows[n] = json.dumps(line) + "\n"
+                return
+        raise AssertionError(f"no {action} line to mark")
+    return change
+
+
+MARKS = {"a comment marked deleted (log then hides it)": ("comment", "comment_deleted_on"),
+         "a comment marked edited (show then claims an edit)": ("comment", "edited_on"),
+         "an update marked as an edited comment": ("update", "edited_on"),
+         "an update marked as a deleted comment": ("update", "comment_deleted_on")}
+
+
+@pytest.mark.parametrize("mark", MARKS)
+def test_a_mark_no_hash_covers_added_to_a_line_is_caught_and_never_obeyed(trail, mark, tmp_path):
+    out, _ = trail
+    changed = edited(out, _marked(*MARKS[mark]))
+    for args in ((), ("--partial",)):
+        code, report = offline(changed, *args)
+        assert code == 3 and report["failure"]["kind"] == "modified", (args, report)
+    copy = tmp_path / "copy.db"
+    result = audit("--db", copy, "import", changed)
+    if result.exit_code == 0:
+        # Taken in, the mark is the import's word, not the trail's: the chain says so, and verify holds it to that.
+        shown = {row["action"] for row in json.loads(audit("--db", copy, "log", "--format", "json").stdout)}
+        assert "import" in shown
+        details = json.loads(audit("--db", copy, "log", "--action", "import", "--format", "json").stdout)[0]
+        assert "comments came without their edit records" in details["details"]["rechained"]
+        assert verify(copy)[0] == 0
+    else:
+        assert result.exit_code == 1 and ("edited or deleted comment" in result.stderr or "chained edit" in result.stderr)
+        assert not copy.exists()
+
