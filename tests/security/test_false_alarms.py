@@ -53,9 +53,8 @@ def test_a_mirror_fed_by_pieces_across_comment_edits_shows_the_source_and_verifi
     assert code == 0, report
 
 
-def test_a_mirror_fed_by_pieces_across_prunes_at_the_source_verifies(tmp_path):
-    """The source prunes (by count and by age) between pieces: its prune records arrive in the mirror as history of
-    the source's chain, not as prunes of the mirror's, which still holds every activity it was sent."""
+def pieces_across_a_prune(tmp_path):
+    """(source, mirror, ship): four versions of an item shipped, the source pruned by count, a fifth shipped."""
     source, mirror, _, ship = shipper(tmp_path)
     for n in range(1, 5):
         audit("--db", source, "record", "update" if n > 1 else "create", "-c", "articles", "-i", "1",
@@ -64,6 +63,13 @@ def test_a_mirror_fed_by_pieces_across_prunes_at_the_source_verifies(tmp_path):
     assert audit("--db", source, "prune", "--keep-revisions", "2", "--yes").exit_code == 0
     audit("--db", source, "record", "update", "-c", "articles", "-i", "1", "--data", '{"t": 5}')
     ship()
+    return source, mirror, ship
+
+
+def test_a_mirror_fed_by_pieces_across_prunes_at_the_source_verifies(tmp_path):
+    """The source prunes (by count and by age) between pieces: its prune records arrive in the mirror as history of
+    the source's chain, not as prunes of the mirror's, which still holds every activity it was sent."""
+    source, mirror, ship = pieces_across_a_prune(tmp_path)
     assert audit("--db", source, "prune", "--older-than", "0s", "--yes").exit_code == 0
     audit("--db", source, "record", "update", "-c", "articles", "-i", "1", "--data", '{"t": 6}')
     ship()

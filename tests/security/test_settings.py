@@ -4,7 +4,6 @@ mirror fed pieces across prunes at its source, and a whole copy of a pruned stor
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .attack import KEY, audit, build, caught, tamper, verify
-from .test_false_alarms import shipper
+from .test_false_alarms import pieces_across_a_prune
 
 
 def settings(path: Path) -> dict[str, str]:
@@ -23,15 +22,7 @@ def settings(path: Path) -> dict[str, str]:
 
 
 def mirror_across_prunes(tmp_path: Path) -> Path:
-    source, mirror, _, ship = shipper(tmp_path)
-    for n in range(1, 5):
-        audit("--db", source, "record", "update" if n > 1 else "create", "-c", "articles", "-i", "1",
-              "--data", json.dumps({"t": n}))
-    ship()
-    assert audit("--db", source, "prune", "--keep-revisions", "2", "--yes").exit_code == 0
-    audit("--db", source, "record", "update", "-c", "articles", "-i", "1", "--data", '{"t": 5}')
-    ship()
-    return mirror
+    return pieces_across_a_prune(tmp_path)[1]
 
 
 def copy_of_pruned(tmp_path: Path) -> Path:
