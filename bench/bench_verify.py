@@ -387,12 +387,12 @@ def profile(path: Path) -> dict:
 
 def what_if(path: Path) -> None:
     """In-process timings of store.verify() as it is, and with two cheap changes patched in at run time (the code is
-    not edited): a base cache that holds every base (revisions._BASE_CACHE, 4,096 by default, is evicted oldest
+    not edited): a base cache that holds every base (revisions.BASE_CACHE, 4,096 by default, is evicted oldest
     first, so with more items than that most revisions unpack their base again), and store_id() read once."""
-    from audit_cli.store import revisions
+    from audit_cli.store import snapshots as revisions  # where the base cache lives now
 
     def run(label: str, patch) -> None:
-        saved = revisions._BASE_CACHE
+        saved = revisions.BASE_CACHE
         try:
             with AuditStore.open(path) as store:
                 patch(store)
@@ -400,11 +400,11 @@ def what_if(path: Path) -> None:
                 report = store.verify()
                 elapsed = time.perf_counter() - started
         finally:
-            revisions._BASE_CACHE = saved
+            revisions.BASE_CACHE = saved
         print(f"  {label:<60} {elapsed:6.2f} s  {report['checked'] / elapsed:>10,.0f} activities/s  ok={report['ok']}")
 
     def bigger_cache(store):
-        revisions._BASE_CACHE = 1 << 30
+        revisions.BASE_CACHE = 1 << 30
 
     def store_id_once(store):
         value = store.store_id()
