@@ -232,9 +232,10 @@ def apply_in_place(doc: Any, patch: Patch, *, copy_values: bool = True) -> Any:
     copy_values: put copies of the patch's values into the document, so that it shares nothing with the patch.
     False is for a patch and document nobody else holds, whose result is only compared or serialized (an import's
     lines): copying each value was most of the cost of applying a line's delta there."""
+    shared = _written_into(patch) if not copy_values else None
     for n, op in enumerate(patch):
         try:
-            doc = _apply_one(doc, op, copied if copy_values else _same_value)
+            doc = _apply_one(doc, op, copied if copy_values or n in shared else _same_value)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             # Our own words only: a library's message would print Python's reprs of the whole document.
             reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else "its path does not resolve"
@@ -257,6 +258,25 @@ def _at(doc: Any, path: str, what: str) -> Any:
 
 def _same_value(value: Any) -> Any:
     return value
+
+
+def _written_into(patch: Patch) -> set[int]:
+    """The operations whose value a later operation of the patch writes inside (add /a, then add /a/x): put in
+    uncopied, that write would change the patch itself, and with it the patch's later uses and what is stored."""
+    inside: set[str] = set()  # every proper prefix of a path that a later operation writes or removes
+    found = set()
+    for n in range(len(patch) - 1, -1, -1):
+        op = patch[n]
+        path = op.get("path")
+        if isinstance(path, str) and path in inside:
+            found.add(n)
+        for written in (path, op.get("from") if op.get("op") == "move" else None):
+            if isinstance(written, str):
+                at = written.rfind("/")
+                while at >= 0:
+                    inside.add(written[:at])
+                    at = written.rfind("/", 0, at)
+    return found
 
 
 def _apply_one(doc: Any, op: dict[str, Any], take: Callable[[Any], Any] = copied) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jsonpatch
 import pytest
 
@@ -349,3 +351,16 @@ def test_blame_credits_a_parent_replace_to_its_children():
         ("r1", [{"op": "replace", "path": "/m", "value": {"x": 1}}]),
     ]
     assert patches.blame({"m": {"x": 1}}, history) == {"/m/x": "r1"}
+
+
+@pytest.mark.parametrize("patch", [
+    [{"op": "add", "path": "/a", "value": {}}, {"op": "copy", "path": "/a/x", "from": "/a"}],
+    [{"op": "replace", "path": "", "value": {"b": []}}, {"op": "add", "path": "/b/-", "value": 1}],
+    [{"op": "add", "path": "/a", "value": {"c": 1}}, {"op": "move", "from": "/a/c", "path": "/d"}],
+])
+def test_applying_without_copies_never_changes_the_patch(patch):
+    """copy_values=False (an import's lines) puts the patch's values in the document as they are, unless a later
+    operation writes inside one: the patch, which is stored and used again, stays as it was."""
+    before = json.loads(json.dumps(patch))
+    assert patches.apply_in_place({}, patch, copy_values=False) == patches.apply({}, before)
+    assert patch == before
