@@ -6,14 +6,18 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from .. import chain
+from ..errors import CannotCheck, Damaged, StoreError
+from ..models import Activity
 from . import upgrade
 from .activity import ActivityOps
 from .connection import MEMORY, SCHEMA_VERSION, connect, writing
 from .integrity import IntegrityOps
-from .policy import PolicyOps
+from .policy import Policy
 from .prune import PruneOps
-from .recorder import Recorder
+from .recorder import HEAD_AND_NEXT, NewRevision, Recorder
 from .snapshots import Snapshots
 from .revisions import RevisionOps
 from .transfer import TransferOps
@@ -22,8 +26,26 @@ from .versions import VersionOps
 __all__ = ["AuditStore", "SCHEMA_VERSION"]
 
 
-class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps, PolicyOps, PruneOps):
-    """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done."""
+class _By:
+    """A public method of the store that one of its parts answers: `_By("policies", "scope")` makes `store.scope`
+    the method `store.policies.scope`."""
+
+    def __init__(self, part: str, name: str):
+        self.part, self.name = part, name
+
+    def __get__(self, store: Any, owner: type | None = None) -> Any:
+        return self if store is None else getattr(getattr(store, self.part), self.name)
+
+
+class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps, PruneOps):
+    """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done.
+
+    The store itself owns the connection, write transactions and the chain's core (its identity, key and head,
+    and writing an activity through the recorder). Its parts are collaborators, each given the store and naming
+    in its docstring what it uses of it and of the other parts:
+
+    - `policies` (store/policy.py): scope and retention, read from and written as chained records.
+    """
 
     def __init__(self, conn, path: Path, chain_key: bytes | None = None):
         self.conn = conn
@@ -34,6 +56,13 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
         # `batching()`, where records gather their rows there instead of writing each at once.
         self._recorder = Recorder(conn, store_id=self.store_id, chain_key=self._chain_key, snapshots=self.snapshots)
         self._deferring = False
+        self.policies = Policy(self)
+
+    # Which part answers each public method of the store (`store.scope` is `store.policies.scope`).
+    PARTS = {
+        "policies": ("policy", "scope", "scopes", "set_scope", "clear_scope", "retention", "set_retention",
+                     "clear_retention"),
+    }
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False, chain_key: bytes | None = None) -> AuditStore:
@@ -51,6 +80,63 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
         """Copy the WAL into the store and empty it, so that the file's size is the store's: what the prune just
         wrote sits in the WAL until then, and a size taken with it counts those pages twice."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # the chain's core: what every part writes and checks with
+
+    def store_id(self) -> str:
+        """The store's identity, made with it: local activities are known elsewhere as "<store id>/<id>"."""
+        cached = getattr(self, "_store_id", None)
+        if cached is None:
+            row = self.conn.execute("SELECT value FROM settings WHERE key = 'store_id'").fetchone()
+            if row is None:
+                raise Damaged("the store's identity (its store_id setting) is missing: the file was altered; "
+                              "audit verify reports it")
+            cached = self._store_id = row[0]
+        return cached
+
+    def _setting(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", [name]).fetchone()
+        return row[0] if row else None
+
+    def _chain_head(self) -> str:
+        row = self.conn.execute("SELECT hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else chain.GENESIS
+
+    def _chain_key(self) -> bytes | None:
+        """The key new links are made with; a store is keyed, or not, from its first activity on."""
+        check = self._setting("chain_key_check")
+        if check is None:
+            if self.chain_key is None:
+                return None
+            if self.conn.execute("SELECT 1 FROM activity LIMIT 1").fetchone():
+                raise StoreError("AUDIT_CHAIN_KEY is set, but this store's chain was started without a key: unset it")
+            self.conn.execute("INSERT INTO settings (key, value) VALUES ('chain_key_check', ?)",
+                              [chain.key_check(self.chain_key)])
+            return self.chain_key
+        if self.chain_key is None:
+            raise CannotCheck("this store's chain is keyed: set AUDIT_CHAIN_KEY to the store's key")
+        if chain.key_check(self.chain_key) != check:
+            raise CannotCheck("AUDIT_CHAIN_KEY is not this store's key: set it to the key the store was made with")
+        return self.chain_key
+
+
+    def _next_id(self) -> int:
+        """The id the next activity gets (AUTOINCREMENT: one past the highest ever used)."""
+        return self.conn.execute(HEAD_AND_NEXT).fetchone()[1]
+
+    def _insert_activity(self, activity: Activity, *, revision: NewRevision | None = None, key: str | None = None,
+                         link: tuple[str, str] | None = None, defer: bool = False) -> dict[str, Any]:
+        """Insert an activity, chained to the newest one, and its revision if any; with `defer` (a record in a
+        batch), gathered to be written with the batch's next rows. `key` and `link` as Recorder.add takes them."""
+        self._recorder.add(activity, revision, key=key, link=link)
+        if not defer:
+            self._recorder.flush()
+            self._recorder.forget()  # what comes next in this transaction may write without it
+        return activity.to_dict()
+
+
+    def _effective_key(self, row: dict[str, Any]) -> str:
+        return row.get("key") or f"{self.store_id()}/{row['id']}"
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -101,3 +187,8 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+for _part, _names in AuditStore.PARTS.items():
+    for _name in _names:
+        setattr(AuditStore, _name, _By(_part, _name))

@@ -131,20 +131,6 @@ class ActivityOps:
             return self._record_change(activity, data=data, replace=replace, patch=patch, scope=scope)
         return Recorded(self._insert_activity(activity, defer=self._deferring))
 
-    def _next_id(self) -> int:
-        """The id the next activity gets (AUTOINCREMENT: one past the highest ever used)."""
-        return self.conn.execute(HEAD_AND_NEXT).fetchone()[1]
-
-    def _insert_activity(self, activity: Activity, *, revision: NewRevision | None = None, key: str | None = None,
-                         link: tuple[str, str] | None = None, defer: bool = False) -> dict[str, Any]:
-        """Insert an activity, chained to the newest one, and its revision if any; with `defer` (a record in a
-        batch), gathered to be written with the batch's next rows. `key` and `link` as Recorder.add takes them."""
-        self._recorder.add(activity, revision, key=key, link=link)
-        if not defer:
-            self._recorder.flush()
-            self._recorder.forget()  # what comes next in this transaction may write without it
-        return activity.to_dict()
-
     # reading
 
     def get_activity(self, activity_id: int) -> dict[str, Any]:

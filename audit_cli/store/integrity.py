@@ -40,47 +40,6 @@ class IntegrityOps:
     conn: sqlite3.Connection
     chain_key: bytes | None
 
-    def store_id(self) -> str:
-        """The store's identity, made with it: local activities are known elsewhere as "<store id>/<id>"."""
-        cached = getattr(self, "_store_id", None)
-        if cached is None:
-            row = self.conn.execute("SELECT value FROM settings WHERE key = 'store_id'").fetchone()
-            if row is None:
-                raise Damaged("the store's identity (its store_id setting) is missing: the file was altered; "
-                              "audit verify reports it")
-            cached = self._store_id = row[0]
-        return cached
-
-    # writing side
-
-    def _setting(self, name: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", [name]).fetchone()
-        return row[0] if row else None
-
-    def _chain_head(self) -> str:
-        row = self.conn.execute("SELECT hash FROM activity ORDER BY id DESC LIMIT 1").fetchone()
-        return row[0] if row else chain.GENESIS
-
-    def _chain_key(self) -> bytes | None:
-        """The key new links are made with; a store is keyed, or not, from its first activity on."""
-        check = self._setting("chain_key_check")
-        if check is None:
-            if self.chain_key is None:
-                return None
-            if self.conn.execute("SELECT 1 FROM activity LIMIT 1").fetchone():
-                raise StoreError("AUDIT_CHAIN_KEY is set, but this store's chain was started without a key: unset it")
-            self.conn.execute("INSERT INTO settings (key, value) VALUES ('chain_key_check', ?)",
-                              [chain.key_check(self.chain_key)])
-            return self.chain_key
-        if self.chain_key is None:
-            raise CannotCheck("this store's chain is keyed: set AUDIT_CHAIN_KEY to the store's key")
-        if chain.key_check(self.chain_key) != check:
-            raise CannotCheck("AUDIT_CHAIN_KEY is not this store's key: set it to the key the store was made with")
-        return self.chain_key
-
-    def _effective_key(self, row: dict[str, Any]) -> str:
-        return row.get("key") or f"{self.store_id()}/{row['id']}"
-
     def _comment_change_map(self) -> dict[str, list[dict[str, Any]]]:
         """Every chained comment edit and delete, by the comment it names, oldest first: one read for a whole pass."""
         found: dict[str, list[dict[str, Any]]] = {}

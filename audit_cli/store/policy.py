@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import jsontext, patches, timeparse
 from ..errors import NotFound, UsageError
 from ..models import Activity
+
+if TYPE_CHECKING:
+    from . import AuditStore
 
 TRACK = ("all", "activity", "none")
 
@@ -89,22 +91,27 @@ _NEWEST = (f"SELECT id, hash FROM activity WHERE id = (SELECT max(id) FROM activ
            f"WHERE action IN ({', '.join('?' * (len(SET_ACTIONS) + 1))}) AND key IS NULL)")
 
 
-class PolicyOps:
+class Policy:
     """Retention and scope live in chained records (SET_ACTIONS, and the settings a prune record restates), never
-    in a table no hash covers: what prune removes and what record keeps is decided by what verify can prove."""
+    in a table no hash covers: what prune removes and what record keeps is decided by what verify can prove.
 
-    conn: sqlite3.Connection
+    Uses of the store: its connection, `_writing()` and `_insert_activity()` (the chained record of a change)."""
+
+    def __init__(self, store: AuditStore):
+        self.store = store
+        self.conn = store.conn
+        # (id, hash) of the newest record that could change the policy, and the policy as JSON text then
+        self._cache: tuple[Any, str] | None = None
 
     def policy(self) -> dict[str, Any]:
         """The store's settings as its chained records make them."""
         # Every record asks (for its collection's scope): the state is kept with the newest record that could
         # change it, by id and hash (an id alone may come back after a rollback), and read again only past it.
         newest = self.conn.execute(_NEWEST, [*SET_ACTIONS, "prune"]).fetchone()
-        cached = getattr(self, "_policy_cache", None)
-        if cached is not None and cached[0] == newest:
-            return jsontext.loads(cached[1])  # a copy: callers may change what they get
+        if self._cache is not None and self._cache[0] == newest:
+            return jsontext.loads(self._cache[1])  # a copy: callers may change what they get
         state = self._read_policy()
-        self._policy_cache = (newest, jsontext.dumps(state))
+        self._cache = (newest, jsontext.dumps(state))
         return state
 
     def _read_policy(self) -> dict[str, Any]:
@@ -130,8 +137,8 @@ class PolicyOps:
         record = activity or Activity(action, collection, "*", "")
         record.action, record.collection, record.item = action, collection, "*"
         record.details = {"policy": policy}
-        with self._writing():
-            self._insert_activity(record)
+        with self.store._writing():
+            self.store._insert_activity(record)
             # A row an older release kept outside the chain is replaced by this record.
             legacy = "retention" if action.startswith("retention") else f"scope:{collection}"
             self.conn.execute("DELETE FROM settings WHERE key = ?", [legacy])
