@@ -1,3 +1,3 @@
-from audit_cli.cli import main
+from audit_cli.console import main
 
 main()

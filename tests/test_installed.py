@@ -115,3 +115,25 @@ def test_an_import_from_a_pipe_reads_it_in_the_helper_process(audit, tmp_path):
     assert audit("--db", str(from_file), "import", str(sample)).returncode == 0
     # the same lines (each store's trailer names that store)
     assert audit("export", "--no-trailer").stdout == audit("--db", str(from_file), "export", "--no-trailer").stdout
+
+
+def test_the_console_script_is_console_main():
+    from importlib import metadata
+
+    scripts = {e.name: e.value for e in metadata.distribution("audit-cli").entry_points if e.group == "console_scripts"}
+    assert scripts == {"audit": "audit_cli.console:main"}
+
+
+def test_start_up_leaves_the_collector_on_with_the_imports_frozen(tmp_path):
+    # console.main imports the CLI with the cyclic GC off (bench/RESULTS.md: start-up): the command itself must run
+    # with it on again, and a caller's own choice (off) must stand.
+    code = ("import atexit, gc, sys\n"
+            "if sys.argv[1] == 'off':\n    gc.disable()\n"
+            "atexit.register(lambda: print(gc.isenabled(), gc.get_freeze_count() > 1000, file=sys.stderr))\n"
+            "sys.argv = ['audit', '--db', sys.argv[2], 'log']\n"
+            "from audit_cli.console import main\nmain()")
+    for given, expected in (("on", "True True"), ("off", "False True")):
+        done = subprocess.run([sys.executable, "-c", code, given, str(tmp_path / "none.db")], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 1 and "no audit store" in done.stderr, done.stderr
+        assert done.stderr.strip().splitlines()[-1] == expected
