@@ -168,6 +168,24 @@ def median_run(argv: list[str], runs: int, env: dict[str, str]) -> tuple[float |
     return statistics.median(walls), min(walls), statistics.median(cpus), ""
 
 
+def pairs(commands: dict[str, list[str]], rounds: int, env: dict[str, str]) -> None:
+    """Each command run in turn, round after round (after one warm-up round), so that all see the same load: the
+    median CPU time of each, its spread over the rounds, and the ratio of the medians to the first."""
+    cpus: dict[str, list[float]] = {label: [] for label in commands}
+    for n in range(rounds + 1):
+        for label, argv in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if n:
+                cpus[label].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    print(f"\nInterleaved, {rounds} rounds, CPU time (user + system), load {os.getloadavg()[0]:.1f}:")
+    first = statistics.median(next(iter(cpus.values())))
+    for label, times in cpus.items():
+        print(f"  {label:<48} median {statistics.median(times) * 1000:6.1f} ms  ({min(times) * 1000:.1f}-"
+              f"{max(times) * 1000:.1f})  {statistics.median(times) / first:5.2f}x")
+
+
 def explain(store: AuditStore, call) -> None:
     """Print EXPLAIN QUERY PLAN for each SELECT that `call(store)` makes, captured with a trace callback."""
     statements: list[str] = []
@@ -199,6 +217,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("-n", "--runs", type=int, default=7)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--pairs", type=int, metavar="N",
+                        help="only time `python -c pass` and the main log in turn, N rounds (CPU time), and stop")
     args = parser.parse_args()
 
     DATA.mkdir(exist_ok=True)
@@ -227,6 +247,10 @@ def main() -> None:
         "stats --by action --since 30d": [audit, *db, "stats", "--by", "action", "--since", "30d"],
         "log --action update ... (no bytecode cache)": main_log,
     }
+    if args.pairs:
+        pairs({"python -c pass": [py, "-c", "pass"], "log --action update --since 7d --limit 50": main_log}, args.pairs,
+              bytecode_env(True))
+        return
     print(f"\nEnd to end, as subprocesses (median of {args.runs} after one warm-up), "
           f"python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} cores:")
     # On a loaded machine the wall times are mostly waiting: CPU time (user + system) is the ratio to read there.
