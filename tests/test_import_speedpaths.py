@@ -118,7 +118,7 @@ def reference_import(store: AuditStore, source_lines, *, source: str, skip_inval
                                    [(x.prev_hash, x.hash, x.id) for x in links])
         else:
             store._rechain(start_id if not empty else 0, head)
-        store._replay_versions(start_id)  # as the importer does: the versions the trail's activities make
+        store.versions.replay_after(start_id)  # as the importer does: the versions the trail's activities make
     # The first line may continue one outside the file (an incremental export's piece): no break before it.
     breaks = [(b.number, b.id) for a, b in zip(links, links[1:]) if b.prev_hash != a.hash and not b.gap]
     result = {"added": added, "duplicates": duplicates, "skipped": len(skipped), "skipped_lines": skipped,

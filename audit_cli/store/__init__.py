@@ -21,7 +21,7 @@ from .recorder import HEAD_AND_NEXT, NewRevision, Recorder
 from .snapshots import Snapshots
 from .revisions import RevisionOps
 from .transfer import TransferOps
-from .versions import VersionOps
+from .versions import Versions
 
 __all__ = ["AuditStore", "SCHEMA_VERSION"]
 
@@ -37,7 +37,7 @@ class _By:
         return self if store is None else getattr(getattr(store, self.part), self.name)
 
 
-class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps, PruneOps):
+class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps, PruneOps):
     """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done.
 
     The store itself owns the connection, write transactions and the chain's core (its identity, key and head,
@@ -45,6 +45,7 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
     in its docstring what it uses of it and of the other parts:
 
     - `policies` (store/policy.py): scope and retention, read from and written as chained records.
+    - `versions` (store/versions.py): detached versions, and the versions table replayed from their records.
     """
 
     def __init__(self, conn, path: Path, chain_key: bytes | None = None):
@@ -57,12 +58,17 @@ class AuditStore(ActivityOps, RevisionOps, VersionOps, TransferOps, IntegrityOps
         self._recorder = Recorder(conn, store_id=self.store_id, chain_key=self._chain_key, snapshots=self.snapshots)
         self._deferring = False
         self.policies = Policy(self)
+        self.versions = Versions(self)
 
     # Which part answers each public method of the store (`store.scope` is `store.policies.scope`).
     PARTS = {
         "policies": ("policy", "scope", "scopes", "set_scope", "clear_scope", "retention", "set_retention",
                      "clear_retention"),
+        "versions": ("create_version", "save_version", "list_versions", "compare_version", "promote_version",
+                     "delete_version"),
     }
+    # The importer's call (store/importer.py, which another change is rewriting): `versions.replay_after`.
+    _replay_versions = _By("versions", "replay_after")
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False, chain_key: bytes | None = None) -> AuditStore:

@@ -156,7 +156,7 @@ def rewrites_digest(store: Any) -> dict[str, Any]:
 def versions_state(store: Any) -> list[dict[str, Any]]:
     """The versions table as a prune record restates it (so that what version activities it removes cannot make
     the table unprovable)."""
-    return [{"collection": c, "item": i, "key": k, **row} for (c, i, k), row in sorted(store._version_state().items())]
+    return [{"collection": c, "item": i, "key": k, **row} for (c, i, k), row in sorted(store.versions.state().items())]
 
 
 def restated_versions(latest: tuple[int, dict[str, Any]] | None) -> tuple[int, dict] | None:
@@ -181,7 +181,7 @@ def versions_problem(store: Any, latest: tuple[int, dict[str, Any]] | None) -> F
     restated = restated_versions(latest)
     if restated is None:
         return None  # a prune by a release that did not restate versions: the table cannot be proven
-    return compare_rows("version", store._replayed_versions(*restated), store._version_state())
+    return compare_rows("version", store.versions.replayed(*restated), store.versions.state())
 
 
 def pending_problem(store: Any, latest: tuple[int, dict[str, Any]] | None) -> Failure | None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import jsontext, patches
 from ..errors import Conflict, NotFound, UsageError
 from ..models import Activity, Recorded, Revision
 from .policy import scoped_change
 from .recorder import NewRevision
+
+if TYPE_CHECKING:
+    from . import AuditStore
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _COLUMNS = "id, collection, item, key, name, base_activity, staged, created_at, created_by"
@@ -25,8 +27,18 @@ _HEAD_BEFORE = """SELECT max(activity) FROM revisions WHERE collection = ? AND i
     AND activity < ?"""
 
 
-class VersionOps:
-    conn: sqlite3.Connection
+class Versions:
+    """The versions table and the operations on it, each recorded as a chained activity. The table is what those
+    activities make of it (`replay`): an import brings it up to date from them, and verify holds it to them.
+
+    Uses of the store: its connection, `_writing()` and `_insert_activity()` (each operation's chained record),
+    `_head()` (an item's main line: store/revisions.py) and `snapshots` (a save's staged fields, replayed). Of the
+    other parts: `policies.scope()` (a promote's revision obeys its collection's scope) and `latest_prune()` (a
+    pruned chain's versions are replayed from what its prune restated)."""
+
+    def __init__(self, store: AuditStore):
+        self.store = store
+        self.conn = store.conn
 
     def _version(self, collection: str, item: str, key: str) -> dict[str, Any]:
         row = self.conn.execute(
@@ -37,7 +49,7 @@ class VersionOps:
         return _version_dict(row)
 
     def _live_head(self, collection: str, item: str):
-        head = self._head(collection, item)
+        head = self.store._head(collection, item)
         if head is None:
             raise NotFound(f"{collection} {item} has no recorded state: versions start from an existing item")
         if head.deleted:
@@ -48,13 +60,13 @@ class VersionOps:
               revision: NewRevision | None = None):
         activity.action, activity.collection, activity.item = action, collection, item
         activity.details = {**(activity.details or {}), **details}
-        return self._insert_activity(activity, revision=revision)
+        return self.store._insert_activity(activity, revision=revision)
 
     def create_version(self, collection: str, item: str, key: str, *, name: str | None, activity: Activity):
         """Start a version of an item from its current main state."""
         if not KEY_PATTERN.fullmatch(key):
             raise UsageError(f"invalid version key {key!r}: use letters, digits, '.', '_' or '-', such as draft")
-        with self._writing():
+        with self.store._writing():
             head = self._live_head(collection, item)
             exists = self.conn.execute(
                 "SELECT 1 FROM versions WHERE collection = ? AND item = ? AND key = ?", [collection, item, key]
@@ -71,7 +83,7 @@ class VersionOps:
 
     def save_version(self, collection: str, item: str, key: str, data: dict[str, Any], *, activity: Activity):
         """Stage a partial object into the version; saves accumulate. Recorded as `version-save`."""
-        with self._writing():
+        with self.store._writing():
             version = self._version(collection, item, key)
             before = version["staged"]
             patches.check_document(data, what=f"the data saved into version {key!r}")
@@ -96,8 +108,9 @@ class VersionOps:
             if item is not None:
                 sql, params = sql + " AND item = ?", params + [item]
         rows = [_version_dict(row) for row in self.conn.execute(sql + " ORDER BY collection, item, key", params)]
+        head_of = self.store._head
         for row in rows:
-            head = self._head(row["collection"], row["item"])
+            head = head_of(row["collection"], row["item"])
             row["outdated"] = head is None or head.activity != row["base_activity"]
             row["fields"] = sorted(row.pop("staged"))
         return rows
@@ -119,7 +132,7 @@ class VersionOps:
         Refuses when main has moved since the version was made, unless `force`. A version fully promoted is removed;
         one promoted in part keeps the fields not yet promoted, now based on the new main.
         """
-        with self._writing():
+        with self.store._writing():
             version = self._version(collection, item, key)
             head = self._live_head(collection, item)
             if head.activity != version["base_activity"] and not force:
@@ -136,7 +149,8 @@ class VersionOps:
                 staged = {name: staged[name] for name in fields}
             # Main's new revision obeys the collection's scope, as every other revision of main does, and its delta
             # holds only what the promote changed.
-            after, delta, _ = scoped_change(head.data, patches.merge(head.data, staged), self.scope(collection))
+            scope = self.store.policies.scope(collection)
+            after, delta, _ = scoped_change(head.data, patches.merge(head.data, staged), scope)
             saved = self._note(activity, "promote", collection, item, {"version": key, "fields": sorted(staged)},
                                NewRevision(after, delta, head.base) if delta else None)
             revision = None
@@ -153,42 +167,42 @@ class VersionOps:
             return Recorded(saved, revision, note)
 
     def delete_version(self, collection: str, item: str, key: str, *, activity: Activity) -> dict[str, Any]:
-        with self._writing():
+        with self.store._writing():
             version = self._version(collection, item, key)
             self.conn.execute("DELETE FROM versions WHERE id = ?", [version["id"]])
             return self._note(activity, "version-delete", collection, item, {"version": key})
 
-
-    def _version_state(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+    def state(self) -> dict[tuple[str, str, str], dict[str, Any]]:
         """The versions table as replay() keeps it: (collection, item, key) -> the row's other columns but its id."""
         return {(row[1], row[2], row[3]): dict(zip(_STATE, row[4:])) for row in self.conn.execute(
             f"SELECT {_COLUMNS} FROM versions")}
 
-    def _replayed_versions(self, after_id: int, state: dict) -> dict[tuple[str, str, str], dict[str, Any]]:
+    def replayed(self, after_id: int, state: dict) -> dict[tuple[str, str, str], dict[str, Any]]:
         """`state` as the version activities after `after_id` leave it, in id order (replay())."""
         rows = self.conn.execute(_REPLAYED, [after_id]).fetchall()
 
         def head_before(collection: str, item: str, activity_id: int) -> int | None:
             return self.conn.execute(_HEAD_BEFORE, [collection, item, activity_id]).fetchone()[0]
 
-        return replay(rows, state, head_before, lambda base, data: self._unpack_text(base, data))
+        text = self.store.snapshots.text
+        return replay(rows, state, head_before, lambda base, data: text(base, data).decode())
 
-    def _replay_versions(self, after_id: int) -> None:
+    def replay_after(self, after_id: int) -> None:
         """Bring the versions table up to date with the version activities after `after_id` (an import's).
 
         A trail holds each version's whole life (its create, each save's snapshot of the staged fields, a promote and
         the fields it took, a delete), so a copy of a store can go on with its versions."""
         from . import derived
 
-        before = self._version_state()
+        before = self.state()
         start = dict(before)
-        latest = self.latest_prune()
+        latest = self.store.latest_prune()
         restated = derived.restated_versions(latest) if latest is not None and latest[0] > after_id else None
         if restated is not None:
             # A pruned store's chain, imported as it was: its prune restated the table, which what it removed (a
             # version's base revision) could not make again. Go on from there, as verify does.
             after_id, start = restated
-        after = self._replayed_versions(after_id, start)
+        after = self.replayed(after_id, start)
         for where in before.keys() - after.keys():
             self.conn.execute("DELETE FROM versions WHERE collection = ? AND item = ? AND key = ?", where)
         for where, row in after.items():
