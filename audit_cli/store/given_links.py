@@ -11,6 +11,7 @@ import orjson
 from .. import chain, jsontext
 from ..errors import InvalidLine
 from ..models import COMMENT_CHANGES
+from . import marks
 from .integrity import Tampered
 from .prune import survivors_digest
 
@@ -97,11 +98,14 @@ class GivenLinks:
         return not digests[0] or dict(zip(("count", "digest"), digests)) == attested
 
     def _originals(self, changes: dict[str, list], lines_carry: bool = True) -> int:
-        """How many comments came without the chained edits that would prove their state: with their first text on
-        the line (`original_comment`, which their hash was checked against) and another now, or marked edited or
-        deleted (marks no hash covers, on which log and show depend). Offline (as_given), such a comment is kept as
-        it was written (first text, no marks), so that the store's own check judges its hash, and so is one whose
-        edits say otherwise, so that it fails."""
+        """How many comments came without the chained edits or record that would prove their state: with their
+        first text on the line (`original_comment`, which their hash was checked against) and another now, or
+        marked edited or deleted (marks no hash covers, on which log and show depend) with no record the lines
+        carried listing that mark (store/marks.py). Sets `marked`, the marks the comments imported now came with,
+        for the import record to list, and `unvouched_marks`. A record the lines carried that a comment's marks
+        contradict is a changed line. Offline (as_given), such a comment is kept as it was written (first text, no
+        marks), so that the store's own check judges its hash, and so is one whose edits say otherwise, so that it
+        fails."""
         written, unvouched = [], set()
         for activity_id, key, original in self.conn.execute(
                 "SELECT o.id, a.key, o.original FROM temp.audit_import_originals o JOIN activity a ON a.id = o.id")\
@@ -112,18 +116,25 @@ class GivenLinks:
             if not edits:
                 unvouched.add(activity_id)
             written.append((original, activity_id))
-        # Lines that carry no links (another system's, audit/1 without chain members) are chained here, marks and
-        # all, on the word of whoever wrote them: nothing to vouch for.
-        for activity_id, key in self.conn.execute(
-                "SELECT id, key FROM activity WHERE action = 'comment' AND id > ? AND "
-                "(edited_on IS NOT NULL OR comment_deleted_on IS NOT NULL)", [self.start_id]) if self.linked else ():
-            if key not in changes:
-                unvouched.add(activity_id)
+        self.marked = marks.first_marks(self.conn, changes, self.start_id, self.top)
+        left, failure = marks.unvouched(self.conn, changes, self.start_id, self.top, found=self.marked)
+        if failure is not None and (self.verify or self.as_given):
+            raise InvalidLine(f"{self.source}: {failure[2]}: its line was changed", kind="modified")
+        self.unvouched_marks = len(left)
+        # Lines that carry no links (another system's, audit/1 without chain members) are taken, marks and all, on
+        # the word of whoever wrote them, and the import record lists the marks. Chained lines are a trail of this
+        # tool's, which holds the record of every mark it took: a mark without one was put on the line.
+        if self.linked:
+            unvouched.update(left)
         if self.as_given:
             self.conn.executemany("UPDATE activity SET comment = ? WHERE id = ?", written)
             self.conn.executemany("UPDATE activity SET edited_on = NULL, comment_deleted_on = NULL WHERE id = ?",
-                                  [(activity_id,) for activity_id in sorted(unvouched)])
+                                  [(activity_id,) for activity_id in sorted(unvouched)
+                                   if self._key_of(activity_id) not in changes])
         return len(unvouched)
+
+    def _key_of(self, activity_id: int) -> str | None:
+        return self.conn.execute("SELECT key FROM activity WHERE id = ?", [activity_id]).fetchone()[0]
 
     def _check_comment_states(self, edited: set[int], changes: dict[str, list]) -> None:
         """A comment the lines' chained edits name must say what the last of them says: its text and marks are on

@@ -102,6 +102,7 @@ class Importer(Heads, GivenLinks, Seen):
         self.pending_held: list[tuple] = []
         self.pending_originals: list[tuple] = []
         self.holding, self.originals, self.relinked = False, 0, False
+        self.marked, self.unvouched_marks = {}, 0  # comments' marks taken, and those no carried record lists
         self.by, self.note_rechained = None, True  # who imports; whether chaining anew is recorded (run)
         self.temp: set[str] = set()
         self.bulk: list[str] | None = None  # the definitions of the indexes dropped for a bulk load
@@ -346,9 +347,9 @@ class Importer(Heads, GivenLinks, Seen):
                     store._rechain(self.start_id, self.start_head)
                 else:
                     store._rechain(before[0], before[1])
-        # Chained lines chained anew (not a piece that continues), or comments whose state no chained edit proves:
-        # the chain says where they came from.
-        if self.note_rechained and not keep and self.added and (self.originals or (
+        # Chained lines chained anew (not a piece that continues), or comments whose state no chained edit or
+        # record proves: the chain says where they came from, and which marks it took (store/marks.py).
+        if self.note_rechained and not keep and self.added and (self.originals or self.unvouched_marks or (
                 (self.relinked or self.dirty_from is not None) and self.last_given[1] != chain.GENESIS)):
             store._insert_activity(provenance.record(self, trailers))
         if self.added:  # the versions the lines staged, promoted or deleted, as the table the copy reads

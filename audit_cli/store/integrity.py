@@ -11,7 +11,7 @@ from typing import Any
 from .. import anchors, chain, jsontext
 from ..errors import CannotCheck, Damaged, StoreError, Tampered  # noqa: F401 - the errors callers import from here
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
-from . import anchor_check, codec, damage, derived, pruned
+from . import anchor_check, codec, damage, derived, marks, pruned
 
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
 _VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.prev_hash, a.hash, "
@@ -138,12 +138,14 @@ class IntegrityOps:
             yield row, row["details"], digest
 
     def verify(self, *, anchor: dict[str, Any] | None = None, public_key: bytes | None = None,
-               identity: str | None = "") -> dict[str, Any]:
+               identity: str | None = "", trust_marks: bool = False) -> dict[str, Any]:
         """Recompute the chain; report OK with the count and head, or the first failure with its id and kind.
 
         With `anchor` (an audit-anchor/1 dict), the store must extend it; with `public_key` too, the anchor must
         carry a valid Ed25519 signature by that key (else BadSignature). `identity` is whose the anchor must be
-        (this store's when left "")."""
+        (this store's when left ""). `trust_marks` takes imported comments' marks as they are, unheld to the
+        records that took them (store/marks.py): for an upgrade, whose records list none yet, and for a trail's
+        throw-away store, whose import judged them."""
         if anchor is not None:
             anchors.parse(anchor)
             if public_key is not None:
@@ -153,6 +155,7 @@ class IntegrityOps:
 
             raise UsageError("a public key checks an anchor's signature: give the anchor too")
         self._anchor_identity = identity
+        self._trust_marks = trust_marks
         # One snapshot, however long the check takes: the caller's when it holds one (an upgrade's: upgrade.py),
         # whose writes other processes could not see (so then the check stays in this one).
         own = not self.conn.in_transaction
@@ -295,6 +298,8 @@ class IntegrityOps:
             return self._report(count, last_id, last_hash, (
                 "modified", at, f"a revision that prune {latest[0]} removed or rewrote is not as that prune left it"))
         failure = derived.versions_problem(self, latest)
+        if failure is None and not self._trust_marks:
+            failure = marks.problem(self.conn, changes)
         if failure is not None:
             return self._report(count, last_id, last_hash, failure)
         sequence = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'activity'").fetchone()

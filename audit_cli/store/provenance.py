@@ -5,7 +5,7 @@ original and its prune records speak for it. Any other import of chained lines (
 of a filtered trail, a piece, a pruned store's trail) chains them anew from this store's head, which proves that
 they were not changed here but no longer what they were in their source. So it says so, in the chain: an `import`
 activity naming the file, the source store and its head (from the trail's trailer, else its last line), the ids
-the lines took here, and why. Verify reads these records too: a prune record that arrived inside one is the
+the lines took here, why, and the marks edited or deleted comments came with (store/marks.py). Verify reads these records too: a prune record that arrived inside one is the
 source's history, not a prune of this store (integrity.py, prune.latest_prune).
 """
 
@@ -17,6 +17,7 @@ from .. import jsontext
 from ..chain import GENESIS
 from ..errors import UsageError
 from ..models import Activity
+from . import marks
 
 ACTION = "import"
 
@@ -28,6 +29,8 @@ def record(importer: Any, trailers: Any) -> Activity:
               else {"store": None, "head": {"id": None, "hash": importer.last_given[1]}})
     details = {"source": importer.source, **origin, "rechained": _why(importer), "stores": sorted(importer.sources),
                "activities": {"count": importer.added, "first": importer.start_id + 1, "last": importer.top}}
+    if importer.marked:  # what verify holds those comments to from now on
+        details["marks"] = marks.listing(importer.marked, importer.start_id + 1, importer.top)
     by = importer.by
     return Activity(ACTION, "*", "*", "", user=by.user if by is not None else None, details=details)
 
@@ -39,6 +42,9 @@ def _why(importer: Any) -> str:
         return "the lines are not one whole chain from the first activity (a filtered trail, a piece)"
     if importer.originals:
         return "edited or deleted comments came without their edit records"
+    if importer.unvouched_marks and not importer.linked:
+        return ("the lines carry no links of their own, and comments came marked edited or deleted without their "
+                "edit records")
     return "the lines' own links do not make one whole chain"
 
 
