@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from .. import anchors, chain, jsontext
-from ..errors import CannotCheck, Damaged, StoreError, Tampered  # noqa: F401 - the errors callers import from here
+from ..errors import CannotCheck, Damaged, StoreError, Tampered, UsageError  # noqa: F401 - callers import these here
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
-from . import anchor_check, codec, damage, derived, marks, pruned
+from . import anchor_check, checks, codec, damage, derived, pruned
 
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
 _VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.prev_hash, a.hash, "
@@ -20,7 +20,6 @@ _VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.pre
 # Checks of more rows than this are shared out among processes: each row's hash depends only on the row and the
 # prev_hash stored with it, so only the cheap comparison of links has to run in order.
 _PARALLEL_ROWS = 200_000
-_NONE = pruned.table_digest_of([])  # what a prune record from before m004 stands for: none kept
 
 
 def _scan_range(job: tuple[str, int, int, bytes | None]) -> tuple[dict[int, str], list[int]]:
@@ -151,19 +150,14 @@ class IntegrityOps:
             if public_key is not None:
                 anchors.check_signature(anchor, public_key)
         elif public_key is not None:
-            from ..errors import UsageError
-
             raise UsageError("a public key checks an anchor's signature: give the anchor too")
-        self._anchor_identity = identity
-        self._trust_marks = trust_marks
         # One snapshot, however long the check takes: the caller's when it holds one (an upgrade's: upgrade.py),
         # whose writes other processes could not see (so then the check stays in this one).
         own = not self.conn.in_transaction
-        self._share_out = own
         if own:
             self.conn.execute("BEGIN")
         try:
-            return self._verify(anchor)
+            return self._verify(anchor, identity, trust_marks, share_out=own)
         except sqlite3.OperationalError as exc:
             if not damage.undecodable(exc):
                 raise
@@ -184,7 +178,9 @@ class IntegrityOps:
         return self._report(before[0], before[1], head[0] if head else chain.GENESIS, (
             "modified", at, f"activity {at}'s {column} holds bytes that are not UTF-8 text: the store is damaged"))
 
-    def _verify(self, anchor: dict[str, Any] | None) -> dict[str, Any]:
+    def _verify(self, anchor: dict[str, Any] | None, identity: str | None, trust_marks: bool,
+                share_out: bool) -> dict[str, Any]:
+        """The checks of store/checks.py around following the chain: the first failure is the report."""
         keyed = self._setting("chain_key_check") is not None
         try:
             key = self._chain_key() if keyed else None
@@ -192,179 +188,143 @@ class IntegrityOps:
             # The key does not fit the store. With an anchor, a rewritten head says that the store's key check was
             # replaced along with the chain, which is tampering, not a wrong key.
             head = self.conn.execute("SELECT max(id) FROM activity").fetchone()[0]
-            failure = self._check_anchor(anchor, head, identity=self._anchor_identity) \
+            failure = anchor_check.problem(self, anchor, head, identity=identity) \
                 if anchor is not None else derived.key_check_problem(self)
             if failure:
                 return self._report(0, None, chain.GENESIS, failure)
             raise
         latest = self.latest_prune()
-        latest_key = self.conn.execute("SELECT key FROM activity WHERE id = ?", [latest[0]]).fetchone()[0] \
-            if latest else None
         # Up to the boundary the latest prune attests, rows were removed: the ones left (its survivors) are each
         # checked against their own link and, together, against the digest the prune recorded.
-        boundary = latest[1]["boundary"] if latest else {"id": 0, "hash": chain.GENESIS}
-        pending: set[int] = set()
-        if self._setting("prune_pending") is not None:  # a prune killed between batches: its plan is still going
-            failure = derived.pending_problem(self, latest)
+        p = checks.Pass(self, key, keyed, anchor, identity, trust_marks, latest,
+                        latest[1]["boundary"] if latest else {"id": 0, "hash": chain.GENESIS})
+        for check in checks.BEFORE:
+            failure = check(p)
             if failure is not None:
                 return self._report(0, None, chain.GENESIS, failure)
-            pending = {i for (i,) in self.conn.execute(
-                "SELECT activity FROM prune_plan WHERE what = 'activity' AND done = 0")}
-        for check in (derived.schema_problem, derived.placement_problem, derived.settings_problem):
-            failure = check(self.conn)
+        p.changes = self._comment_change_map()
+        failure = self._follow(p, share_out)
+        if failure is not None:
+            return self._report(p.count, p.last_id, p.last_hash, failure)
+        for check in checks.AFTER:
+            failure = check(p)
             if failure is not None:
-                return self._report(0, None, chain.GENESIS, failure)
-        survivors: list[tuple[int, str]] = []
-        changes = self._comment_change_map()
+                return self._report(p.count, p.last_id, p.last_hash, failure)
+        report = self._report(p.count, p.last_id, p.last_hash, None, keyed=keyed, anchored=anchor is not None)
+        if latest is not None:
+            removed = latest[1].get("removed", {})
+            report["pruned"] = (f"pruned up to activity {p.boundary['id']}; the last prune, activity {latest[0]}, "
+                                f"removed {_count(removed.get('activities', 0), 'activity', 'activities')} and "
+                                f"{_count(removed.get('revisions', 0), 'revision', 'revisions')}")
+            if p.pending:
+                report["pruned"] += f"; {len(p.pending)} are still to go (an interrupted prune: run audit prune)"
+        return report
+
+    def _follow(self, p: checks.Pass, share_out: bool) -> checks.Failure | None:
+        """Follow the chain from the first activity, each row's content against its hash and its link against the
+        one before, into `p`; the first failure on the way (where `p` then says the chain got to)."""
         head_id = self.conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
-        problems, self._attested_used = self._problems(head_id, key, changes)
-        # A comment that does not add up with its chained edits is reported only if nothing else is: an edit record
-        # that was itself altered comes later in id order and is the better answer.
-        deferred: tuple[str, int, str] | None = None
-        # The chain is followed from the first activity, through the links of what prunes removed (store/pruned.py).
-        # Where a prune by an earlier release removed rows without keeping them, the rows it kept up to its boundary
-        # are checked each alone and against its digest of them; `unlinked` is the last whose link is not proven.
-        bridge = pruned.Bridge(self.conn, key)
-        count, prev, prev_id, unlinked = 0, chain.GENESIS, None, 0
-        last_id, last_hash = None, chain.GENESIS
+        problems, p.leant = self._problems(head_id, p.key, p.changes, share_out)
+        boundary = p.boundary
+        # The chain runs through the links of what prunes removed (store/pruned.py). Where a prune by an earlier
+        # release removed rows without keeping them, the rows it kept up to its boundary are checked each alone
+        # and against its digest of them; `unlinked` is the last whose link is not proven.
+        bridge = p.bridge = pruned.Bridge(self.conn, p.key)
+        prev, prev_id = chain.GENESIS, None
+        seen: tuple[int | None, str] = (None, chain.GENESIS)
         for row_id, action, key_, prev_hash, hash_ in self.conn.execute(
             "SELECT id, action, key, prev_hash, hash FROM activity WHERE id <= ? ORDER BY id", [head_id]
         ):
-            count += 1
-            last_id, last_hash = row_id, hash_
+            p.count += 1
+            seen = (row_id, hash_)
+            p.last_id, p.last_hash = prev_id, prev  # where a failure at this row leaves the chain
             in_prefix = row_id <= boundary["id"]
-            if in_prefix and row_id in pending:  # still to go: not a survivor, but still as it was written
+            if in_prefix and row_id in p.pending:  # still to go: not a survivor, but still as it was written
                 if problems.get(row_id):
-                    return self._report(count - 1, prev_id, prev, ("modified", row_id, problems[row_id]))
+                    return self._stopped(p, ("modified", row_id, problems[row_id]))
                 continue
             if prev_hash != prev:
                 prev = bridge.through(prev, prev_id or 0, row_id)
+                p.last_hash = prev
                 if bridge.broken is not None and not in_prefix:
-                    return self._report(count - 1, prev_id, prev, (
-                        "deleted", (prev_id or 0) + 1, f"the chain does not run on from activity {prev_id or 0} "
-                        "through what prunes removed: activities after it were removed without a prune, or the "
-                        "digests kept of pruned ones were changed"))
+                    return self._stopped(p, ("deleted", (prev_id or 0) + 1, f"the chain does not run on from "
+                                         f"activity {prev_id or 0} through what prunes removed: activities after "
+                                         "it were removed without a prune, or the digests kept of pruned ones were "
+                                         "changed"))
             if prev_hash != prev:
                 if in_prefix:
-                    unlinked = row_id
+                    p.unlinked = row_id
                 elif (prev_id or 0) <= boundary["id"] and prev_hash == boundary["hash"]:
-                    unlinked = boundary["id"]  # follows the boundary the prune attests
+                    p.unlinked = boundary["id"]  # follows the boundary the prune attests
                 else:
                     row = {"id": row_id, "prev_hash": prev_hash}
-                    return self._report(count - 1, prev_id, prev, derived.link_failure(self.conn, row, prev_id or boundary["id"]))
-            if not keyed and self.chain_key is not None:
-                return self._report(count - 1, prev_id, prev, ("modified", row_id,
-                                    "AUDIT_CHAIN_KEY is set but this store's chain carries no key: its key check "
-                                    "was removed, or it never had one"))
+                    return self._stopped(p, derived.link_failure(self.conn, row, prev_id or boundary["id"]))
+            if not p.keyed and self.chain_key is not None:
+                return self._stopped(p, ("modified", row_id, "AUDIT_CHAIN_KEY is set but this store's chain "
+                                         "carries no key: its key check was removed, or it never had one"))
             problem = problems.get(row_id)
-            if problem and action == "comment" and self._effective_key({"id": row_id, "key": key_}) in changes:
-                deferred = deferred or ("modified", row_id, problem)
+            # A comment that does not add up with its chained edits is reported only if nothing else is: an edit
+            # record that was itself altered comes later in id order and is the better answer.
+            if problem and action == "comment" and self._effective_key({"id": row_id, "key": key_}) in p.changes:
+                p.deferred = p.deferred or ("modified", row_id, problem)
             elif problem:
-                return self._report(count - 1, prev_id, prev, ("modified", row_id, problem))
+                return self._stopped(p, ("modified", row_id, problem))
             if in_prefix:
-                survivors.append((row_id, hash_))
+                p.survivors.append((row_id, hash_))
             prev, prev_id = hash_, row_id
-        if bridge.broken is not None:
-            return self._report(count, last_id, last_hash, (
-                "modified", bridge.broken, f"the digest kept for activity {bridge.broken}, which a prune removed, "
-                "does not give the link kept with it"))
-        if deferred is not None:
-            return self._report(count, last_id, last_hash, deferred)
-        # (A copy's prunes came with its chain: what they kept is in their source, not here.)
-        kept = latest[1].get("pruned", _NONE) if latest is not None and latest_key is None else _NONE
-        if kept != pruned.table_digest(self.conn):
-            return self._report(count, last_id, last_hash, (
-                "deleted", min(e.id for e in bridge.entries) if bridge.entries else (latest or (0,))[0],
-                "the activities kept as pruned are not the ones the last prune recorded: rows were removed, or "
-                "their digests changed, without a prune"))
-        if latest is not None:
-            from .prune import survivors_digest
+        p.last_id, p.last_hash = seen
+        return None
 
-            kept = dict(zip(("count", "digest"), survivors_digest(survivors)))
-            if kept != latest[1].get("survivors"):
-                return self._report(count, last_id, last_hash, (
-                    "deleted", boundary["id"], f"the activities that prune {latest[0]} kept up to "
-                    f"{boundary['id']} are not all there, or not as they were"))
-        attested = dict(zip(("count", "digest"), self.attested_digest()))
-        if attested["count"] and (latest is None or attested != latest[1].get("attested")):
-            # Name the first activity that leant on a digest no prune vouches for.
-            at = min(self._attested_used) if self._attested_used else self.conn.execute(
-                "SELECT min(activity) FROM attested").fetchone()[0]
-            return self._report(count, last_id, last_hash, (
-                "modified", at, f"activity {at}'s revision is gone or changed, and the digest kept for it is not "
-                "one the last prune recorded"))
-        if latest is not None and "rewrites" in latest[1] and derived.rewrites_digest(self) != latest[1]["rewrites"]:
-            at = min(self._attested_used) if self._attested_used else latest[0]
-            return self._report(count, last_id, last_hash, (
-                "modified", at, f"a revision that prune {latest[0]} removed or rewrote is not as that prune left it"))
-        failure = derived.versions_problem(self, latest)
-        if failure is None and not self._trust_marks:
-            failure = marks.problem(self.conn, changes)
-        if failure is not None:
-            return self._report(count, last_id, last_hash, failure)
-        sequence = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'activity'").fetchone()
-        if sequence and sequence[0] > (last_id or 0):
-            return self._report(count, last_id, last_hash, ("truncated", (last_id or 0) + 1,
-                                f"activity {(last_id or 0) + 1} to {sequence[0]} was removed from the end"))
-        if anchor is not None:
-            failure = self._check_anchor(anchor, last_id, bridge, unlinked, self._anchor_identity)
-            if failure:
-                return self._report(count, last_id, last_hash, failure)
-        report = self._report(count, last_id, last_hash, None, keyed=keyed, anchored=anchor is not None)
-        if latest is not None:
-            removed = latest[1].get("removed", {})
-            report["pruned"] = (f"pruned up to activity {boundary['id']}; the last prune, activity {latest[0]}, "
-                                f"removed {_count(removed.get('activities', 0), 'activity', 'activities')} and "
-                                f"{_count(removed.get('revisions', 0), 'revision', 'revisions')}")
-            if pending:
-                report["pruned"] += f"; {len(pending)} are still to go (an interrupted prune: run audit prune)"
-        return report
+    @staticmethod
+    def _stopped(p: checks.Pass, failure: checks.Failure) -> checks.Failure:
+        p.count -= 1  # the row that failed is not counted as checked
+        return failure
 
-    def _problems(self, head_id: int, key: bytes | None, changes: dict) -> tuple[dict[int, str], list[int]]:
+    def _problems(self, head_id: int, key: bytes | None, changes: dict,
+                  share_out: bool = True) -> tuple[dict[int, str], list[int]]:
         """Every row whose hash does not cover its content, with why; and the rows that leant on attested digests.
-        Shared out among processes for a large store."""
+        Shared out among processes for a large store, unless `share_out` is off (the caller's snapshot)."""
         import multiprocessing as mp  # here, not at the top: every command imports this module
         from concurrent.futures import ProcessPoolExecutor
 
         low = self.conn.execute("SELECT coalesce(min(id), 0) FROM activity").fetchone()[0] - 1
         workers = min(os.cpu_count() or 1, 4)
         if head_id - low < _PARALLEL_ROWS or workers < 2 or "fork" not in mp.get_all_start_methods() or \
-                not getattr(self, "_share_out", True):
+                not share_out:
             return self._scan(low, head_id, key, changes)
         step = (head_id - low) // workers + 1
         ranges = [(low + n * step, min(low + (n + 1) * step, head_id)) for n in range(workers)]
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
             parts = list(pool.map(_scan_range, [(str(self.path), lo, hi, key) for lo, hi in ranges]))
         problems: dict[int, str] = {}
-        used: list[int] = []
-        for found, leant in parts:
+        leant: list[int] = []
+        for found, used in parts:
             problems.update(found)
-            used.extend(leant)
-        return problems, used
+            leant.extend(used)
+        return problems, leant
 
     def _scan(self, low: int, high: int, key: bytes | None, changes: dict) -> tuple[dict[int, str], list[int]]:
-        self._attested_used = []
-        problems = {}
+        problems, leant = {}, []
         for row, details_text, digest in self._rows(low, high):
-            problem = self._content_problem(row, details_text, digest, key, changes)
+            problem, attested = self._content_problem(row, details_text, digest, key, changes)
             if problem:
                 problems[row["id"]] = problem
-        return problems, self._attested_used
+            if attested:
+                leant.append(row["id"])
+        return problems, leant
 
     def _content_problem(self, row: dict[str, Any], details_text: str | None, digest: str | None,
-                         key: bytes | None, changes: dict | None = None) -> str | None:
+                         key: bytes | None, changes: dict | None = None) -> tuple[str | None, bool]:
+        """Why the row's hash does not cover its content, if it does not; and whether it does only with the former
+        digest of its revision that a prune attested."""
         expected, problem = self._link_of(row, details_text, digest, row["prev_hash"], key, changes, row["hash"])
-        if expected != row["hash"]:
-            former = self.conn.execute("SELECT revision FROM attested WHERE activity = ?", [row["id"]]).fetchone()
-            if former is None or self._link_of(row, details_text, former[0], row["prev_hash"], key,
-                                               changes, row["hash"])[0] != row["hash"]:
-                return f"activity {row['id']} is not as it was written"
-            getattr(self, "_attested_used", []).append(row["id"])
-        return problem
-
-    def _check_anchor(self, anchor: dict[str, Any], head_id: int | None, bridge: pruned.Bridge | None = None,
-                      unlinked: int = 0, identity: str | None = "") -> tuple[str, int, str] | None:
-        return anchor_check.problem(self, anchor, head_id, bridge, unlinked, identity)
+        if expected == row["hash"]:
+            return problem, False
+        former = self.conn.execute("SELECT revision FROM attested WHERE activity = ?", [row["id"]]).fetchone()
+        if former is None or self._link_of(row, details_text, former[0], row["prev_hash"], key,
+                                           changes, row["hash"])[0] != row["hash"]:
+            return f"activity {row['id']} is not as it was written", False
+        return problem, True
 
     def _report(self, count: int, head_id: int | None, head: str, failure: tuple | None, **extra: Any):
         report: dict[str, Any] = {"ok": failure is None, "checked": count, "head_id": head_id, "head": head}
