@@ -757,7 +757,7 @@ def test_attesting_a_kept_revision_then_changing_it_is_caught(pruned, cli):
 
         base, data, delta = store.conn.execute("SELECT base, data, delta FROM revisions WHERE activity = ?",
                                                [ID["a1u10"]]).fetchone()
-        digest = chain.revision_digest(store._unpack_text(base, data), delta)
+        digest = chain.revision_digest(store.snapshots.text(base, data).decode(), delta)
     with sqlite3.connect(pruned) as conn:
         conn.execute("INSERT INTO attested (activity, revision) VALUES (?, ?)", [ID["a1u10"], digest])
     failure = tampered(cli, pruned, "UPDATE revisions SET delta = '[]' WHERE activity = ?", [ID["a1u10"]])

@@ -16,7 +16,7 @@ from .activity import ActivityOps
 from .connection import MEMORY, SCHEMA_VERSION, connect, writing
 from .integrity import IntegrityOps
 from .policy import Policy
-from .prune import PruneOps
+from .prune import Prunes
 from .recorder import HEAD_AND_NEXT, NewRevision, Recorder
 from .snapshots import Snapshots
 from .revisions import RevisionOps
@@ -37,7 +37,7 @@ class _By:
         return self if store is None else getattr(getattr(store, self.part), self.name)
 
 
-class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps, PruneOps):
+class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps):
     """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done.
 
     The store itself owns the connection, write transactions and the chain's core (its identity, key and head,
@@ -46,6 +46,7 @@ class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps, PruneOps):
 
     - `policies` (store/policy.py): scope and retention, read from and written as chained records.
     - `versions` (store/versions.py): detached versions, and the versions table replayed from their records.
+    - `prunes` (store/prune.py): planning, attesting and carrying out prunes; the prune record verify goes by.
     """
 
     def __init__(self, conn, path: Path, chain_key: bytes | None = None):
@@ -59,6 +60,7 @@ class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps, PruneOps):
         self._deferring = False
         self.policies = Policy(self)
         self.versions = Versions(self)
+        self.prunes = Prunes(self)
 
     # Which part answers each public method of the store (`store.scope` is `store.policies.scope`).
     PARTS = {
@@ -66,6 +68,7 @@ class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps, PruneOps):
                      "clear_retention"),
         "versions": ("create_version", "save_version", "list_versions", "compare_version", "promote_version",
                      "delete_version"),
+        "prunes": ("prune", "vacuum", "latest_prune", "attested_digest"),
     }
     # The importer's call (store/importer.py, which another change is rewriting): `versions.replay_after`.
     _replay_versions = _By("versions", "replay_after")

@@ -138,6 +138,7 @@ def rewrites_digest(store: Any) -> dict[str, Any]:
     from .prune import survivors_digest
 
     def states():
+        text = store.snapshots.text
         rows = store.conn.execute(
             "SELECT t.activity, p.activity IS NOT NULL, r.version, r.base, r.data, r.delta FROM attested t "
             "LEFT JOIN revisions r ON r.activity = t.activity LEFT JOIN prune_plan p ON p.activity = t.activity "
@@ -148,7 +149,7 @@ def rewrites_digest(store: Any) -> dict[str, Any]:
             else:
                 from .. import chain
 
-                yield activity_id, chain.revision_digest(store._unpack_text(base, data), delta, version)
+                yield activity_id, chain.revision_digest(text(base, data).decode(), delta, version)
 
     return dict(zip(("count", "digest"), survivors_digest(states())))
 

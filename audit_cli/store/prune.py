@@ -11,18 +11,20 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import sqlite3
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import chain, jsontext, patches, timeparse
 from ..errors import Conflict, StoreError, UsageError
 from ..models import COMMENT_CHANGES, CREATES, Activity
 from . import codec, derived, prune_record, pruned
 from .policy import scoped
+
+if TYPE_CHECKING:
+    from . import AuditStore
 
 # Rows deleted per transaction. Each batch rewrites the index pages it touches, and old rows are spread over every
 # item's index range, so fewer, larger batches write much less: 50,000 measured 1.6x faster than 10,000 on a 1M
@@ -74,15 +76,27 @@ class _Removal:
         return {group: n for group, n in zip(self.groups, tally) if n}
 
 
-class PruneOps:
-    conn: sqlite3.Connection
+class Prunes:
+    """Planning a prune, attesting it in its chained record, carrying it out; and what verify asks of prunes.
+
+    Uses of the store: its connection, `path` and `in_memory` (the prune's lock file), `_writing()`,
+    `_insert_activity()`, `store_id()`, `_chain_key()` and `_next_id()` (the chained prune record), and
+    `snapshots` (revisions read and rewritten). Of the other parts: `policies` (`scopes()`, `retention()`: the
+    limits; `policy()`: the settings the record restates) and `versions.state()` (the table it restates). Given
+    the store: store/pruned.py (which reads the chain's records through the integrity part's `_rows()`,
+    `_record()` and `_comment_change_map()`), store/derived.py, store/prune_record.py and the archive's export."""
+
+    def __init__(self, store: AuditStore):
+        self.store = store
+        self.conn = store.conn
+        self.snapshots = store.snapshots
 
     # what verify needs
 
     def latest_prune(self, until: int | None = None) -> tuple[int, dict[str, Any]] | None:
         """(id, details) of the newest prune record that speaks for this store's chain (store/prune_record.py);
         with `until`, the newest at or before that id."""
-        return prune_record.latest(self, until)
+        return prune_record.latest(self.store, until)
 
     def attested_digest(self) -> tuple[int, str]:
         return survivors_digest(self.conn.execute("SELECT activity, revision FROM attested ORDER BY activity"))
@@ -92,7 +106,7 @@ class PruneOps:
     def _plan(self, *, activity_before: str | None, revision_before: str | None, revision_only: bool,
               keep: int, collection: str | None, apply_scopes: bool) -> dict[str, Any]:
         """Which activities go whole, which keep their activity but lose their revision, and the scope rewrites."""
-        scopes = self.scopes() if apply_scopes else {}
+        scopes = self.store.policies.scopes() if apply_scopes else {}
         if collection is not None:
             scopes = {c: s for c, s in scopes.items() if c == collection}
         limits = {c: s["keep_revisions"] for c, s in scopes.items() if s.get("keep_revisions")}
@@ -140,7 +154,7 @@ class PruneOps:
     def _kept_comment_changes(self, gone: set[int]) -> set[int]:
         """What must stay of `gone` so that no comment is parted from its chained edits: a comment stays with its
         edit records if any of them stays, and they stay if it does."""
-        own = self.store_id() + "/"
+        own = self.store.store_id() + "/"
         groups: dict[str, list[int]] = {}  # comment key -> its change records
         for change_id, details in self.conn.execute(
             f"SELECT id, details FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))})",
@@ -168,7 +182,7 @@ class PruneOps:
 
     @contextmanager
     def _prune_lock(self) -> Iterator[None]:
-        path = f"{self.path}.prune-lock"
+        path = f"{self.store.path}.prune-lock"
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
             try:
@@ -209,7 +223,7 @@ class PruneOps:
         if read_only and not dry_run:
             raise StoreError(read_only)
         # No lock for a dry run of a read-only store (it could not make the lock file), nor for one in memory.
-        with nullcontext() if read_only or self.in_memory else self._prune_lock():
+        with nullcontext() if read_only or self.store.in_memory else self._prune_lock():
             pending = self.conn.execute("SELECT count(*) FROM prune_plan").fetchone()[0]
             # An interrupted prune is finished first, by any real prune, even one with nothing of its own to do.
             finished = bool(pending) and not dry_run and self._finish_pending(batch, after_batch)
@@ -233,7 +247,7 @@ class PruneOps:
                 summary["note"] = "nothing is past the limits: nothing was removed"
                 return summary
             if archive is not None:
-                self._chain_key()  # a prune that cannot chain its record (no key for a keyed store) archives nothing
+                self.store._chain_key()  # a prune that cannot chain its record (a keyed store, no key) archives nothing
                 archive(self._archive_lines(plan))
             summary["rewritten"], summary["prune_id"] = self._attest(plan, activity, summary)
             self._carry_out(batch, after_batch)
@@ -247,7 +261,7 @@ class PruneOps:
         if older_than is not None or keep_revisions is not None or apply_scopes:
             return {"activity_before": cutoff(older_than) if older_than else None, "revision_before": None,
                     "revision_only": keep_revisions is not None and older_than is None, "keep": keep_revisions or 1}
-        policy = self.retention()
+        policy = self.store.policies.retention()
         if not policy:
             return None
         return {"activity_before": cutoff(policy["activity"]) if policy.get("activity") else None,
@@ -260,11 +274,11 @@ class PruneOps:
         """The export lines of everything the plan removes (activities whole, and revision-only removals)."""
         from .export import archive_lines
 
-        return archive_lines(self, sorted(set(plan["whole"]) | set(plan["revisions"])), _chunks)
+        return archive_lines(self.store, sorted(set(plan["whole"]) | set(plan["revisions"])), _chunks)
 
     def _attest(self, plan: dict[str, Any], activity: Activity | None, summary: dict[str, Any]) -> tuple[int, int]:
         """In one transaction: the plan, the former digests, scope rewrites, and the chained prune record."""
-        with self._writing():
+        with self.store._writing():
             whole, revision_ids = plan["whole"], plan["revisions"]
             self.conn.executemany("INSERT OR IGNORE INTO prune_plan (activity, what) VALUES (?, 'activity')",
                                   [(i,) for i in whole])
@@ -275,7 +289,7 @@ class PruneOps:
             rewritten = self._rewrite_scopes(plan["scopes"], dry_run=False,
                                              going=set(whole) | set(revision_ids))
             # Before the digests that removed rows leant on go: a rewritten revision's row is kept by its former one.
-            pruned.keep(self, whole, self._next_id())
+            pruned.keep(self.store, whole, self.store._next_id())
             for chunk in _chunks(whole):
                 self.conn.execute(f"DELETE FROM attested WHERE activity IN ({', '.join('?' * len(chunk))})", chunk)
             previous = self.latest_prune()
@@ -300,12 +314,12 @@ class PruneOps:
                 "survivors": {"count": count, "digest": digest},
                 "pruned": pruned.table_digest(self.conn),
                 "attested": {"count": attested[0], "digest": attested[1]},
-                "rewrites": derived.rewrites_digest(self),
+                "rewrites": derived.rewrites_digest(self.store),
                 "plan": derived.plan_digest(self.conn),
-                "versions": derived.versions_state(self),
-                "settings": self.policy(),
+                "versions": derived.versions_state(self.store),
+                "settings": self.store.policies.policy(),
             }
-            saved = self._insert_activity(record)
+            saved = self.store._insert_activity(record)
             self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('prune_pending', ?)",
                               [str(saved["id"])])
             return rewritten, saved["id"]
@@ -315,12 +329,10 @@ class PruneOps:
         rows = self.conn.execute(
             f"SELECT activity, version, base, data, delta FROM revisions WHERE activity IN ({', '.join('?' * len(ids))}) "
             "AND activity NOT IN (SELECT activity FROM attested)", ids).fetchall()
+        text = self.snapshots.text
         self.conn.executemany("INSERT INTO attested (activity, revision) VALUES (?, ?)", [
-            (activity_id, chain.revision_digest(self._unpack_text(base, data), delta, version))
+            (activity_id, chain.revision_digest(text(base, data).decode(), delta, version))
             for activity_id, version, base, data, delta in rows])
-
-    def _unpack_text(self, base: int | None, data: bytes) -> str:
-        return self.snapshots.text(base, data).decode()
 
     def _rewrite_scopes(self, scopes: dict[str, dict[str, Any]], *, dry_run: bool, going: set[int]) -> int:
         """Rewrite each scoped collection's revisions to the fields its scope keeps; deltas are recomputed."""
@@ -354,7 +366,7 @@ class PruneOps:
     def vacuum(self) -> int:
         """Reclaim the space prunes freed; returns the bytes the store shrank by."""
         def size() -> int:
-            return sum(os.path.getsize(p) for p in (self.path, f"{self.path}-wal") if os.path.exists(p))
+            return sum(os.path.getsize(p) for p in (self.store.path, f"{self.store.path}-wal") if os.path.exists(p))
 
         # Empty the WAL first: what the prune wrote there is not space the store held, and would count as freed.
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -384,7 +396,7 @@ class PruneOps:
     def _delete_batches(self, batch: int, after_batch: Callable[[int], None] | None) -> None:
         done = 0
         while True:
-            with self._writing():
+            with self.store._writing():
                 rows = self.conn.execute("SELECT activity, what FROM prune_plan WHERE done = 0 ORDER BY activity "
                                          "LIMIT ?", [batch]).fetchall()
                 if not rows:

@@ -33,8 +33,8 @@ class Versions:
 
     Uses of the store: its connection, `_writing()` and `_insert_activity()` (each operation's chained record),
     `_head()` (an item's main line: store/revisions.py) and `snapshots` (a save's staged fields, replayed). Of the
-    other parts: `policies.scope()` (a promote's revision obeys its collection's scope) and `latest_prune()` (a
-    pruned chain's versions are replayed from what its prune restated)."""
+    other parts: `policies.scope()` (a promote's revision obeys its collection's scope) and `prunes.latest_prune()`
+    (a pruned chain's versions are replayed from what its prune restated)."""
 
     def __init__(self, store: AuditStore):
         self.store = store
@@ -196,7 +196,7 @@ class Versions:
 
         before = self.state()
         start = dict(before)
-        latest = self.store.latest_prune()
+        latest = self.store.prunes.latest_prune()
         restated = derived.restated_versions(latest) if latest is not None and latest[0] > after_id else None
         if restated is not None:
             # A pruned store's chain, imported as it was: its prune restated the table, which what it removed (a
