@@ -117,6 +117,15 @@ def m004_pruned(db: Database) -> None:
     db.execute("CREATE TABLE pruned (id INTEGER PRIMARY KEY, digest TEXT, hash TEXT NOT NULL, prune INTEGER NOT NULL)")
 
 
+@migrations(name="m005_packed_deltas")
+def m005_packed_deltas(db: Database) -> None:
+    # From here a revision's `delta` may be a BLOB: its JSON text deflated with the revision's own snapshot as the
+    # dictionary (store/codec.py pack_delta; 112 to 48 B a revision on package-manifest histories). Text deltas,
+    # all of an older store's, read as they are, so nothing is rewritten; the schema changes only so that an older
+    # release refuses this store as newer rather than reading a packed delta as text (and reporting tampering).
+    pass
+
+
 def count() -> int:
     return len(migrations._migrations)
 

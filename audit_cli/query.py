@@ -175,8 +175,10 @@ def _search(text: str) -> Clause:
 def _touches(path: str) -> Clause:
     # An op touches /a/b when its path is /a/b, lies below it, or replaces a parent of it. A delete touches the
     # root, the parent of every path: it removes the whole item (its stored delta is empty, as it keeps the state).
+    # A delta packed against its snapshot is read through the store's revision_delta (store/snapshots.py).
     sql = (
-        "id IN (SELECT r.activity FROM revisions r, json_each(r.delta) op WHERE "
+        "id IN (SELECT r.activity FROM revisions r, json_each(CASE WHEN typeof(r.delta) = 'text' THEN r.delta "
+        "ELSE revision_delta(r.base, r.data, r.delta) END) op WHERE "
         "op.value ->> '$.path' = ? OR op.value ->> '$.path' LIKE ? ESCAPE '\\' "
         "OR ? LIKE replace(replace(replace(op.value ->> '$.path', '\\', '\\\\'), '%', '\\%'), '_', '\\_') "
         f"|| '/%' ESCAPE '\\') OR (action IN ({', '.join('?' * len(DELETES))}) AND id IN "

@@ -207,7 +207,8 @@ def stored(path: Path) -> tuple[list[dict], dict[int, tuple]]:
     for row in db.execute("SELECT r.activity, r.version, r.data, r.delta, b.body FROM revisions r "
                           "LEFT JOIN bases b ON b.id = r.base"):
         base = codec.unpack_base(row["body"]) if row["body"] is not None else None
-        revisions[row["activity"]] = (codec.unpack(row["data"], base).decode(), row["delta"], row["version"])
+        text = codec.unpack(row["data"], base)
+        revisions[row["activity"]] = (text.decode(), codec.delta_text(row["delta"], text), row["version"])
     store_id = db.execute("SELECT value FROM settings WHERE key = 'store_id'").fetchone()[0]
     db.close()
     for activity in activities:
@@ -285,8 +286,11 @@ def test_record_bytes_of_an_activity_as_the_store_wrote_it(store, record):
     saved = record("create", data={"b": 1, "a": [1, 2]}, user="u", details={"y": 1, "x": 2}).activity
     row = store.conn.execute("SELECT prev_hash, hash, details FROM activity WHERE id = ?", [saved["id"]]).fetchone()
     assert row[2] == jsontext.dumps({"y": 1, "x": 2})  # details kept as given, not re-sorted
-    data_text, delta_text = jsontext.dumps({"b": 1, "a": [1, 2]}), store.conn.execute(
-        "SELECT delta FROM revisions WHERE activity = ?", [saved["id"]]).fetchone()[0]
+    data_text = jsontext.dumps({"b": 1, "a": [1, 2]})
+    delta_text = codec.delta_text(store.conn.execute(
+        "SELECT delta FROM revisions WHERE activity = ?", [saved["id"]]).fetchone()[0], data_text.encode())
+    assert delta_text == jsontext.dumps([{"op": "add", "path": "/b", "value": 1}, {"op": "add", "path": "/a",
+                                                                                 "value": [1, 2]}])
     digest = reference_digest(data_text, delta_text, None)
     assert row[0] == "0" * 64
     own = f"{store.store_id()}/{saved['id']}"

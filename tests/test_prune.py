@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from audit_cli import patches, timeparse
 from lines import activity_lines, trailers
 from audit_cli.models import Activity, LogQuery
-from audit_cli.store import AuditStore, provenance
+from audit_cli.store import AuditStore, codec, provenance
 
 # "now" for the whole module: the CLI prunes against the real clock, the core against NOW; every event sits at
 # least a day away from every cutoff used (60d, 90d), so the seconds between the two never matter.
@@ -757,7 +757,8 @@ def test_attesting_a_kept_revision_then_changing_it_is_caught(pruned, cli):
 
         base, data, delta = store.conn.execute("SELECT base, data, delta FROM revisions WHERE activity = ?",
                                                [ID["a1u10"]]).fetchone()
-        digest = chain.revision_digest(store.snapshots.text(base, data).decode(), delta)
+        text = store.snapshots.text(base, data)
+        digest = chain.revision_digest(text, codec.delta_text(delta, text))
     with sqlite3.connect(pruned) as conn:
         conn.execute("INSERT INTO attested (activity, revision) VALUES (?, ?)", [ID["a1u10"], digest])
     failure = tampered(cli, pruned, "UPDATE revisions SET delta = '[]' WHERE activity = ?", [ID["a1u10"]])

@@ -132,7 +132,8 @@ def revision_digest(db: sqlite3.Connection, activity_id: int) -> str | None:
     version, base, data, delta = found
     base_text = codec.unpack_base(db.execute("SELECT body FROM bases WHERE id = ?", [base]).fetchone()[0]) \
         if base is not None else None
-    return chain.revision_digest(codec.unpack(data, base_text).decode(), delta, version)
+    text = codec.unpack(data, base_text)
+    return chain.revision_digest(text.decode(), codec.delta_text(delta, text), version)
 
 
 def recompute(db: sqlite3.Connection, after_id: int = 0, key: bytes | None = None) -> None:

@@ -14,7 +14,7 @@ from ..errors import StoreError
 APPLICATION_ID = 0x61756474
 # The number of migrations in migrations.py; a test keeps the two equal. Kept here so that opening an up-to-date
 # store does not import sqlite-utils.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 15_000
 Upgrade = Callable[[sqlite3.Connection, int], None]  # checks a migrated store before its upgrade commits
 MEMORY = ":memory:"  # SQLite's name for a database in memory

@@ -41,8 +41,9 @@ def locate(conn: sqlite3.Connection, exc: BaseException | None = None) -> tuple[
             columns = tuple(c for c in columns if c == named.group(1))
             if not columns:
                 continue
-        # As BLOB: sqlite3 hands the bytes over without decoding them, whatever they are.
-        blobs = ", ".join(f'CAST("{c}" AS BLOB)' for c in columns)
+        # As BLOB: sqlite3 hands the bytes over without decoding them, whatever they are. Only text is decoded (a
+        # delta packed against its snapshot is a BLOB, as it should be: store/codec.py).
+        blobs = ", ".join(f'CASE WHEN typeof("{c}") = \'text\' THEN CAST("{c}" AS BLOB) END' for c in columns)
         sql = f"SELECT {owner}, {blobs} FROM {table} ORDER BY {owner}"
         for row in conn.execute(sql):
             bad = next((column for column, value in zip(columns, row[1:]) if not _utf8(value)), None)

@@ -148,8 +148,10 @@ def rewrites_digest(store: Any) -> dict[str, Any]:
                 yield activity_id, "removed"
             else:
                 from .. import chain
+                from . import codec
 
-                yield activity_id, chain.revision_digest(text(base, data).decode(), delta, version)
+                held = text(base, data)
+                yield activity_id, chain.revision_digest(held, codec.delta_text(delta, held), version)
 
     return dict(zip(("count", "digest"), survivors_digest(states())))
 

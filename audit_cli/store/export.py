@@ -50,9 +50,13 @@ _ORIGINAL = f"""CASE WHEN (a.edited_on IS NOT NULL OR a.comment_deleted_on IS NO
 _MIDDLE = """CAST(',"details":' || coalesce(a.details, 'null')
                || CASE WHEN r.data IS NULL THEN ',"revision":null}' || char(10) ELSE ',"revision":{"data":' END
              AS BLOB)"""
-_TAIL = """CAST(CASE WHEN r.data IS NULL THEN '' ELSE ',"delta":' || r.delta
+# A delta packed against its snapshot (codec.pack_delta) comes as its own column, unpacked here, and the tail
+# starts after it; one stored as text is in the tail.
+_TAIL = """CAST(CASE WHEN r.data IS NULL THEN ''
+                    ELSE CASE WHEN typeof(r.delta) = 'blob' THEN '' ELSE ',"delta":' || r.delta END
                     || CASE WHEN r.version IS NULL THEN '' ELSE ',"version":' || json_quote(r.version) END
                     || '}}' || char(10) END AS BLOB)"""
+_PACKED_DELTA = "CASE WHEN typeof(r.delta) = 'blob' THEN r.delta END"
 _FROM = """FROM (SELECT * FROM activity WHERE {where}) a LEFT JOIN revisions r ON r.activity = a.id
            {attested} ORDER BY a.id"""
 _ATTESTED = "LEFT JOIN attested t ON t.activity = a.id"
@@ -61,7 +65,8 @@ _ATTESTED_MEMBER = """CASE WHEN t.revision IS NOT NULL THEN ',"attested_revision
 _ORIGINAL_MEMBER = _ORIGINAL.format("""',"original_comment":' || """ + _FIRST_TEXT)
 # What the line adds to the trailer's digest (trailer.line_entry), made by SQLite: a third of the time of an f-string.
 _ENTRY = "CAST(a.id || ':' || a.hash || char(10) AS BLOB)"
-_LINES = (f"SELECT a.id, a.prev_hash, a.hash, {_HEAD}, {{extra}}, {_MIDDLE}, r.base, r.data, {_TAIL}, {_ENTRY} "
+_LINES = (f"SELECT a.id, a.prev_hash, a.hash, {_HEAD}, {{extra}}, {_MIDDLE}, r.base, r.data, {_PACKED_DELTA}, {_TAIL}, "
+          f"{_ENTRY} "
           f"{_FROM}")
 _COLUMNS = (f"SELECT {', '.join('a.' + name for name in ACTIVITY_FIELDS)}, {_KEY}, a.prev_hash, a.hash, "
             f"{{revision}}, {{original}}, r.version, r.base, r.data, r.delta, {_ENTRY} {_FROM}")
@@ -211,7 +216,7 @@ class Export:
         return self._python(_fill(_COLUMNS, parts), params, keyed, _audit_line)
 
     def _audit(self, sql: str, params: list, keyed: bool) -> Iterator[Part]:
-        unpack, base_text = codec.unpack, self.bases.text
+        unpack, base_text, delta_text = codec.unpack, self.bases.text, codec.delta_text
         previous = self.previous
         mark = b',"keyed":true' if keyed else b""
         lines: list[bytes] = []
@@ -219,7 +224,7 @@ class Export:
         entries: list[bytes] = []
         entry = entries.append
         count = activity_id = 0
-        for activity_id, prev_hash, hash_, head, extra, middle, base, data, tail, sealed in \
+        for activity_id, prev_hash, hash_, head, extra, middle, base, data, packed, tail, sealed in \
                 self.store.conn.execute(sql, params):
             entry(sealed)
             add(head)
@@ -232,7 +237,11 @@ class Export:
                 add(mark)
             add(middle)
             if data is not None:
-                add(unpack(data, base_text(base) if base is not None else None))
+                text = unpack(data, base_text(base) if base is not None else None)
+                add(text)
+                if packed is not None:
+                    add(b',"delta":')
+                    add(delta_text(packed, text).encode())
                 add(tail)
             count += 1
             if count == CHUNK:
@@ -265,7 +274,8 @@ class Export:
             previous = record["hash"]
             revision = None
             if data is not None:
-                revision = (unpack(data, base_text(base) if base is not None else None).decode(), delta, version)
+                text = unpack(data, base_text(base) if base is not None else None)
+                revision = (text.decode(), codec.delta_text(delta, text), version)
             activity_id = record["id"]
             lines.append(line(record, revision))
             if len(lines) == CHUNK:

@@ -188,7 +188,8 @@ class Heads:
             base_id, origin, base_text = self.base_top, number, keep
             base_size = len(body)
             self.pending_bases.append((base_id, body))
-        self.pending_revisions.append((activity_id, collection, item, version, base_id, blob, delta_text))
+        self.pending_revisions.append((activity_id, collection, item, version, base_id, blob,
+                                       codec.pack_delta(delta_text, data_text)))
         self.pending_items.add(where)
         if version is None:
             self.unknown.discard(where)

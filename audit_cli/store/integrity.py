@@ -131,7 +131,8 @@ class IntegrityOps:
                                 bases.clear()
                                 held = len(base_text)
                             bases[base] = base_text
-                    digest = chain.revision_digest(codec.unpack(data, base_text), delta, version)
+                    text = codec.unpack(data, base_text)
+                    digest = chain.revision_digest(text, codec.delta_text(delta, text), version)
                 except (zlib.error, TypeError, ValueError):
                     digest = "undecodable"  # matches no hash: reported as modified
             yield row, row["details"], digest

@@ -331,7 +331,7 @@ class Prunes:
             "AND activity NOT IN (SELECT activity FROM attested)", ids).fetchall()
         text = self.snapshots.text
         self.conn.executemany("INSERT INTO attested (activity, revision) VALUES (?, ?)", [
-            (activity_id, chain.revision_digest(text(base, data).decode(), delta, version))
+            (activity_id, chain.revision_digest(text(base, data), self.snapshots.delta(base, data, delta), version))
             for activity_id, version, base, data, delta in rows])
 
     def _rewrite_scopes(self, scopes: dict[str, dict[str, Any]], *, dry_run: bool, going: set[int]) -> int:
@@ -350,16 +350,17 @@ class Prunes:
                     "ORDER BY r.activity", [coll, item]).fetchall()
                 rows = [row for row in rows if row[0] not in going]  # what the prune removes is not rewritten
                 for activity_id, action, base, data, delta in rows:
-                    after, _ = scoped(self.snapshots.data(base, data), scope)
-                    new_delta = patches.diff({} if action in CREATES else before, after)
-                    if jsontext.dumps(new_delta) != delta or not patches.same(after, self.snapshots.data(base, data)):
+                    held = self.snapshots.text(base, data)
+                    after, _ = scoped(jsontext.loads(held), scope)
+                    new_delta = jsontext.dumps(patches.diff({} if action in CREATES else before, after))
+                    if new_delta != codec.delta_text(delta, held) or not patches.same(after, jsontext.loads(held)):
                         rewritten += 1
                         if not dry_run:
                             self._attest_revisions([activity_id])
                             text = jsontext.dumps(after).encode()
                             self.conn.execute("UPDATE revisions SET data = ?, delta = ? WHERE activity = ?",
                                               [codec.pack(text, self.snapshots.base_text(base) if base is not None else None),
-                                               jsontext.dumps(new_delta), activity_id])
+                                               codec.pack_delta(new_delta, text), activity_id])
                     before = after
         return rewritten
 

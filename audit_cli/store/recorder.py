@@ -1,5 +1,6 @@
 """Writing activities: the one place their rows are made and written. Each is linked into the hash chain after the
-one before it, and its revision's snapshot is packed against its item's base (store/codec.py).
+one before it, and its revision's snapshot is packed against its item's base, its delta against the snapshot
+(store/codec.py).
 
 A write outside a batch writes its rows at once. In a batch (`AuditStore.batching()`), records gather their rows
 here and they are written with `executemany` every FLUSH_ROWS records and at the end: what the batch needs to read
@@ -208,7 +209,8 @@ class Recorder:
             base_row = (base, packing.new_base)
         elif packing.alone:
             base = base_text = base_size = None
-        row = (ident, activity.collection, activity.item, revision.version, base, packing.data, delta_text)
+        row = (ident, activity.collection, activity.item, revision.version, base, packing.data,
+               codec.pack_delta(delta_text, text))
         head = None
         if revision.version is None:
             head = ItemHead(ident, activity.action, base, base_size, text, exact, base_text)

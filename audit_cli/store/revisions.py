@@ -14,8 +14,18 @@ from . import codec
 from .recorder import NewRevision
 from .snapshots import Snapshots
 
-_MAIN = """SELECT r.activity, a.action, a.user, a.timestamp, r.delta FROM revisions r JOIN activity a ON a.id = r.activity
-           WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity"""
+# The snapshot comes too (base, data) where the delta is packed against it (codec.pack_delta); not for a delta
+# stored as text.
+_PACKED = "CASE WHEN typeof(r.delta) = 'blob' THEN r.base END, CASE WHEN typeof(r.delta) = 'blob' THEN r.data END"
+_MAIN = f"""SELECT r.activity, a.action, a.user, a.timestamp, r.delta, {_PACKED} FROM revisions r
+            JOIN activity a ON a.id = r.activity
+            WHERE r.collection = ? AND r.item = ? AND r.version IS NULL ORDER BY r.activity"""
+
+
+def _with_text(snapshots: Snapshots, row: tuple) -> tuple:
+    """(activity, action, user, timestamp, delta JSON text) of a row read with _PACKED."""
+    *head, delta, base, data = row
+    return (*head, delta if isinstance(delta, str) else snapshots.delta(base, data, delta))
 
 
 
@@ -25,11 +35,11 @@ class _MainLine:
 
     _AT = ("SELECT activity FROM revisions WHERE collection = ? AND item = ? AND version IS NULL "
            "ORDER BY activity LIMIT 1 OFFSET ?")
-    _ROW = ("SELECT a.id, a.action, a.user, a.timestamp, r.delta FROM revisions r JOIN activity a "
+    _ROW = (f"SELECT a.id, a.action, a.user, a.timestamp, r.delta, {_PACKED} FROM revisions r JOIN activity a "
             "ON a.id = r.activity WHERE r.activity = ?")
 
-    def __init__(self, conn: sqlite3.Connection, collection: str, item: str):
-        self.conn, self.key = conn, (collection, item)
+    def __init__(self, conn: sqlite3.Connection, snapshots: Snapshots, collection: str, item: str):
+        self.conn, self.snapshots, self.key = conn, snapshots, (collection, item)
         self.count = conn.execute("SELECT count(*) FROM revisions WHERE collection = ? AND item = ? "
                                   "AND version IS NULL", self.key).fetchone()[0]
         self._cache: dict[int, tuple] = {}
@@ -44,7 +54,7 @@ class _MainLine:
             raise IndexError(index)
         if index not in self._cache:
             (activity,) = self.conn.execute(self._AT, [*self.key, index]).fetchone()
-            self._cache[index] = self.conn.execute(self._ROW, [activity]).fetchone()
+            self._cache[index] = _with_text(self.snapshots, self.conn.execute(self._ROW, [activity]).fetchone())
         return self._cache[index]
 
     def last_at(self, moment: str) -> int | None:
@@ -133,7 +143,7 @@ class RevisionOps:
 
     def _main_all(self, collection: str, item: str) -> list[tuple[int, str, str | None, str, str]]:
         """Every main-line revision of an item, oldest first (for history and blame, which need them all)."""
-        rows = self.conn.execute(_MAIN, [collection, item]).fetchall()
+        rows = [_with_text(self.snapshots, row) for row in self.conn.execute(_MAIN, [collection, item])]
         if not rows:
             raise NotFound(f"{collection} {item} has no revisions: check the collection and item (`audit log --item`)")
         return rows
@@ -141,7 +151,7 @@ class RevisionOps:
     def _main(self, collection: str, item: str) -> _MainLine:
         """An item's main line, read a revision at a time: one revision of a long history costs one indexed
         query, not the whole history."""
-        line = _MainLine(self.conn, collection, item)
+        line = _MainLine(self.conn, self.snapshots, collection, item)
         if not len(line):
             raise NotFound(f"{collection} {item} has no revisions: check the collection and item (`audit log --item`)")
         return line
@@ -182,7 +192,9 @@ class RevisionOps:
         if row is None:
             return None
         collection, item, version, base, data, delta = row
-        return Revision(activity_id, collection, item, self.snapshots.data(base, data), jsontext.loads(delta),
+        text = self.snapshots.text(base, data)
+        return Revision(activity_id, collection, item, jsontext.loads(text),
+                        jsontext.loads(codec.delta_text(delta, text)),
                         version=version)
 
     def snapshot(self, collection: str, item: str, *, rev: int | None = None, at: str | None = None) -> Any:

@@ -1,5 +1,5 @@
 """Reading revision snapshots back: each revision's packed text unpacked against its base (store/codec.py), each
-base unpacked once and kept."""
+base unpacked once and kept; and each revision's delta, packed against its snapshot."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from .. import jsontext
 from ..errors import Damaged
 from . import codec
 
+DELTA_FUNCTION = "revision_delta"  # revision_delta(base, data, delta): the delta's JSON text
 # Bounded, so that exporting any number of items stays flat.
 BASE_CACHE = 4096
 
@@ -21,6 +22,9 @@ class Snapshots:
     def __init__(self, conn: Any):
         self.conn = conn
         self.bases: dict[int, bytes] = conn.bases
+        # For SQL that reads a revision's delta as JSON (query.py's changed-path filter): a packed one is unpacked
+        # here. Deterministic: a revision's base, data and delta are fixed, and base ids are never reused.
+        conn.create_function(DELTA_FUNCTION, 3, self.delta_sql, deterministic=True)
 
     def base_text(self, base_id: int) -> bytes:
         """The text of base `base_id`; Damaged when the store lacks it."""
@@ -41,3 +45,12 @@ class Snapshots:
     def data(self, base: int | None, data: bytes) -> Any:
         """The same, as a fresh JSON value."""
         return jsontext.loads(self.text(base, data))
+
+    def delta(self, base: int | None, data: bytes, stored: str | bytes) -> str:
+        """A revision's delta as JSON text, from its stored form (codec.pack_delta) and its snapshot's."""
+        return stored if isinstance(stored, str) else codec.delta_text(stored, self.text(base, data))
+
+    def delta_sql(self, base: int | None, data: bytes | None, stored: str | bytes | None) -> str | None:
+        if data is None or stored is None:
+            return stored
+        return self.delta(base, data, stored)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from audit_cli.store import AuditStore
+
 from .helpers import (AUDIT, as_unprivileged, audit_env, can_drop_privileges, count, digest, error_line, fails, integrity, make_store,
                       needs_script, ok, refused, run, store_files, verifies)
 
@@ -128,7 +130,30 @@ def test_a_corrupt_store_is_named_as_corrupt_and_left_alone(tmp_path, real_store
     assert store_files(db) == before, f"{corruption}: the store was changed"
 
 
+def _as_text(db: Path) -> int:
+    """One revision's delta (a change of /title) stored as JSON text again, as a store before schema 5 keeps every
+    delta (this release packs them against their snapshot: store/codec.py), and checkpointed into the file; its
+    activity."""
+    with AuditStore.open(db) as store:
+        for activity, base, data, delta in store.conn.execute(
+                "SELECT activity, base, data, delta FROM revisions WHERE typeof(delta) = 'blob' ORDER BY activity"):
+            text = store.snapshots.delta(base, data, delta)
+            if text.startswith('[{"op":"replace","path":"/title"'):
+                break
+        else:
+            raise AssertionError("no packed delta of a title change")
+    conn = sqlite3.connect(db)  # read-write: closing it removes the -wal and -shm a read makes
+    try:
+        conn.execute("UPDATE revisions SET delta = ? WHERE activity = ?", [text, activity])
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    return activity
+
+
 def _first_delta_offset(db: Path) -> int:
+    _as_text(db)
     raw = db.read_bytes()
     at = raw.find(b'"op":"replace","path":"/title"')
     assert at > 0
@@ -139,6 +164,7 @@ def test_scribbled_rows_are_caught_by_verify(tmp_path, real_store):
     """Bytes changed inside a row's text (valid UTF-8, the page intact): SQLite cannot tell; verify must."""
     db = copy_of(real_store, tmp_path)
     at = _first_delta_offset(db)
+    assert verifies(db)  # a delta stored as text reads as the packed one did
     _scribble(db, at + 20, b"X")  # "/title" -> "/tXtle" in one revision's delta
     assert integrity(db) == "ok"
     proc = run(db, "verify")
@@ -146,10 +172,34 @@ def test_scribbled_rows_are_caught_by_verify(tmp_path, real_store):
     assert proc.stdout.startswith(b"TAMPERED")
 
 
+def test_a_scribbled_packed_delta_is_caught_by_verify_and_named_as_damage(tmp_path, real_store):
+    """A byte changed inside a delta packed against its snapshot: verify reports the revision as modified, and a
+    read of it says the store is damaged, in one line."""
+    db = copy_of(real_store, tmp_path)
+    conn = sqlite3.connect(db)
+    try:
+        activity, item, packed = conn.execute(
+            "SELECT activity, item, delta FROM revisions WHERE typeof(delta) = 'blob' AND length(delta) > 20 "
+            "ORDER BY activity LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    raw = db.read_bytes()
+    at = raw.find(packed)
+    assert at > 0 and raw.count(packed) == 1
+    _scribble(db, at + 3, bytes([packed[3] ^ 0xFF]))
+    proc = run(db, "verify")
+    assert proc.returncode == 3, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stdout.startswith(f"TAMPERED: modified at activity {activity}: ".encode()), proc.stdout
+    for args in (["show", str(activity)], ["history", "posts", item]):
+        proc = run(db, *args)
+        assert proc.returncode == 1, (args, proc.returncode, proc.stderr)
+        assert "damaged" in error_line(proc.stderr), (args, proc.stderr)
+
+
 def _damaged_row(db: Path) -> tuple[int, int, str]:
     """The offset of the first revision delta in the file, and the activity and item it belongs to."""
-    raw = db.read_bytes()
     at = _first_delta_offset(db)
+    raw = db.read_bytes()
     delta = raw[at - 2:raw.index(b"]", at) + 1]
     assert delta.startswith(b'[{"op"')
     conn = sqlite3.connect(db)  # read-write: closing it removes the -wal and -shm a read makes

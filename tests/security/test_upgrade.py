@@ -38,9 +38,17 @@ def head_of(path: Path) -> tuple[int, str]:
 
 def as_schema_3(path: Path) -> Path:
     """A store of this release taken back to schema 3 (before m004 kept what prunes remove), as the previous release
-    left its stores: for the kinds of store the fixture is not (keyed, larger)."""
-    tamper(path, "DROP TABLE pruned", "DELETE FROM _sqlite_migrations WHERE name = 'm004_pruned'",
-           "PRAGMA user_version = 3")
+    left its stores: for the kinds of store the fixture is not (keyed, larger). Its deltas are JSON text again, as
+    before m005 packed them."""
+    with AuditStore.open(path, chain_key=KEY) as store:
+        texts = [(store.snapshots.delta(base, data, delta), activity) for activity, base, data, delta in
+                 store.conn.execute("SELECT activity, base, data, delta FROM revisions WHERE typeof(delta) = 'blob'")]
+    assert texts  # a store of this release packs them
+    with sqlite3.connect(path) as db:
+        db.executemany("UPDATE revisions SET delta = ? WHERE activity = ?", texts)
+    db.close()
+    tamper(path, "DROP TABLE pruned", "DELETE FROM _sqlite_migrations WHERE name IN ('m004_pruned', "
+           "'m005_packed_deltas')", "PRAGMA user_version = 3")
     assert schema_of(path) == 3
     return path
 
