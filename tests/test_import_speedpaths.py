@@ -296,6 +296,7 @@ def _given_link(line):
 
 
 def _activity_from_line(line, timeparse):
+    import base64
     import hashlib
 
     from audit_cli.models import ACTION_PATTERN
@@ -347,7 +348,8 @@ def _activity_from_line(line, timeparse):
     if key is None:
         content = {name: line.get(name) for name in ACTIVITY_FIELDS if name != "id"}
         content["revision"] = revision
-        key = "sha256:" + hashlib.sha256(jsontext.canonical(content).encode()).hexdigest()
+        digest = hashlib.sha256(jsontext.canonical(content).encode()).digest()
+        key = "c:" + base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()  # docs/format.md
     if revision is not None and line["action"] not in DATA_ACTIONS and "version" not in revision:
         details = line.get("details")
         if line["action"] == "version-save" and isinstance(details, dict) and isinstance(details.get("version"), str):

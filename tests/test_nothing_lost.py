@@ -79,7 +79,7 @@ def test_identical_lines_in_one_file_are_separate_events_and_a_second_import_add
     assert len(rows) == 5 and {row["ip"] for row in rows} == {"203.0.113.9"}
     cli("export", "-o", tmp_path / "e.jsonl")
     keys = [line["key"] for line in lines(tmp_path / "e.jsonl")]
-    assert keys[1:] == [f"{keys[0]}#{n}" for n in range(2, 6)] and keys[0].startswith("sha256:")
+    assert keys[1:] == [f"{keys[0]}#{n}" for n in range(2, 6)] and keys[0].startswith("c:")
     # the export of the copy imports as the same five, and a longer burst adds only what is new
     longer = write_lines(tmp_path / "longer.jsonl", *[LOGIN_FAILED] * 7)
     assert cli("import", longer).stderr == f"imported 2 activities from {longer}; 5 were already here\n"

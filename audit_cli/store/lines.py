@@ -3,6 +3,7 @@ filter. No store, no I/O (store/importer.py drives them; snapshots are packed by
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from datetime import datetime
@@ -15,6 +16,11 @@ from ..errors import UsageError
 from ..models import ACTION_PATTERN, ACTIVITY_FIELDS, DATA_ACTIONS, REVISION_ACTIONS, SCHEMA
 
 
+# The key of a line without one: this and the first 128 bits of the SHA-256 of its canonical content, base64url
+# (22 characters): 24 bytes in the row and again in the key index, where `sha256:` and 64 hex digits took 71
+# (docs/format.md). Keys of that older form, which earlier releases made, stay valid (legacy_bounds).
+CONTENT_KEY = "c:"
+LEGACY_KEY = "sha256:"
 _TEXT_FIELDS = ("user", "ip", "user_agent", "origin", "comment", "edited_on", "comment_deleted_on")
 _STORED_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
@@ -129,13 +135,38 @@ def check_line(line: dict[str, Any]) -> tuple[list[Any], str, dict[str, Any] | N
             text = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
         except TypeError:
             text = jsontext.canonical(content).encode()
-        key = "sha256:" + hashlib.sha256(text).hexdigest()
+        key = content_key(hashlib.sha256(text).digest())
     elif type(key) is not str:
         raise UsageError(f"key must be a string, not {jsontext.type_name(key)}")
     if revision is not None and action not in DATA_ACTIONS and "version" not in revision:
         if action == "version-save" and isinstance(details, dict) and isinstance(details.get("version"), str):
             revision = {**revision, "version": details["version"]}
     return values, key, revision
+
+
+def content_key(digest: bytes) -> str:
+    return CONTENT_KEY + base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+def content_bits(key: str) -> int:
+    """The first 64 bits of a content key's digest (one made here, content_key)."""
+    return int.from_bytes(base64.urlsafe_b64decode(key[2:14])[:8], "big")
+
+
+def legacy_bounds(key: str) -> tuple[str, str, str] | None:
+    """For a content key (`c:`, with its `#n`), the range of keys of the older form (`sha256:` and 64 hex digits)
+    whose digest begins with its 128 bits, and the `#n` such a key must end in: what an earlier release
+    made of the same line. None for another key."""
+    if not key.startswith(CONTENT_KEY):
+        return None
+    body, mark, nth = key[len(CONTENT_KEY):].partition("#")
+    if len(body) != 22:
+        return None
+    try:
+        prefix = LEGACY_KEY + base64.urlsafe_b64decode(body + "==").hex()
+    except ValueError:
+        return None
+    return prefix, prefix + "g", mark + nth  # hex digits sort below "g"
 
 
 def given_link(line: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -42,7 +42,7 @@ from .. import chain, jsonl, jsontext, patches, trailer
 from ..errors import AuditError
 from ..models import CREATES
 from . import codec, helpers
-from .lines import apply, check_line, dump, given_link, load
+from .lines import apply, check_line, content_bits, dump, given_link, load
 
 # A file at least this big is prepared by a helper process (its start costs about a tenth of a second).
 HELPER_MIN_BYTES = 16 * 2**20
@@ -141,7 +141,7 @@ class Preparer:
         # Held by 64 bits of the content digest (which a key without `#n` is): 33 MB for the 200,000 where the
         # keys themselves took 42 MB. Two contents sharing those bits would be numbered as one, still the same way
         # every time the file is imported (one pair in about 10**9 at the window's size).
-        held = int(key[7:23], 16) if key.startswith("sha256:") else key
+        held = content_bits(key)
         seen = self.identical.pop(held, 0) + 1
         self.identical[held] = seen
         if len(self.identical) > SAME_LINES:

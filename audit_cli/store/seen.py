@@ -16,12 +16,13 @@ when it is
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .. import jsontext
-from . import provenance
 from ..models import COMMENT_CHANGES, Activity, ACTIVITY_FIELDS
 from . import provenance
+from .lines import LEGACY_KEY, legacy_bounds
 
 _COMMENTS = ("comment", *COMMENT_CHANGES)
 _SOURCES = 10_000  # the stores an import notes it met lines of (Seen._meet): a few hosts' worth, many times over
@@ -138,7 +139,29 @@ class Seen:
             self.conn.execute(self.key_index)
             self.bulk, self.key_index = [sql for sql in self.bulk if sql != self.key_index], None
         row = self.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
+        if row is None and self._legacy_keys:
+            row = self._legacy(key)
         return (row[0], False) if row else (None, False)
+
+    @functools.cached_property
+    def _legacy_keys(self) -> bool:
+        """Whether the store holds keys of the older content form (`sha256:`), by which a line without a key may be
+        here already: only then is that form looked up too (one indexed range a line)."""
+        return self.conn.execute("SELECT 1 FROM activity WHERE key >= ? AND key < ? LIMIT 1",
+                                 [LEGACY_KEY, LEGACY_KEY[:-1] + ";"]).fetchone() is not None  # ";" follows ":"
+
+    def _legacy(self, key: str) -> tuple[int] | None:
+        """The activity here under the older form of a line's content key (lines.legacy_bounds): the same file
+        imported again into a store that an earlier release imported it into adds nothing."""
+        bounds = legacy_bounds(key)
+        if bounds is None:
+            return None
+        low, high, nth = bounds
+        end = len(low) + 32  # the digest's other 128 bits, then the `#n` of identical lines
+        for found, stored in self.conn.execute("SELECT id, key FROM activity WHERE key > ? AND key < ?", [low, high]):
+            if stored[end:] == nth and len(stored) >= end:
+                return (found,)
+        return None
 
     def _exists(self, activity_id: int) -> bool:
         if activity_id > self.top:  # past every id ever used
