@@ -11,7 +11,7 @@ The store (built once, cached as bench/data/prune-<rows>.db with a .json sidecar
   codec.worth_rebasing), deltas from patches.diff;
 - built fast: the real `AuditStore.open(create=True)` for the schema, executemany straight into `activity`,
   `revisions` and `bases` with the activity indexes dropped and rebuilt after, then the store's own
-  `_rechain(0, chain.GENESIS)` in one transaction, so every hash is the one the real insert path writes.
+  `transfers.rechain(0, chain.GENESIS)` in one transaction, so every hash is the one the real insert path writes.
 
 Each measured run works on a fresh copy of the cached store (bench/data/prune-run.db), page cache warm:
 1. idle latency of `audit log --limit 5` (a subprocess, 5 runs);
@@ -203,7 +203,7 @@ def build(path: Path, count: int, items: int) -> dict:
     conn.execute("COMMIT")
     print(f"  inserted in {time.perf_counter() - started:.1f} s; rechaining...", flush=True)
     with store._writing():  # the hashes the real insert path would have written
-        store._rechain(0, chain.GENESIS)
+        store.transfers.rechain(0, chain.GENESIS)
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     store.close()

@@ -11,8 +11,8 @@ cached store no longer verifies under the current code, or with --rebuild):
   item, re-based by codec.worth_rebasing), with deltas from audit_cli.patches.diff;
 - built fast: the real `AuditStore.open(create=True)` for the schema, executemany straight into `activity`,
   `revisions` and `bases` with the activity indexes dropped and rebuilt after, then the store's own
-  `_rechain(0, chain.GENESIS)` in one transaction, so every hash is the one the real insert path would have written
-  (the real path records ~5,000 activities/s: over 3 minutes for a million). `--real` builds through
+  `transfers.rechain(0, chain.GENESIS)` in one transaction, so every hash is the one the real insert path would have
+  written (the real path records ~5,000 activities/s: over 3 minutes for a million). `--real` builds through
   `store.record` / `add_comment` / `edit_comment` instead, for a check at a smaller --rows.
 
 Then, each as a whole subprocess, median (and best) of N runs after one warm-up (page cache hot):
@@ -237,7 +237,7 @@ def build_bulk(path: Path, count: int, items: int, seed: int) -> None:
     conn.execute("COMMIT")
     started = time.perf_counter()
     with store._writing():  # the hashes the real insert path would have written
-        store._rechain(0, chain.GENESIS)
+        store.transfers.rechain(0, chain.GENESIS)
     print(f"  rechained in {time.perf_counter() - started:.1f} s")
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -296,7 +296,7 @@ def build(path: Path, count: int, items: int, real: bool) -> None:
         payload = conn.execute("SELECT avg(length(data)), avg(length(delta)) FROM revisions").fetchone()
     print(f"built {path.name}: {count:,} activities, {revisions:,} revisions, {bases:,} bases, "
           f"{path.stat().st_size / 1e6:.0f} MB, packed data {payload[0]:.0f} B and delta {payload[1]:.0f} B per "
-          f"revision, in {time.perf_counter() - started:.1f} s ({'real insert path' if real else 'bulk + _rechain'})")
+          f"revision, in {time.perf_counter() - started:.1f} s ({'real insert path' if real else 'bulk + rechain'})")
 
 
 def bytecode_env() -> dict[str, str]:

@@ -117,7 +117,7 @@ def reference_import(store: AuditStore, source_lines, *, source: str, skip_inval
             store.conn.executemany("UPDATE activity SET prev_hash = ?, hash = ? WHERE id = ?",
                                    [(x.prev_hash, x.hash, x.id) for x in links])
         else:
-            store._rechain(start_id if not empty else 0, head)
+            store.transfers.rechain(start_id if not empty else 0, head)
         store.versions.replay_after(start_id)  # as the importer does: the versions the trail's activities make
     # The first line may continue one outside the file (an incremental export's piece): no break before it.
     breaks = [(b.number, b.id) for a, b in zip(links, links[1:]) if b.prev_hash != a.hash and not b.gap]
@@ -176,7 +176,7 @@ def _import_one(store, raw, *, keep_ids, own, number, as_given, timeparse, state
     known = store.conn.execute("SELECT id FROM activity WHERE key = ?", [key]).fetchone()
     if known:
         if activity.action == "comment" and link.hash is None:
-            store._update_comment(known[0], activity)
+            store.transfers.update_comment(known[0], activity)
         return _followed(store, state, link)
     if revision is not None and revision.get("version") is None:
         clash = _clash(store, state, key, store._head(activity.collection, activity.item), link)

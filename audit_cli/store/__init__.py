@@ -20,7 +20,7 @@ from .prune import Prunes
 from .recorder import HEAD_AND_NEXT, NewRevision, Recorder
 from .snapshots import Snapshots
 from .revisions import RevisionOps
-from .transfer import TransferOps
+from .transfer import Transfers
 from .versions import Versions
 
 __all__ = ["AuditStore", "SCHEMA_VERSION"]
@@ -37,7 +37,7 @@ class _By:
         return self if store is None else getattr(getattr(store, self.part), self.name)
 
 
-class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps):
+class AuditStore(ActivityOps, RevisionOps, IntegrityOps):
     """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done.
 
     The store itself owns the connection, write transactions and the chain's core (its identity, key and head,
@@ -47,6 +47,7 @@ class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps):
     - `policies` (store/policy.py): scope and retention, read from and written as chained records.
     - `versions` (store/versions.py): detached versions, and the versions table replayed from their records.
     - `prunes` (store/prune.py): planning, attesting and carrying out prunes; the prune record verify goes by.
+    - `transfers` (store/transfer.py): export and import's entry points, and the steps an import ends with.
     """
 
     def __init__(self, conn, path: Path, chain_key: bytes | None = None):
@@ -61,6 +62,7 @@ class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps):
         self.policies = Policy(self)
         self.versions = Versions(self)
         self.prunes = Prunes(self)
+        self.transfers = Transfers(self)
 
     # Which part answers each public method of the store (`store.scope` is `store.policies.scope`).
     PARTS = {
@@ -69,9 +71,13 @@ class AuditStore(ActivityOps, RevisionOps, TransferOps, IntegrityOps):
         "versions": ("create_version", "save_version", "list_versions", "compare_version", "promote_version",
                      "delete_version"),
         "prunes": ("prune", "vacuum", "latest_prune", "attested_digest"),
+        "transfers": ("export", "export_lines", "import_lines"),
     }
-    # The importer's call (store/importer.py, which another change is rewriting): `versions.replay_after`.
+    # What the importer calls on the store (store/importer.py and seen.py, which another change is rewriting).
     _replay_versions = _By("versions", "replay_after")
+    _rechain = _By("transfers", "rechain")
+    _apply_comment_changes = _By("transfers", "apply_comment_changes")
+    _update_comment = _By("transfers", "update_comment")
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = False, chain_key: bytes | None = None) -> AuditStore:

@@ -13,14 +13,25 @@ from ..models import COMMENT_CHANGES, Activity, LogQuery
 from .connection import bulk_load
 
 if TYPE_CHECKING:
+    from . import AuditStore
     from .export import Export
 
 # store/importer.py and store/export.py (with what they import: the helper processes' machinery, ~11 ms) are
 # imported by the methods that use them, not by every command that opens a store (`python -X importtime`).
 
 
-class TransferOps:
-    conn: Any
+class Transfers:
+    """The store's side of export and import: their entry points, and the steps an import ends with that change
+    rows already written (chaining anew, comment changes applied).
+
+    Uses of the store: its connection, `_writing()`, `store_id()` and `_chain_key()`; of the other parts: the
+    integrity part's `_rows()`, `_link_of()` and `_comment_change_map()` (links made again), and `get_activity()`
+    and `_change_comment()` (a comment seen again, store/activity.py and store/revisions.py). Given the store:
+    store/export.py and store/importer.py, which read and write it."""
+
+    def __init__(self, store: AuditStore):
+        self.store = store
+        self.conn = store.conn
 
     # export
 
@@ -32,13 +43,13 @@ class TransferOps:
         continues the line at that id. `progress(done, total)` is called every few thousand lines."""
         from .export import Export
 
-        return Export(self, q, fmt=fmt, progress=progress, sealed=sealed)
+        return Export(self.store, q, fmt=fmt, progress=progress, sealed=sealed)
 
     def export_lines(self, q: LogQuery, *, fmt: str = "audit", sealed: bool = True) -> Iterator[bytes]:
         """One JSONL line per matching activity, then the trailer (see `export`)."""
         from .export import Export
 
-        for chunk in Export(self, q, fmt=fmt, sealed=sealed):
+        for chunk in Export(self.store, q, fmt=fmt, sealed=sealed):
             for line in chunk.split(b"\n")[:-1]:  # JSON text holds no raw newline
                 yield line + b"\n"
 
@@ -66,34 +77,35 @@ class TransferOps:
         source = shown(source)  # kept in the store with the import: a file name's undecodable bytes as \xNN
         from . import importer
 
-        with bulk_load(self.conn), self._writing():
-            return importer.run(self, lines, source=source, skip_invalid=skip_invalid, verify=verify,
+        with bulk_load(self.conn), self.store._writing():
+            return importer.run(self.store, lines, source=source, skip_invalid=skip_invalid, verify=verify,
                                 keep_links=keep_links, as_given=as_given, progress=progress, by=by,
                                 note_rechained=note_rechained)
 
-    def _update_comment(self, comment_id: int, seen: Activity) -> None:
+    def update_comment(self, comment_id: int, seen: Activity) -> None:
         """A comment seen again in an unchained source (an adapter's): its newer state arrives as chained changes.
         (A chained trail carries its comment-edit records itself.)"""
-        stored = self.get_activity(comment_id)
+        stored = self.store.get_activity(comment_id)
         fields = ("comment", "edited_on", "comment_deleted_on")
         after = {name: getattr(seen, name) for name in fields}
         if stored["comment_deleted_on"] or all(stored[name] == after[name] for name in fields):
             return
         action = "comment-delete" if after["comment_deleted_on"] else "comment-edit"
         change = Activity(action, "", "", after["comment_deleted_on"] or after["edited_on"] or "", user=seen.user)
-        self._change_comment(comment_id, after, action, change)
+        self.store._change_comment(comment_id, after, action, change)
 
-    def _rechain(self, after_id: int, head: str) -> None:
+    def rechain(self, after_id: int, head: str) -> None:
         """Chain every activity after `after_id` anew from `head`, in id order (in slices, so that memory stays flat
         and no row is updated under a running read of its table)."""
-        key = self._chain_key()
+        store = self.store
+        key, link_of = store._chain_key(), store._link_of
         prev = head
-        changes = self._comment_change_map()
+        changes = store._comment_change_map()
         while True:
             updates = []
-            rows = self._rows(since=after_id)
+            rows = store._rows(since=after_id)
             for row, details_text, digest in rows:
-                new, _ = self._link_of(row, details_text, digest, prev, key, changes)
+                new, _ = link_of(row, details_text, digest, prev, key, changes)
                 updates.append((prev, new, row["id"]))
                 prev = new
                 if len(updates) == 20_000:
@@ -104,11 +116,11 @@ class TransferOps:
                 return
             after_id = updates[-1][2]
 
-    def _apply_comment_changes(self, after_id: int) -> None:
+    def apply_comment_changes(self, after_id: int) -> None:
         """Comment edits and deletes this import brought, applied to a comment that is still as the change found it:
         one an earlier piece held (a mirror's later piece, after the source edited it), or one whose line was
         written before the edit. Their chained record says what the comment is now."""
-        own = f"{self.store_id()}/"
+        own = f"{self.store.store_id()}/"
         names = ("comment", "edited_on", "comment_deleted_on")
         for details_text, in self.conn.execute(
                 f"SELECT details FROM activity WHERE id > ? AND action IN ({', '.join('?' * len(COMMENT_CHANGES))}) "

@@ -20,7 +20,7 @@ def rechain(path: Path) -> None:
         store.chain_key = None
         with store._writing():
             store.conn.execute("DELETE FROM settings WHERE key = 'chain_key_check'")
-            store._rechain(0, chain.GENESIS)
+            store.transfers.rechain(0, chain.GENESIS)
 
 
 @pytest.fixture
@@ -201,7 +201,7 @@ def test_a_forged_prune_that_removes_the_anchors_head_after_a_change_fails_the_a
     tamper(path, ("UPDATE activity SET user = 'mallory' WHERE id = ?", [ids["update"]]))
     with AuditStore.open(path) as store:
         with store._writing():
-            store._rechain(0, chain.GENESIS)  # every link made again: alone, the store verifies
+            store.transfers.rechain(0, chain.GENESIS)  # every link made again: alone, the store verifies
         _forge_prune(store, [head], {"id": head, "hash": _hash(store, head)}, keep_digests=True)
     assert verify(path)[0] == 0
     assert caught(path, "--anchor", anchor)["kind"] == "head mismatch"
