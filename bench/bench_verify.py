@@ -225,7 +225,9 @@ def build_bulk(path: Path, count: int, items: int, seed: int) -> None:
                 new_bases.append((next_base, body))
                 next_base += 1
                 packed = codec.pack(text, text)
-            revisions.append((n, fields["collection"], fields["item"], base[0], packed, jsontext.dumps(delta)))
+            # The delta packed against its snapshot, as the store writes it (schema 5): verify unpacks it
+            revisions.append((n, fields["collection"], fields["item"], base[0], packed,
+                              codec.pack_delta(jsontext.dumps(delta), text)))
         if len(activity) >= 50_000:
             flush()
     flush()
@@ -344,6 +346,7 @@ print(n, "rows")
 MINIMAL_VERIFY = """
 import hashlib, sqlite3, sys, zlib
 from audit_cli import chain
+from audit_cli.store import codec
 from audit_cli.store.integrity import _VERIFY
 conn = sqlite3.connect(sys.argv[1])
 store_id = conn.execute("SELECT value FROM settings WHERE key = 'store_id'").fetchone()[0]
@@ -358,7 +361,7 @@ for values in conn.execute(_VERIFY, [0, 2**63 - 1]):
             base_text = bases[base] = zlib.decompress(conn.execute("SELECT body FROM bases WHERE id = ?", [base]).fetchone()[0])
         d = zlib.decompressobj(zdict=base_text[-32768:])
         text = d.decompress(data) + d.flush()
-        digest = chain.revision_digest(text.decode(), delta, version)
+        digest = chain.revision_digest(text.decode(), codec.delta_text(delta, text), version)
     record = dict(zip(("id", "action", "user", "timestamp", "ip", "user_agent", "origin", "collection", "item",
                        "comment"), values))
     key = values[13] or f"{store_id}/{values[0]}"  # a local activity's key names it (chain format 2)

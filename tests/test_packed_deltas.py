@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import zlib
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,11 @@ def test_a_packed_delta_reads_back_as_its_text():
         if isinstance(stored, bytes):
             assert len(stored) < len(delta.encode())
     assert codec.pack_delta("[]", b'{"a":1}') == "[]"  # nothing to gain: kept as text
+    # As schema 5 first packed them: the snapshot alone as the dictionary, no byte before the stream.
+    text = delta.encode()
+    first = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zdict=snapshot)
+    assert codec.delta_text(first.compress(text) + first.flush() + zlib.crc32(text).to_bytes(4, "big"),
+                            snapshot) == delta
     scribbled = bytearray(codec.pack_delta(delta, snapshot))
     scribbled[len(scribbled) // 2] ^= 0x10
     with pytest.raises(Damaged):  # the text's CRC-32 finds it, where the deflate stream alone may not
