@@ -45,14 +45,14 @@ def _exports_follow_the_schema(monkeypatch, request):
             yield chunk
 
     monkeypatch.setattr(export.Export, "__iter__", checked)
-    checkpoint = integrity.IntegrityOps.checkpoint
+    checkpoint = integrity.Integrity.checkpoint
 
     def anchor(self, *args, **kwargs):
         written = checkpoint(self, *args, **kwargs)
         assert not problems("anchor", written), problems("anchor", written)
         return written
 
-    monkeypatch.setattr(integrity.IntegrityOps, "checkpoint", anchor)
+    monkeypatch.setattr(integrity.Integrity, "checkpoint", anchor)
 
 
 @pytest.fixture

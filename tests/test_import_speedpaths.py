@@ -126,7 +126,7 @@ def reference_import(store: AuditStore, source_lines, *, source: str, skip_inval
     if links and links[0].prev_hash != chain.GENESIS:
         result["continues"] = links[0].prev_hash
     # Comments marked edited or deleted with no chained edit to prove it (store/given_links.py, _originals).
-    changes = store._comment_change_map()
+    changes = store.integrity.comment_change_map()
     unvouched = 0 if not links else sum(1 for _, key in store.conn.execute(
         "SELECT id, key FROM activity WHERE action = 'comment' AND id > ? AND "
         "(edited_on IS NOT NULL OR comment_deleted_on IS NOT NULL)", [start_id]) if key not in changes)
@@ -145,14 +145,15 @@ def _check_links(store, links, source):
                            "imports it anyway")
     if not by_id:
         return
-    changes = store._comment_change_map()
-    for row, details_text, digest in store._rows(since=min(by_id) - 1):
+    integrity = store.integrity
+    changes = integrity.comment_change_map()
+    for row, details_text, digest in integrity.rows(since=min(by_id) - 1):
         line = by_id.get(row["id"])
         if line is None:
             continue
-        expected, _ = store._link_of(row, details_text, digest, line.prev_hash, key, changes)
+        expected, _ = integrity.link_of(row, details_text, digest, line.prev_hash, key, changes)
         if expected != line.hash and line.attested is not None:
-            expected, _ = store._link_of(row, details_text, line.attested, line.prev_hash, key, changes)
+            expected, _ = integrity.link_of(row, details_text, line.attested, line.prev_hash, key, changes)
         if expected != line.hash:
             hint = " (a keyed trail needs its AUDIT_CHAIN_KEY)" if key is None else ""
             raise Tampered(f"{source} line {line.number}: its hash does not match its content{hint}: nothing "

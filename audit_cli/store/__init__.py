@@ -14,7 +14,7 @@ from ..models import Activity
 from . import upgrade
 from .activity import ActivityOps
 from .connection import MEMORY, SCHEMA_VERSION, connect, writing
-from .integrity import IntegrityOps
+from .integrity import Integrity
 from .policy import Policy
 from .prune import Prunes
 from .recorder import HEAD_AND_NEXT, NewRevision, Recorder
@@ -37,7 +37,7 @@ class _By:
         return self if store is None else getattr(getattr(store, self.part), self.name)
 
 
-class AuditStore(ActivityOps, RevisionOps, IntegrityOps):
+class AuditStore(ActivityOps, RevisionOps):
     """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done.
 
     The store itself owns the connection, write transactions and the chain's core (its identity, key and head,
@@ -48,6 +48,7 @@ class AuditStore(ActivityOps, RevisionOps, IntegrityOps):
     - `versions` (store/versions.py): detached versions, and the versions table replayed from their records.
     - `prunes` (store/prune.py): planning, attesting and carrying out prunes; the prune record verify goes by.
     - `transfers` (store/transfer.py): export and import's entry points, and the steps an import ends with.
+    - `integrity` (store/integrity.py): verify and checkpoint, and what each row's hash covers.
     """
 
     def __init__(self, conn, path: Path, chain_key: bytes | None = None):
@@ -63,6 +64,7 @@ class AuditStore(ActivityOps, RevisionOps, IntegrityOps):
         self.versions = Versions(self)
         self.prunes = Prunes(self)
         self.transfers = Transfers(self)
+        self.integrity = Integrity(self)
 
     # Which part answers each public method of the store (`store.scope` is `store.policies.scope`).
     PARTS = {
@@ -72,6 +74,7 @@ class AuditStore(ActivityOps, RevisionOps, IntegrityOps):
                      "delete_version"),
         "prunes": ("prune", "vacuum", "latest_prune", "attested_digest"),
         "transfers": ("export", "export_lines", "import_lines"),
+        "integrity": ("verify", "checkpoint"),
     }
     # What the importer calls on the store (store/importer.py and seen.py, which another change is rewriting).
     _replay_versions = _By("versions", "replay_after")

@@ -27,12 +27,12 @@ class Pass:
     keyed: bool
     anchor: dict[str, Any] | None
     identity: str | None  # whose the anchor must be (anchor_check.problem)
-    trust_marks: bool  # imported comments' marks taken as they are (IntegrityOps.verify)
+    trust_marks: bool  # imported comments' marks taken as they are (Integrity.verify)
     latest: tuple[int, dict[str, Any]] | None  # the newest prune record that speaks for this store
     boundary: dict[str, Any]  # up to where that prune removed rows: {"id", "hash"}
     pending: set[int] = dataclasses.field(default_factory=set)  # an unfinished prune's rows still to go
     changes: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)  # comment edits, by comment
-    # what following the chain found (integrity.py, IntegrityOps._follow)
+    # what following the chain found (integrity.py, Integrity._follow)
     count: int = 0
     last_id: int | None = None
     last_hash: str = chain.GENESIS

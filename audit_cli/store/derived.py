@@ -102,7 +102,8 @@ def key_check_problem(store: Any) -> Failure | None:
     first = store.conn.execute("SELECT min(id) FROM activity").fetchone()[0]
     if store.chain_key is None or first is None:
         return None
-    problems, _ = store._scan(first - 1, first, store.chain_key, store._comment_change_map())
+    integrity = store.integrity
+    problems, _ = integrity.scan(first - 1, first, store.chain_key, integrity.comment_change_map())
     if problems:
         return None
     return ("modified", 0, "the store's key check is not the one AUDIT_CHAIN_KEY makes, though that key makes its "

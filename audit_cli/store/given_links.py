@@ -143,20 +143,21 @@ class GivenLinks:
         rows = (row for at in range(0, len(ids), 500) for row in self.conn.execute(
             "SELECT id, action, key, collection, item, comment, edited_on, comment_deleted_on FROM activity "
             f"WHERE id IN ({', '.join('?' * len(ids[at:at + 500]))}) ORDER BY id", ids[at:at + 500]).fetchall())
+        original = self.store.integrity.original
         for row in rows:
             values = dict(zip(("id", "action", "key", "collection", "item", "comment", "edited_on",
                                "comment_deleted_on"), row))
-            problem = self.store._original(values, changes)[1]
+            problem = original(values, changes)[1]
             if problem:
                 raise InvalidLine(f"{self.source}: {problem}: its line was changed", kind="modified")
 
     def _edited_comments(self) -> tuple[set[int], dict[str, list]]:
         """The comments imported now that chained edits or deletes name (so their hash covers their original text),
-        and the map of all such changes (store._comment_change_map)."""
+        and the map of all such changes (store.integrity.comment_change_map)."""
         if not self.conn.execute(f"SELECT 1 FROM activity WHERE action IN ({', '.join('?' * len(COMMENT_CHANGES))}) "
                                  "LIMIT 1", list(COMMENT_CHANGES)).fetchone():
             return set(), {}
-        changes = self.store._comment_change_map()
+        changes = self.store.integrity.comment_change_map()
         return {activity_id for activity_id, key in self.conn.execute(
             "SELECT id, key FROM activity WHERE action = 'comment' AND id > ?", [self.start_id])
             if key in changes}, changes
@@ -168,18 +169,19 @@ class GivenLinks:
             raise Tampered(self.first_break)
         failure = self.failure
         if "audit_import_given" in self.temp:
-            store, key = self.store, self.store.chain_key
+            key = self.store.chain_key
+            rows_after, link_of = self.store.integrity.rows, self.store.integrity.link_of
             for activity_id, number, prev_hash, hash_, attested, failed in self.conn.execute(
                     "SELECT id, number, prev_hash, hash, attested, failed FROM temp.audit_import_given ORDER BY id"):
                 if not failed and activity_id not in edited:
                     continue
                 expected = None
-                rows = store._rows(since=activity_id - 1)
+                rows = rows_after(since=activity_id - 1)
                 for row, details_text, digest in rows:
                     if row["id"] == activity_id:
-                        expected, _ = store._link_of(row, details_text, digest, prev_hash, key, changes, hash_)
+                        expected, _ = link_of(row, details_text, digest, prev_hash, key, changes, hash_)
                         if expected != hash_ and attested is not None:
-                            expected, _ = store._link_of(row, details_text, attested, prev_hash, key, changes, hash_)
+                            expected, _ = link_of(row, details_text, attested, prev_hash, key, changes, hash_)
                     break
                 rows.close()
                 if expected != hash_ and (failure is None or (activity_id, number) < failure):

@@ -1,4 +1,5 @@
-"""Tamper evidence: the chain's head and key, the record each hash covers, verify and checkpoint."""
+"""Tamper evidence: the record each hash covers, verify and checkpoint. A part of the store (store.integrity),
+whose `verify` and `checkpoint` the store answers (AuditStore.PARTS)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import os
 import sqlite3
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import anchors, chain, jsontext
 from ..errors import CannotCheck, Damaged, StoreError, Tampered, UsageError  # noqa: F401 - callers import these here
 from ..models import ACTIVITY_FIELDS, COMMENT_CHANGES
 from . import anchor_check, checks, codec, damage, derived, pruned
+
+if TYPE_CHECKING:
+    from . import AuditStore
 
 _BASES_HELD = 256 * 1024 * 1024  # bytes of unpacked bases one verify pass may hold
 _VERIFY = (f"SELECT {', '.join('a.' + f for f in ACTIVITY_FIELDS)}, a.key, a.prev_hash, a.hash, "
@@ -30,17 +34,33 @@ def _scan_range(job: tuple[str, int, int, bytes | None]) -> tuple[dict[int, str]
     with AuditStore.open(path) as store:
         store.conn.execute("BEGIN")
         try:
-            return store._scan(low, high, key, store._comment_change_map())
+            integrity = store.integrity
+            return integrity.scan(low, high, key, integrity.comment_change_map())
         finally:
             store.conn.execute("COMMIT")
 
 
-class IntegrityOps:
-    conn: sqlite3.Connection
-    chain_key: bytes | None
+class Integrity:
+    """The store's tamper evidence: what each row's hash covers, the chain followed and checked (verify), and the
+    anchor a checkpoint makes.
 
-    def _comment_change_map(self) -> dict[str, list[dict[str, Any]]]:
-        """Every chained comment edit and delete, by the comment it names, oldest first: one read for a whole pass."""
+    Uses of the store: its connection and path, `chain_key`, `_chain_key()`, `_setting()` and `_effective_key()`
+    (the chain's core), and `_base_text()` (a revision's base, store/revisions.py); of the other parts: the prunes
+    part's `latest_prune()`. Given the store: store/checks.py's Pass, anchor_check.py, derived.py and damage.py,
+    which read it. Its named interface, for the modules that hold rows to the chain (the importer, given_links.py,
+    transfer.py, derived.py, pruned.py, upgrade.py and the `_scan_range` worker): `original`, `link_of`, `record`,
+    `rows`, `scan` and `comment_change_map`."""
+
+    def __init__(self, store: AuditStore):
+        self.store = store
+        self.conn = store.conn
+        # Bound once: `link_of` asks for it for every row a pass reads, and through the store that is one more
+        # lookup a row.
+        self._effective_key = store._effective_key
+
+    def comment_change_map(self) -> dict[str, list[dict[str, Any]]]:
+        """Every chained comment edit and delete, by the comment it names, oldest first: one read for a whole pass
+        (what `original`, `link_of`, `record` and `scan` take as their changes)."""
         found: dict[str, list[dict[str, Any]]] = {}
         # Sorted here, not by ORDER BY id, which would make the planner scan the table instead of the action index.
         for _, details in sorted(self.conn.execute(
@@ -65,7 +85,7 @@ class IntegrityOps:
                 found.append(change)
         return found
 
-    def _original(self, row: dict[str, Any], changes_by_comment: dict | None = None) -> tuple[dict[str, Any], str | None]:
+    def original(self, row: dict[str, Any], changes_by_comment: dict | None = None) -> tuple[dict[str, Any], str | None]:
         """The row as it was written (a comment's first text), and why its current state is wrong, if it is."""
         if row["action"] != "comment":
             return row, None
@@ -92,22 +112,22 @@ class IntegrityOps:
             return original, f"comment {row['id']} differs from its last chained edit"
         return original, None
 
-    def _link_of(self, row: dict[str, Any], details_text: str | None, digest: str | None, prev: str,
-                 key: bytes | None, changes: dict | None = None, given: str | None = None) -> tuple[str, str | None]:
+    def link_of(self, row: dict[str, Any], details_text: str | None, digest: str | None, prev: str,
+                key: bytes | None, changes: dict | None = None, given: str | None = None) -> tuple[str, str | None]:
         """The row's link after `prev` (`given`, when that is its link in either chain format), and why its
         comment state is wrong, if it is."""
-        original, problem = self._original(row, changes)
+        original, problem = self.original(row, changes)
         record = chain.record_bytes(original, details_text, digest, self._effective_key(row))
         return chain.matching_link(prev, record, key, given), problem
 
-    def _record(self, row: dict[str, Any], details_text: str | None, digest: str | None,
-                changes: dict | None = None) -> bytes:
+    def record(self, row: dict[str, Any], details_text: str | None, digest: str | None,
+               changes: dict | None = None) -> bytes:
         """The record the row's hash covers (chain.record_bytes of the row as it was written)."""
-        return chain.record_bytes(self._original(row, changes)[0], details_text, digest, self._effective_key(row))
+        return chain.record_bytes(self.original(row, changes)[0], details_text, digest, self._effective_key(row))
 
     # verify
 
-    def _rows(self, since: int = 0, until: int | None = None) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
+    def rows(self, since: int = 0, until: int | None = None) -> Iterator[tuple[dict[str, Any], str | None, str | None]]:
         """(row, details text, revision digest) in id order, for ids after `since` (up to `until`)."""
         names = (*ACTIVITY_FIELDS, "key", "prev_hash", "hash")
         split = len(names)
@@ -115,6 +135,7 @@ class IntegrityOps:
         # store's small one would thrash.
         bases: dict[int, bytes] = {}
         held = 0
+        base_of = self.store._base_text
         for values in self.conn.execute(_VERIFY, [since, until if until is not None else 2**63 - 1]):
             row = dict(zip(names, values))
             version, base, data, delta = values[split:]
@@ -125,7 +146,7 @@ class IntegrityOps:
                     if base is not None:
                         base_text = bases.get(base)
                         if base_text is None:
-                            base_text = self._base_text(base)
+                            base_text = base_of(base)
                             held += len(base_text)
                             if held > _BASES_HELD:
                                 bases.clear()
@@ -171,7 +192,7 @@ class IntegrityOps:
         """A row whose text is not UTF-8 cannot be what was written (the chain covers UTF-8): modified."""
         found = damage.locate(self.conn, exc)
         if found is None:
-            raise damage.error(self, exc) from None
+            raise damage.error(self.store, exc) from None
         at, column = found
         before = self.conn.execute("SELECT count(*), max(id) FROM activity WHERE id < ?", [at]).fetchone()
         head = self.conn.execute("SELECT hash FROM activity WHERE id = ?", [before[1]]).fetchone() \
@@ -182,28 +203,29 @@ class IntegrityOps:
     def _verify(self, anchor: dict[str, Any] | None, identity: str | None, trust_marks: bool,
                 share_out: bool) -> dict[str, Any]:
         """The checks of store/checks.py around following the chain: the first failure is the report."""
-        keyed = self._setting("chain_key_check") is not None
+        store = self.store
+        keyed = store._setting("chain_key_check") is not None
         try:
-            key = self._chain_key() if keyed else None
+            key = store._chain_key() if keyed else None
         except CannotCheck:
             # The key does not fit the store. With an anchor, a rewritten head says that the store's key check was
             # replaced along with the chain, which is tampering, not a wrong key.
             head = self.conn.execute("SELECT max(id) FROM activity").fetchone()[0]
-            failure = anchor_check.problem(self, anchor, head, identity=identity) \
-                if anchor is not None else derived.key_check_problem(self)
+            failure = anchor_check.problem(store, anchor, head, identity=identity) \
+                if anchor is not None else derived.key_check_problem(store)
             if failure:
                 return self._report(0, None, chain.GENESIS, failure)
             raise
-        latest = self.latest_prune()
+        latest = store.prunes.latest_prune()
         # Up to the boundary the latest prune attests, rows were removed: the ones left (its survivors) are each
         # checked against their own link and, together, against the digest the prune recorded.
-        p = checks.Pass(self, key, keyed, anchor, identity, trust_marks, latest,
+        p = checks.Pass(store, key, keyed, anchor, identity, trust_marks, latest,
                         latest[1]["boundary"] if latest else {"id": 0, "hash": chain.GENESIS})
         for check in checks.BEFORE:
             failure = check(p)
             if failure is not None:
                 return self._report(0, None, chain.GENESIS, failure)
-        p.changes = self._comment_change_map()
+        p.changes = self.comment_change_map()
         failure = self._follow(p, share_out)
         if failure is not None:
             return self._report(p.count, p.last_id, p.last_hash, failure)
@@ -231,6 +253,7 @@ class IntegrityOps:
         # release removed rows without keeping them, the rows it kept up to its boundary are checked each alone
         # and against its digest of them; `unlinked` is the last whose link is not proven.
         bridge = p.bridge = pruned.Bridge(self.conn, p.key)
+        chain_key, effective_key = self.store.chain_key, self._effective_key
         prev, prev_id = chain.GENESIS, None
         seen: tuple[int | None, str] = (None, chain.GENESIS)
         for row_id, action, key_, prev_hash, hash_ in self.conn.execute(
@@ -260,13 +283,13 @@ class IntegrityOps:
                 else:
                     row = {"id": row_id, "prev_hash": prev_hash}
                     return self._stopped(p, derived.link_failure(self.conn, row, prev_id or boundary["id"]))
-            if not p.keyed and self.chain_key is not None:
+            if not p.keyed and chain_key is not None:
                 return self._stopped(p, ("modified", row_id, "AUDIT_CHAIN_KEY is set but this store's chain "
                                          "carries no key: its key check was removed, or it never had one"))
             problem = problems.get(row_id)
             # A comment that does not add up with its chained edits is reported only if nothing else is: an edit
             # record that was itself altered comes later in id order and is the better answer.
-            if problem and action == "comment" and self._effective_key({"id": row_id, "key": key_}) in p.changes:
+            if problem and action == "comment" and effective_key({"id": row_id, "key": key_}) in p.changes:
                 p.deferred = p.deferred or ("modified", row_id, problem)
             elif problem:
                 return self._stopped(p, ("modified", row_id, problem))
@@ -292,11 +315,11 @@ class IntegrityOps:
         workers = min(os.cpu_count() or 1, 4)
         if head_id - low < _PARALLEL_ROWS or workers < 2 or "fork" not in mp.get_all_start_methods() or \
                 not share_out:
-            return self._scan(low, head_id, key, changes)
+            return self.scan(low, head_id, key, changes)
         step = (head_id - low) // workers + 1
         ranges = [(low + n * step, min(low + (n + 1) * step, head_id)) for n in range(workers)]
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            parts = list(pool.map(_scan_range, [(str(self.path), lo, hi, key) for lo, hi in ranges]))
+            parts = list(pool.map(_scan_range, [(str(self.store.path), lo, hi, key) for lo, hi in ranges]))
         problems: dict[int, str] = {}
         leant: list[int] = []
         for found, used in parts:
@@ -304,10 +327,12 @@ class IntegrityOps:
             leant.extend(used)
         return problems, leant
 
-    def _scan(self, low: int, high: int, key: bytes | None, changes: dict) -> tuple[dict[int, str], list[int]]:
+    def scan(self, low: int, high: int, key: bytes | None, changes: dict) -> tuple[dict[int, str], list[int]]:
+        """`_problems` for the rows low < id <= high, in this process (a worker's share, or derived.py's one row)."""
         problems, leant = {}, []
-        for row, details_text, digest in self._rows(low, high):
-            problem, attested = self._content_problem(row, details_text, digest, key, changes)
+        content_problem = self._content_problem
+        for row, details_text, digest in self.rows(low, high):
+            problem, attested = content_problem(row, details_text, digest, key, changes)
             if problem:
                 problems[row["id"]] = problem
             if attested:
@@ -318,11 +343,11 @@ class IntegrityOps:
                          key: bytes | None, changes: dict | None = None) -> tuple[str | None, bool]:
         """Why the row's hash does not cover its content, if it does not; and whether it does only with the former
         digest of its revision that a prune attested."""
-        expected, problem = self._link_of(row, details_text, digest, row["prev_hash"], key, changes, row["hash"])
+        expected, problem = self.link_of(row, details_text, digest, row["prev_hash"], key, changes, row["hash"])
         if expected == row["hash"]:
             return problem, False
         former = self.conn.execute("SELECT revision FROM attested WHERE activity = ?", [row["id"]]).fetchone()
-        if former is None or self._link_of(row, details_text, former[0], row["prev_hash"], key,
+        if former is None or self.link_of(row, details_text, former[0], row["prev_hash"], key,
                                            changes, row["hash"])[0] != row["hash"]:
             return f"activity {row['id']} is not as it was written", False
         return problem, True
@@ -338,7 +363,7 @@ class IntegrityOps:
     def checkpoint(self, *, sign_with: bytes | None = None) -> dict[str, Any]:
         """An anchor to keep elsewhere: this store, keyed or not, its count, its head id and hash, and when; signed
         with Ed25519 when `sign_with` holds a private key (PEM or OpenSSH)."""
-        return anchor_check.make(self, sign_with)
+        return anchor_check.make(self.store, sign_with)
 
 
 def _count(n: int, one: str, many: str) -> str:

@@ -83,8 +83,8 @@ class Prunes:
     `_insert_activity()`, `store_id()`, `_chain_key()` and `_next_id()` (the chained prune record), and
     `snapshots` (revisions read and rewritten). Of the other parts: `policies` (`scopes()`, `retention()`: the
     limits; `policy()`: the settings the record restates) and `versions.state()` (the table it restates). Given
-    the store: store/pruned.py (which reads the chain's records through the integrity part's `_rows()`,
-    `_record()` and `_comment_change_map()`), store/derived.py, store/prune_record.py and the archive's export."""
+    the store: store/pruned.py (which reads the chain's records through the integrity part's `rows()`,
+    `record()` and `comment_change_map()`), store/derived.py, store/prune_record.py and the archive's export."""
 
     def __init__(self, store: AuditStore):
         self.store = store

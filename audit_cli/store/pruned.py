@@ -32,18 +32,19 @@ def keep(store: Any, ids: Iterable[int], prune_id: int) -> None:
     if not wanted:
         return
     key = store._chain_key()
-    changes = store._comment_change_map()
+    integrity = store.integrity
+    changes, record = integrity.comment_change_map(), integrity.record
     attested = dict(store.conn.execute("SELECT activity, revision FROM attested"))
     entries: list[tuple] = []
     index = 0
-    for row, details_text, digest in store._rows(wanted[0] - 1, wanted[-1]):
+    for row, details_text, digest in integrity.rows(wanted[0] - 1, wanted[-1]):
         while index < len(wanted) and wanted[index] < row["id"]:
             index += 1
         if index == len(wanted) or wanted[index] != row["id"]:
             continue
         record_digest = None
         for revision in (digest, attested.get(row["id"])):  # as written, or the digest a rewrite attested
-            found = hashlib.sha256(store._record(row, details_text, revision, changes)).hexdigest()
+            found = hashlib.sha256(record(row, details_text, revision, changes)).hexdigest()
             if chain.link_digest(row["prev_hash"], found, key) == row["hash"]:
                 record_digest = found
                 break

@@ -25,7 +25,7 @@ class Transfers:
     rows already written (chaining anew, comment changes applied).
 
     Uses of the store: its connection, `_writing()`, `store_id()` and `_chain_key()`; of the other parts: the
-    integrity part's `_rows()`, `_link_of()` and `_comment_change_map()` (links made again), and `get_activity()`
+    integrity part's `rows()`, `link_of()` and `comment_change_map()` (links made again), and `get_activity()`
     and `_change_comment()` (a comment seen again, store/activity.py and store/revisions.py). Given the store:
     store/export.py and store/importer.py, which read and write it."""
 
@@ -98,12 +98,13 @@ class Transfers:
         """Chain every activity after `after_id` anew from `head`, in id order (in slices, so that memory stays flat
         and no row is updated under a running read of its table)."""
         store = self.store
-        key, link_of = store._chain_key(), store._link_of
+        integrity = store.integrity
+        key, link_of = store._chain_key(), integrity.link_of
         prev = head
-        changes = store._comment_change_map()
+        changes = integrity.comment_change_map()
         while True:
             updates = []
-            rows = store._rows(since=after_id)
+            rows = integrity.rows(since=after_id)
             for row, details_text, digest in rows:
                 new, _ = link_of(row, details_text, digest, prev, key, changes)
                 updates.append((prev, new, row["id"]))

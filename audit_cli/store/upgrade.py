@@ -45,7 +45,7 @@ def check(store: Any, old_version: int) -> None:
         return  # nothing recorded yet: no history to vouch for
     details = {"schema": {"from": old_version, "to": SCHEMA_VERSION},
                "verified": {"count": report["checked"], "head": {"id": report["head_id"], "hash": report["head"]}}}
-    found = marks.first_marks(store.conn, store._comment_change_map(), 0, report["head_id"])
+    found = marks.first_marks(store.conn, store.integrity.comment_change_map(), 0, report["head_id"])
     if found:
         details["marks"] = marks.listing(found, 1, report["head_id"])
     store._insert_activity(Activity(ACTION, "*", "*", "", details=details))

@@ -158,8 +158,8 @@ def test_an_anchor_re_signed_by_another_key_or_unsigned_is_refused(plain, tmp_pa
 
 def _relink(store: AuditStore, activity_id: int) -> None:
     """Give a changed row the hash that covers it, after the prev_hash it has (the attacker knows chain.py)."""
-    for row, details, digest in store._rows(activity_id - 1, activity_id):
-        new, _ = store._link_of(row, details, digest, row["prev_hash"], None)
+    for row, details, digest in store.integrity.rows(activity_id - 1, activity_id):
+        new, _ = store.integrity.link_of(row, details, digest, row["prev_hash"], None)
         store.conn.execute("UPDATE activity SET hash = ? WHERE id = ?", [new, activity_id])
 
 
