@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 
 import audit_cli
-from audit_cli.store import activity as activity_module
+import audit_cli.store as store_module  # where AuditStore.record reads FLUSH_ROWS
 
 TABLES = {"activity": "id", "revisions": "activity", "bases": "id", "sqlite_sequence": "name"}
 
@@ -74,7 +74,7 @@ def record(store, event):
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_batch_stores_what_records_one_at_a_time_store(twins, monkeypatch, seed):
-    monkeypatch.setattr(activity_module, "FLUSH_ROWS", 7)  # every path: writes mid-batch and at its end
+    monkeypatch.setattr(store_module, "FLUSH_ROWS", 7)  # every path: writes mid-batch and at its end
     one, batch = twins
     todo = events(seed)
     with audit_cli.open(one) as store:
@@ -96,7 +96,7 @@ def state_of(store, item):
 
 
 def test_what_is_asked_inside_a_batch_sees_every_record_before_it(twins, monkeypatch):
-    monkeypatch.setattr(activity_module, "FLUSH_ROWS", 1000)
+    monkeypatch.setattr(store_module, "FLUSH_ROWS", 1000)
     one, batch = twins
     todo = events(4, 120)
     seen = []

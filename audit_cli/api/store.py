@@ -147,7 +147,7 @@ class Store:
         A bad filter is an error here, before anything is read.
         """
         from .. import query
-        from ..store.activity import _COLUMNS
+        from ..store.reader import COLUMNS as _COLUMNS
 
         q = checks.log_query(action=action, user=user, collection=collection, item=item, since=since, until=until,
                              search=search, filter=filter, field=field, include_deleted=include_deleted, sort=sort,
@@ -319,7 +319,7 @@ class Store:
 
 def _rows(conn: Any, sql: str, params: list[Any]) -> Iterator[Activity]:
     """The rows of a checked query, read only once iterated (so an iterator never used holds no read open)."""
-    from ..store.activity import row_to_dict
+    from ..store.reader import row_to_dict
 
     cursor = conn.execute(sql, params)
     try:

@@ -10,14 +10,15 @@ from typing import Any
 
 from .. import chain
 from ..errors import CannotCheck, Damaged, StoreError
-from ..models import Activity
+from ..models import DATA_ACTIONS, Activity, Recorded
 from . import upgrade
-from .activity import ActivityOps
+from .activity import check_request
 from .connection import MEMORY, SCHEMA_VERSION, connect, writing
 from .integrity import Integrity
-from .policy import Policy
+from .policy import SET_ACTIONS, Policy
 from .prune import Prunes
-from .recorder import HEAD_AND_NEXT, NewRevision, Recorder
+from .reader import Reader
+from .recorder import FLUSH_ROWS, HEAD_AND_NEXT, NewRevision, Recorder
 from .snapshots import Snapshots
 from .revisions import RevisionOps
 from .transfer import Transfers
@@ -37,13 +38,14 @@ class _By:
         return self if store is None else getattr(getattr(store, self.part), self.name)
 
 
-class AuditStore(ActivityOps, RevisionOps):
+class AuditStore(RevisionOps):
     """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done.
 
     The store itself owns the connection, write transactions and the chain's core (its identity, key and head,
-    and writing an activity through the recorder). Its parts are collaborators, each given the store and naming
+    `record`, and writing an activity through the recorder). Its parts are collaborators, each given the store and naming
     in its docstring what it uses of it and of the other parts:
 
+    - `reader` (store/reader.py): the activity log read back: a page, one activity, following, counts, facts.
     - `policies` (store/policy.py): scope and retention, read from and written as chained records.
     - `versions` (store/versions.py): detached versions, and the versions table replayed from their records.
     - `prunes` (store/prune.py): planning, attesting and carrying out prunes; the prune record verify goes by.
@@ -60,6 +62,7 @@ class AuditStore(ActivityOps, RevisionOps):
         # `batching()`, where records gather their rows there instead of writing each at once.
         self._recorder = Recorder(conn, store_id=self.store_id, chain_key=self._chain_key, snapshots=self.snapshots)
         self._deferring = False
+        self.reader = Reader(self)
         self.policies = Policy(self)
         self.versions = Versions(self)
         self.prunes = Prunes(self)
@@ -68,6 +71,7 @@ class AuditStore(ActivityOps, RevisionOps):
 
     # Which part answers each public method of the store (`store.scope` is `store.policies.scope`).
     PARTS = {
+        "reader": ("get_activity", "log", "follow", "id_at", "last_id", "top_id", "stats", "info"),
         "policies": ("policy", "scope", "scopes", "set_scope", "clear_scope", "retention", "set_retention",
                      "clear_retention"),
         "versions": ("create_version", "save_version", "list_versions", "compare_version", "promote_version",
@@ -137,6 +141,49 @@ class AuditStore(ActivityOps, RevisionOps):
             raise CannotCheck("AUDIT_CHAIN_KEY is not this store's key: set it to the key the store was made with")
         return self.chain_key
 
+
+    # recording: what every command that writes comes down to
+
+    def record(
+        self,
+        activity: Activity,
+        *,
+        data: dict[str, Any] | None = None,
+        replace: bool = False,
+        patch: list[dict[str, Any]] | None = None,
+    ) -> Recorded:
+        """Record one activity and, for data actions, the item's revision, in one transaction (in a batch, in the
+        batch's: nothing to undo when it fails, since it writes nothing until it has made its rows).
+
+        `data` is merged shallowly onto the current state (or is the whole state with `replace`); `patch` is an RFC
+        6902 patch applied to the current state instead.
+        """
+        check_request(activity, data=data, patch=patch, replace=replace)
+        if not self._deferring:
+            with self._writing():
+                return self._record_one(activity, data=data, replace=replace, patch=patch)
+        done = self._record_one(activity, data=data, replace=replace, patch=patch)
+        if activity.action in SET_ACTIONS:
+            self.settle()  # it may change the policy, which is read from the store
+        elif self._recorder.pending >= FLUSH_ROWS:
+            self._recorder.flush()
+        return done
+
+    def _record_one(self, activity: Activity, *, data: Any, replace: bool, patch: Any) -> Recorded:
+        scopes = self._recorder.scopes
+        scope = scopes.get(activity.collection, self)
+        if scope is self:  # not asked yet in this batch (a dict of every scope, asked once a record, costs more)
+            scope = scopes[activity.collection] = self.scope(activity.collection) or {}
+        track = scope.get("track", "all")
+        if track == "none":
+            return Recorded({**activity.to_dict(), "id": None},
+                            note=f"{activity.collection} is scoped to track nothing: nothing was kept")
+        if track == "activity" and activity.action in DATA_ACTIONS:
+            return Recorded(self._insert_activity(activity, defer=self._deferring),
+                            note=f"{activity.collection} is scoped to track activity only: no revision kept")
+        if activity.action in DATA_ACTIONS:
+            return self._record_change(activity, data=data, replace=replace, patch=patch, scope=scope)
+        return Recorded(self._insert_activity(activity, defer=self._deferring))
 
     def _next_id(self) -> int:
         """The id the next activity gets (AUTOINCREMENT: one past the highest ever used)."""
