@@ -7,17 +7,19 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import audit_cli
 from audit_cli import ecs, jsonl
 from audit_cli.cli import progress as progress_mod
 from audit_cli.models import Activity, LogQuery
 from audit_cli.store import AuditStore, provenance
 from audit_cli.store import export as export_mod
-from audit_cli.store import export_helper
+from audit_cli.store import export_helper, helpers
 from conftest import Cli
 from lines import activity_lines, trailers, without_trailers
 
@@ -716,3 +718,14 @@ def test_a_piece_with_a_line_cut_from_its_middle_is_still_refused(cli, tmp_path)
     assert result.exit_code == 1 and "the chain is broken" in result.stderr and "line 6" in result.stderr
     report = cli("verify", cut, ok=False)
     assert report.exit_code == 3
+
+
+def test_a_helper_started_in_a_folder_holding_another_audit_cli_imports_its_own(tmp_path):
+    """`python -c` looks in the working folder first: a helper started in a checkout of another version imported
+    that one (and its importer failed on the first frame it did not understand)."""
+    (tmp_path / "audit_cli").mkdir()
+    (tmp_path / "audit_cli" / "__init__.py").write_text("raise SystemExit('the other audit_cli')\n")
+    process = helpers.start("import audit_cli, sys; sys.stdout.write(audit_cli.__file__)", cwd=tmp_path,
+                            stdout=subprocess.PIPE)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0 and Path(out.decode()).resolve() == Path(audit_cli.__file__).resolve()

@@ -16,6 +16,9 @@ def start(code: str, *args: str, env: dict[str, str] | None = None, **popen: Any
     """`python -c CODE ARGS...` with this interpreter, its stderr dropped (the starting process reports what
     fails). Raises OSError when it cannot be started."""
     path = os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
+    # `python -c` puts the working folder first on sys.path: an import started in a checkout of another version
+    # had its helper import that version, and failed on the first frame it did not understand.
+    code = f"import sys; sys.path[:] = [p for p in sys.path if p]; {code}"
     return subprocess.Popen([sys.executable, "-c", code, *args], stderr=subprocess.DEVNULL,
                             env={**os.environ, "PYTHONPATH": path, **(env or {})}, **popen)
 
