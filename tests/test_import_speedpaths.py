@@ -663,6 +663,20 @@ def test_a_preparer_with_a_share_guesses_for_that_part_of_the_items_only(tmp_pat
     assert guessed == {"1": {False}, "2": {True}, "3": {False}, "4": {True}, "5": {False}}
 
 
+def test_items_of_full_state_lines_are_shared_by_their_own_share(monkeypatch):
+    """Deriving a full-state line's delta is most of the preparing work: the helper takes FULL_STATE_SHARE of those
+    items (the importer the rest), as it takes HELPER_SHARE of the items whose lines carry deltas."""
+    monkeypatch.setattr(prepare, "FULL_STATE_SHARE", 0.5)
+    guessed: dict[str, set[bool]] = {}
+    preparer = prepare.Preparer(share=0.9)
+    for number in range(1, 13):
+        item = str(number % 4)
+        line = {"action": "create" if number <= 4 else "update", "collection": "c", "item": item,
+                "timestamp": "2026-11-01T10:00:00.000000Z", "revision": {"data": {"n": number}}}
+        guessed.setdefault(item, set()).add(preparer.prepare(number, line)[9] is not None)
+    assert guessed == {"1": {False}, "2": {True}, "3": {False}, "0": {True}}
+
+
 def test_standard_input_gets_a_helper_from_a_pipe_or_a_big_file(tmp_path, monkeypatch):
     monkeypatch.setattr(prepare, "HELPER_MIN_BYTES", 100)
     small, big = tmp_path / "small", tmp_path / "big"

@@ -54,6 +54,9 @@ FRAME_LINES = 250
 # and the importer, which also writes the store, has time for half of it: 1M lines took 47.7 s with the helper
 # doing all of it and 37.6 s with half (bench/RESULTS.md).
 HELPER_SHARE = 0.5
+# The same for items of full-state lines, whose deltas are derived here (most of the work): the importer has less
+# time to spare for them.
+FULL_STATE_SHARE = 0.85
 # The bases held to pack against: as many as the importer's head cache holds (store/importer.py).
 HELD_BYTES = 16 * 2**20
 HELD_ITEMS = 30_000
@@ -163,10 +166,8 @@ class Preparer:
             if state is _LEFT:
                 self._keep(where, _LEFT)
                 return None, None, None
-        elif self.share < 1.0 and delta is not None:  # an item first seen: is it this side's to guess for?
-            # (An item of full-state lines always is: deriving their deltas is most of the work, and the importer
-            # has none to spare. 200,000 lines, CPU: this side 9.8 s, the importer 10.3 s; bench_fullstate.py.)
-            self.owed += self.share
+        elif self.share < 1.0:  # an item first seen: is it this side's to guess for?
+            self.owed += self.share if delta is not None else FULL_STATE_SHARE
             if self.owed < 1.0:
                 self._keep(where, _LEFT)
                 return None, None, None
