@@ -107,7 +107,7 @@ class Heads:
         same snapshot). `bound` is (prev_hash, gap) of a line whose hash is checked to cover its revision: its data
         and delta are then the source's own, and where the head here may not be the state the source took the
         delta from (`_unsure`), they are taken as they are."""
-        version, data_text, delta_text, exact, delta_exact, digest, error, checked, derived = revision
+        version, data_text, delta_text, exact, delta_exact, digest, error, checked, derived, packed_delta = revision
         if error is not None:
             raise UsageError(error)
         action, collection, item = values[1], values[7], values[8]
@@ -158,13 +158,15 @@ class Heads:
                     raise
         if digest is None:
             digest = chain.revision_digest(data_text.decode(), delta_text, version)
-        return digest, data_text, delta_text, version, head, exact
+        if packed_delta is not None and (delta_text is not revision[2] or data_text is not revision[1]):
+            packed_delta = None  # packed from texts this side worked out anew
+        return digest, data_text, delta_text, version, head, exact, packed_delta
 
     def _write_revision(self, number: int, activity_id: int, values: list[Any], packed: tuple,
                         packing: tuple | None) -> None:
         """Pack the snapshot against the item's base by the store's rule (codec.pack_revision), and queue the rows. The
         preparing side's packing is taken when it packed against this same base (or none, as here)."""
-        _, data_text, delta_text, version, head, exact = packed
+        _, data_text, delta_text, version, head, exact, packed_delta = packed
         collection, item = values[7], values[8]
         where = (collection, item)
         keep = None  # the texts this side keeps for the item: only those it had to work out itself
@@ -188,8 +190,8 @@ class Heads:
             base_id, origin, base_text = self.base_top, number, keep
             base_size = len(body)
             self.pending_bases.append((base_id, body))
-        self.pending_revisions.append((activity_id, collection, item, version, base_id, blob,
-                                       codec.pack_delta(delta_text, data_text)))
+        self.pending_revisions.append((activity_id, collection, item, version, base_id, blob, packed_delta
+                                       if packed_delta is not None else codec.pack_delta(delta_text, data_text)))
         self.pending_items.add(where)
         if version is None:
             self.unknown.discard(where)

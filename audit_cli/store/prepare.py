@@ -123,8 +123,12 @@ class Preparer:
                     delta_text, derived = derived_text, True
             if data_text is not None and delta_text is not None:
                 digest = chain.revision_digest(data_text, delta_text, version)
+            # The delta as stored, packed against the line's own snapshot (codec.pack_delta): it needs nothing of
+            # the store, so this side packs it for every line, where the importing process is the one waited on.
+            packed_delta = codec.pack_delta(delta_text, data_text) \
+                if data_text is not None and delta_text is not None else None
             prepared_revision = (version, data_text, delta_text, data_exact, delta_exact, digest, error, checked,
-                                 derived)
+                                 derived, packed_delta)
         original = line.get("original_comment")
         if original is not None and (type(original) is not str or values[1] != "comment"):
             raise AuditError("original_comment must be a string, on a comment line (or left out)")
