@@ -42,8 +42,8 @@ class AuditStore(RevisionOps):
     """Everything the CLI can ask of a store. Open with `AuditStore.open(path)`; close when done.
 
     The store itself owns the connection, write transactions and the chain's core (its identity, key and head,
-    `record`, and writing an activity through the recorder). Its parts are collaborators, each given the store and naming
-    in its docstring what it uses of it and of the other parts:
+    `record`, and writing an activity through the recorder). Its parts are collaborators, each given the store and
+    naming in its docstring what it uses of it and of the other parts:
 
     - `reader` (store/reader.py): the activity log read back: a page, one activity, following, counts, facts.
     - `policies` (store/policy.py): scope and retention, read from and written as chained records.
