@@ -45,6 +45,12 @@ def db(tmp_path) -> Path:
     return path
 
 
+def _as_at_a_terminal() -> None:
+    """^C stops a follower at a terminal. A suite run in the background (`cmd &`, nohup) has SIGINT ignored, which
+    a child inherits and Python keeps: its followers would never see the ^C these tests send."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIT_", "XDG_"))}
     return {**env, "AUDIT_USER": "t", "NO_COLOR": "1", "XDG_DATA_HOME": str(tmp_path / "xdg")}
@@ -78,7 +84,8 @@ def _writer(db: Path, count: int, pause: float = 0.05) -> subprocess.Popen:
 
 def test_follow_prints_the_newest_then_what_another_process_records(db, tmp_path):
     follower = subprocess.Popen([*AUDIT, "--db", str(db), "log", "-F", "-a", "login", "-f", "jsonl"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path))
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+                                preexec_fn=_as_at_a_terminal)
     try:
         backlog = [json.loads(line) for line in _lines(follower.stdout, 10)]
         assert [row["item"] for row in backlog] == [f"old-{n}" for n in range(5, 15)]  # the newest 10, oldest first
@@ -114,7 +121,8 @@ def test_a_reader_that_stops_after_n_lines_ends_the_follower(db, tmp_path):
 
 def test_the_wal_checkpoints_while_following(db, tmp_path):
     follower = subprocess.Popen([*AUDIT, "--db", str(db), "log", "-F", "-f", "jsonl", "-n", "1"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path))
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+                                preexec_fn=_as_at_a_terminal)
     try:
         _lines(follower.stdout, 1)  # following now
         writer = _writer(db, 5, pause=0)
@@ -145,7 +153,8 @@ def test_the_wal_checkpoints_while_following(db, tmp_path):
 @pytest.mark.parametrize("fmt", ["table", "json", "csv"])
 def test_follow_in_every_format(db, tmp_path, fmt):
     follower = subprocess.Popen([*AUDIT, "--db", str(db), "log", "-F", "-n", "2", "-f", fmt],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path))
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+                                preexec_fn=_as_at_a_terminal)
     try:
         head = {"table": 4, "json": 3, "csv": 3}[fmt]
         _lines(follower.stdout, head)
