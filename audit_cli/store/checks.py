@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import chain
 from . import anchor_check, derived, marks, pruned
+from .pruned import survivors_digest
 
 Failure = tuple[str, int, str]
 _NONE = pruned.table_digest_of([])  # what a prune record from before m004 stands for: none kept
@@ -93,8 +94,6 @@ def pruned_table(p: Pass) -> Failure | None:
 def survivors(p: Pass) -> Failure | None:
     if p.latest is None:
         return None
-    from .prune import survivors_digest
-
     if dict(zip(("count", "digest"), survivors_digest(p.survivors))) == p.latest[1].get("survivors"):
         return None
     return ("deleted", p.boundary["id"], f"the activities that prune {p.latest[0]} kept up to {p.boundary['id']} "

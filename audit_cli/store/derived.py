@@ -11,6 +11,8 @@ import functools
 import sqlite3
 from typing import Any
 
+from .pruned import survivors_digest
+
 Failure = tuple[str, int, str]
 
 
@@ -126,8 +128,6 @@ def compare_rows(kind: str, expected: dict[Any, Any], found: dict[Any, Any]) -> 
 def plan_digest(conn: sqlite3.Connection) -> dict[str, Any]:
     """The count and digest of a prune's whole plan (done or not), which its chained record keeps, so that an
     unfinished prune's plan cannot be added to: verify skips nothing on its word."""
-    from .prune import survivors_digest
-
     return dict(zip(("count", "digest"), survivors_digest(
         conn.execute("SELECT activity, what FROM prune_plan ORDER BY activity"))))
 
@@ -136,8 +136,6 @@ def rewrites_digest(store: Any) -> dict[str, Any]:
     """What each revision with an attested former digest is now: "removed", or the digest of what it holds. The
     prune that attests the former digests keeps this too (as it leaves the revisions), so that a former digest
     excuses only the exact removal or rewrite that prune made."""
-    from .prune import survivors_digest
-
     def states():
         text = store.snapshots.text
         rows = store.conn.execute(

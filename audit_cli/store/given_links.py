@@ -13,7 +13,7 @@ from ..errors import InvalidLine
 from ..models import COMMENT_CHANGES
 from . import marks
 from .integrity import Tampered
-from .prune import survivors_digest
+from .pruned import survivors_digest
 
 BROKEN = ": nothing was imported; --no-verify imports it anyway"
 

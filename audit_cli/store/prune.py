@@ -9,7 +9,6 @@ the next prune finishes the plan before making its own.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +20,7 @@ from .. import chain, jsontext, patches, timeparse
 from ..errors import Conflict, StoreError, UsageError
 from ..models import COMMENT_CHANGES, CREATES, Activity
 from . import codec, derived, prune_record, pruned
+from .pruned import survivors_digest
 from .policy import scoped
 
 if TYPE_CHECKING:
@@ -31,14 +31,6 @@ if TYPE_CHECKING:
 # store with the WAL peaking at 81 MB instead of 63 MB, and about a second of writer lock per batch.
 BATCH = 50_000
 _IDS = 500  # ids bound per statement, well under SQLite's variable limit
-
-
-def survivors_digest(rows: Iterable[tuple[int, str]]) -> tuple[int, str]:
-    digest, count = hashlib.sha256(), 0
-    for activity_id, hash_ in rows:
-        digest.update(f"{activity_id}:{hash_}\n".encode())
-        count += 1
-    return count, digest.hexdigest()
 
 
 def _chunks(ids: list[int], size: int = _IDS) -> Iterator[list[int]]:

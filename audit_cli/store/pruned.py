@@ -19,6 +19,16 @@ from .. import chain
 _CHUNK = 20_000
 
 
+def survivors_digest(rows: Iterable[tuple[int, str]]) -> tuple[int, str]:
+    """(count, SHA-256) of (id, value) rows in order: how a prune record restates what it kept (the survivors, the
+    attested digests) so that verify can hold the store to it."""
+    digest, count = hashlib.sha256(), 0
+    for activity_id, hash_ in rows:
+        digest.update(f"{activity_id}:{hash_}\n".encode())
+        count += 1
+    return count, digest.hexdigest()
+
+
 class Entry(NamedTuple):
     id: int
     digest: str | None  # None: a format-1 row, whose link is over its record: `hash` then stands unproven

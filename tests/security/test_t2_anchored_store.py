@@ -168,7 +168,7 @@ def _forge_prune(store: AuditStore, removed: list[int], boundary: dict, *, keep_
     digests of what it removed kept, or as a release before them did), then chain on from it."""
     from audit_cli.models import Activity
     from audit_cli.store import derived, pruned
-    from audit_cli.store.prune import survivors_digest
+    from audit_cli.store.pruned import survivors_digest
 
     marks = ", ".join("?" * len(removed))
     with store._writing():
