@@ -13,9 +13,9 @@ from typing import Any
 
 from .. import chain
 from . import anchor_check, derived, marks, pruned
+from .derived import Failure
 from .pruned import survivors_digest
 
-Failure = tuple[str, int, str]
 _NONE = pruned.table_digest_of([])  # what a prune record from before m004 stands for: none kept
 
 

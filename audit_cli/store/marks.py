@@ -19,10 +19,10 @@ from typing import Any, NamedTuple
 
 from .. import jsontext
 from ..errors import UsageError
+from .derived import Failure
 
 ACTIONS = ("import", "upgrade")
 Marks = tuple[str | None, str | None]  # (edited_on, comment_deleted_on)
-Failure = tuple[str, int, str]
 
 
 class Voucher(NamedTuple):
@@ -105,12 +105,13 @@ def unvouched(conn: sqlite3.Connection, changes: dict[str, list[dict[str, Any]]]
 def problem(conn: sqlite3.Connection, changes: dict[str, list[dict[str, Any]]]) -> Failure | None:
     """Verify's check: every imported comment's marks are the ones a chained record took."""
     high = conn.execute("SELECT coalesce(max(id), 0) FROM activity").fetchone()[0]
-    left, failure = unvouched(conn, changes, 0, high)
+    found = first_marks(conn, changes, 0, high)
+    left, failure = unvouched(conn, changes, 0, high, found=found)
     if failure is not None:
         return failure
     if left:
         at = min(left)
-        return ("modified", at, f"comment {at} is marked {_words(first_marks(conn, changes, at - 1, at)[at])}, and "
+        return ("modified", at, f"comment {at} is marked {_words(found[at])}, and "
                 "no chained record took that mark (no edit, no import or upgrade record lists it): its edited_on or "
                 "comment_deleted_on was changed")
     return None
